@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# placeholder: filled by the packaging work
+echo "e2e: not yet implemented"
