@@ -38,7 +38,7 @@ type options struct {
 	clients, rounds               int
 	window                        time.Duration
 	daemonBin, pgidFile, goBench  string
-	inProcess                     bool
+	inProcess, workloadOnly       bool
 }
 
 func main() {
@@ -66,6 +66,7 @@ func main() {
 	flag.StringVar(&o.daemonBin, "daemon", "bin/roy-procwatchd", "the daemon binary")
 	flag.StringVar(&o.pgidFile, "pgid-file", "", "write the workload's process group here (for the caller's cleanup trap)")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
+	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
 	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./daemon/procs/,./httpui/")
 	flag.Parse()
 	os.Exit(run(o))
@@ -115,6 +116,10 @@ func run(o options) int {
 	}
 	fmt.Printf("workload up in %.1fs\n", time.Since(t0).Seconds())
 	time.Sleep(500 * time.Millisecond) // let exec settle
+	if o.workloadOnly {
+		fmt.Println("workload up; Ctrl-C to clean up")
+		select {}
+	}
 
 	r := &report{opts: o}
 	if err := r.measure(w, dir); err != nil {
