@@ -66,10 +66,11 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 	out := map[int]sample{}
 	buf := make([]byte, 0, 512)
 	for _, pid := range inv.pids() {
-		b, err := readCapped(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, statCap)
+		b, err := readFileInto(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, statCap, true)
 		if err != nil {
 			continue
 		}
+		buf = b
 		st, err := parseStat(b)
 		if err != nil {
 			continue
@@ -81,21 +82,17 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 
 // pids lists the numeric entries of /proc.
 func (inv *inventory) pids() []int {
-	d, err := os.Open(inv.procRoot)
+	fd, err := openRead(inv.procRoot, unix.O_DIRECTORY)
 	if err != nil {
 		return nil
 	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	out := make([]int, 0, len(names))
-	for _, n := range names {
-		if n == "" || n[0] < '0' || n[0] > '9' {
-			continue
-		}
-		if pid, err := strconv.Atoi(n); err == nil {
+	defer unix.Close(fd)
+	out := make([]int, 0, 1024)
+	_ = eachDirent(fd, make([]byte, 32<<10), func(name []byte) {
+		if pid, ok := atoiBytes(name); ok {
 			out = append(out, pid)
 		}
-	}
+	})
 	return out
 }
 
@@ -164,6 +161,7 @@ func (inv *inventory) build() *snapshot {
 	statBuf := make([]byte, 0, 1024)
 	cmdBuf := make([]byte, 0, 4096)
 	linkBuf := make([]byte, 256)
+	dents := make([]byte, 8<<10)
 	sockOwners := map[uint64][]int{} // socket inode → PIDs holding it
 	netnsPID := map[string]int{}     // netns id → one PID in it
 	var netnsOrder []string
@@ -176,15 +174,15 @@ func (inv *inventory) build() *snapshot {
 
 	for _, pid := range pids {
 		dir := inv.procRoot + "/" + strconv.Itoa(pid)
-		f, err := os.Open(dir + "/stat")
+		fd, err := openRead(dir+"/stat", 0)
 		if err != nil {
 			continue // gone
 		}
 		var fst unix.Stat_t
-		ferr := unix.Fstat(int(f.Fd()), &fst)
+		ferr := unix.Fstat(fd, &fst)
 		statBuf = statBuf[:cap(statBuf)]
-		n, rerr := f.Read(statBuf)
-		f.Close()
+		n, rerr := readFD(fd, statBuf)
+		unix.Close(fd)
 		if rerr != nil || ferr != nil {
 			continue
 		}
@@ -219,14 +217,14 @@ func (inv *inventory) build() *snapshot {
 		p.CPUPercent = round2(p.CPUPercent)
 
 		if st.flags&pfKthread == 0 {
-			if b, err := readCapped(dir+"/cmdline", cmdBuf, cmdlineCap); err == nil {
+			if b, err := readFileInto(dir+"/cmdline", cmdBuf, cmdlineCap, true); err == nil {
 				cmdBuf = b
 				p.Cmdline = splitNUL(b)
 			}
 			if n, err := unix.Readlink(dir+"/exe", linkBuf); err == nil {
 				p.Exe = string(linkBuf[:n])
 			}
-			p.OpenFilesCount = inv.scanFDs(dir, pid, linkBuf, sockOwners)
+			p.OpenFilesCount = inv.scanFDs(dir, pid, linkBuf, dents, sockOwners)
 			if n, err := unix.Readlink(dir+"/ns/net", linkBuf); err == nil {
 				ns := string(linkBuf[:n])
 				if _, ok := netnsPID[ns]; !ok {
@@ -252,20 +250,17 @@ func (inv *inventory) build() *snapshot {
 
 // scanFDs reads /proc/PID/fd once: socket inodes go to owners, and the
 // count of descriptors naming files (paths outside /dev) is returned.
-func (inv *inventory) scanFDs(dir string, pid int, buf []byte, owners map[uint64][]int) int {
-	fdDir := dir + "/fd"
-	dfd, err := unix.Open(fdDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map[uint64][]int) int {
+	dfd, err := openRead(dir+"/fd", unix.O_DIRECTORY)
 	if err != nil {
 		return 0
 	}
-	d := os.NewFile(uintptr(dfd), fdDir)
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
+	defer unix.Close(dfd)
 	files := 0
-	for _, name := range names {
-		n, err := unix.Readlinkat(dfd, name, buf)
+	_ = eachDirent(dfd, dents, func(name []byte) {
+		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
-			continue
+			return
 		}
 		l := buf[:n]
 		switch {
@@ -278,7 +273,7 @@ func (inv *inventory) scanFDs(dir string, pid int, buf []byte, owners map[uint64
 		case l[0] == '/' && !bytes.HasPrefix(l, []byte("/dev/")):
 			files++
 		}
-	}
+	})
 	return files
 }
 
@@ -293,7 +288,7 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map
 	buf := make([]byte, 0, 64<<10)
 	read := func(base string) {
 		for _, t := range socketTables {
-			b, err := readCapped(base+"/net/"+t.file, buf, 64<<20)
+			b, err := readFileInto(base+"/net/"+t.file, buf, 64<<20, false)
 			if err != nil {
 				continue
 			}
