@@ -88,7 +88,7 @@ func (inv *inventory) pids() []int {
 	}
 	defer unix.Close(fd)
 	out := make([]int, 0, 1024)
-	_ = eachDirent(fd, make([]byte, 32<<10), func(name []byte) {
+	_ = eachDirent(fd, make([]byte, 32<<10), false, func(name []byte) {
 		if pid, ok := atoiBytes(name); ok {
 			out = append(out, pid)
 		}
@@ -224,12 +224,18 @@ func (inv *inventory) build() *snapshot {
 			if n, err := unix.Readlink(dir+"/exe", linkBuf); err == nil {
 				p.Exe = string(linkBuf[:n])
 			}
-			p.OpenFilesCount = inv.scanFDs(dir, pid, linkBuf, dents, sockOwners)
-			if n, err := unix.Readlink(dir+"/ns/net", linkBuf); err == nil {
-				ns := string(linkBuf[:n])
-				if _, ok := netnsPID[ns]; !ok {
-					netnsPID[ns] = pid
-					netnsOrder = append(netnsOrder, ns)
+			var sockets bool
+			p.OpenFilesCount, sockets = inv.scanFDs(dir, pid, linkBuf, dents, sockOwners)
+			// Only a process holding sockets needs its network namespace:
+			// the tables of a namespace nobody here holds a socket in would
+			// give nothing.
+			if n, err := 0, error(nil); sockets {
+				if n, err = unix.Readlink(dir+"/ns/net", linkBuf); err == nil {
+					if _, ok := netnsPID[string(linkBuf[:n])]; !ok {
+						ns := string(linkBuf[:n])
+						netnsPID[ns] = pid
+						netnsOrder = append(netnsOrder, ns)
+					}
 				}
 			}
 		}
@@ -248,16 +254,16 @@ func (inv *inventory) build() *snapshot {
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// scanFDs reads /proc/PID/fd once: socket inodes go to owners, and the
-// count of descriptors naming files (paths outside /dev) is returned.
-func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map[uint64][]int) int {
+// scanFDs reads /proc/PID/fd once: socket inodes go to owners. It returns
+// the count of descriptors naming files (paths outside /dev) and whether
+// the process holds any socket.
+func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map[uint64][]int) (files int, sockets bool) {
 	dfd, err := openRead(dir+"/fd", unix.O_DIRECTORY)
 	if err != nil {
-		return 0
+		return 0, false
 	}
 	defer unix.Close(dfd)
-	files := 0
-	_ = eachDirent(dfd, dents, func(name []byte) {
+	_ = eachDirent(dfd, dents, true, func(name []byte) {
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
 			return
@@ -265,6 +271,7 @@ func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map
 		l := buf[:n]
 		switch {
 		case bytes.HasPrefix(l, []byte("socket:[")):
+			sockets = true
 			ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64)
 			// A process may hold one socket in several fds: list it once.
 			if o := owners[ino]; err == nil && (len(o) == 0 || o[len(o)-1] != pid) {
@@ -274,7 +281,7 @@ func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map
 			files++
 		}
 	})
-	return files
+	return files, sockets
 }
 
 // attachPorts reads the socket tables once per network namespace and gives

@@ -89,12 +89,18 @@ func readlinkatZ(dirfd int, name []byte, buf []byte) (int, error) {
 
 var errBadDirent = errors.New("malformed dirent")
 
+// maxDirent is the largest linux_dirent64 record (a 255-byte name).
+const maxDirent = 19 + 256 + 5
+
 // eachDirent calls fn with the name of every entry of the open directory fd
 // but "." and ".."; the name is followed in memory by its NUL (see
 // readlinkatZ) and is only valid during the call. buf is the getdents
-// buffer (a few KiB).
-func eachDirent(fd int, buf []byte, fn func(name []byte)) error {
-	for {
+// buffer (a few KiB). oneShot says a getdents that left room for another
+// record listed the rest of the directory (true of procfs, which fills the
+// buffer until it is full or the directory ends): it saves the last,
+// empty, getdents.
+func eachDirent(fd int, buf []byte, oneShot bool, fn func(name []byte)) error {
+	for more := true; more; {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
 			continue
@@ -105,6 +111,7 @@ func eachDirent(fd int, buf []byte, fn func(name []byte)) error {
 		if n <= 0 {
 			return nil
 		}
+		more = !oneShot || len(buf)-n < maxDirent
 		b := buf[:n]
 		for len(b) > 0 {
 			// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
@@ -130,6 +137,7 @@ func eachDirent(fd int, buf []byte, fn func(name []byte)) error {
 			b = b[reclen:]
 		}
 	}
+	return nil
 }
 
 // atoiBytes parses a decimal PID or fd number; ok is false for anything
