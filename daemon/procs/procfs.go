@@ -1,0 +1,224 @@
+package procs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, fixed at 100 on every Linux architecture we ship.
+const clockTicks = 100
+
+// pfKthread is PF_KTHREAD in the flags field of /proc/PID/stat.
+const pfKthread = 0x00200000
+
+// Caps on what we read from files a process controls.
+const (
+	statCap    = 4 << 10
+	cmdlineCap = 128 << 10
+	environCap = 128 << 10
+)
+
+// statFields are the parts of /proc/PID/stat the inventory uses.
+type statFields struct {
+	comm       string
+	state      byte
+	ppid       int
+	flags      uint64
+	utime      uint64
+	stime      uint64
+	nice       int
+	numThreads int
+	startTicks uint64
+	rssPages   uint64
+}
+
+var errShortStat = errors.New("short or malformed stat")
+
+// parseStat parses /proc/PID/stat. comm may hold spaces and ')' so the fields
+// are split at the last ')' (as polkit does), never at the first.
+func parseStat(b []byte) (statFields, error) {
+	var st statFields
+	open := bytes.IndexByte(b, '(')
+	closing := bytes.LastIndexByte(b, ')')
+	if open < 0 || closing < open || closing+2 > len(b) {
+		return st, errShortStat
+	}
+	st.comm = string(b[open+1 : closing])
+	rest := b[closing+2:]
+	// Fields from "state" (field 3) on; we need up to rss (field 24).
+	var f [22][]byte
+	n := 0
+	for n < len(f) {
+		for len(rest) > 0 && rest[0] == ' ' {
+			rest = rest[1:]
+		}
+		if len(rest) == 0 {
+			break
+		}
+		end := bytes.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
+		}
+		f[n] = rest[:end]
+		rest = rest[end:]
+		n++
+	}
+	if n < len(f) || len(f[0]) != 1 {
+		return st, errShortStat
+	}
+	st.state = f[0][0]
+	var err error
+	num := func(i int) uint64 {
+		v, e := strconv.ParseUint(string(bytes.TrimSpace(f[i])), 10, 64)
+		if e != nil && err == nil {
+			err = e
+		}
+		return v
+	}
+	sgn := func(i int) int {
+		v, e := strconv.Atoi(string(bytes.TrimSpace(f[i])))
+		if e != nil && err == nil {
+			err = e
+		}
+		return v
+	}
+	st.ppid = sgn(1)
+	st.flags = num(6)
+	st.utime = num(11)
+	st.stime = num(12)
+	st.nice = sgn(16)
+	st.numThreads = sgn(17)
+	st.startTicks = num(19)
+	st.rssPages = num(21)
+	if err != nil {
+		return st, errShortStat
+	}
+	return st, nil
+}
+
+// statusName maps the state letter to psutil's status names (the seed's).
+func statusName(c byte) string {
+	switch c {
+	case 'R':
+		return "running"
+	case 'S':
+		return "sleeping"
+	case 'D':
+		return "disk-sleep"
+	case 'T':
+		return "stopped"
+	case 't':
+		return "tracing-stop"
+	case 'Z':
+		return "zombie"
+	case 'X', 'x':
+		return "dead"
+	case 'K':
+		return "wake-kill"
+	case 'W':
+		return "waking"
+	case 'P':
+		return "parked"
+	case 'I':
+		return "idle"
+	}
+	return "unknown"
+}
+
+// readCapped reads at most max bytes of path into buf (grown as needed).
+func readCapped(path string, buf []byte, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for len(buf) < max {
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), min(max, 2*cap(buf)+512))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || (err == nil && n == 0) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// splitNUL turns a NUL-separated buffer (cmdline, environ) into strings.
+// Invalid UTF-8 is kept as data; encoders replace it.
+func splitNUL(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return []string{}
+	}
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = strings.ToValidUTF8(string(p), "\uFFFD")
+	}
+	return out
+}
+
+// idsFromStatus returns the Uid: or Gid: line of /proc/PID/status:
+// real, effective, saved.
+func idsFromStatus(b []byte, key string) ([3]uint32, bool) {
+	var ids [3]uint32
+	i := bytes.Index(b, []byte("\n"+key+":"))
+	if i < 0 {
+		return ids, false
+	}
+	line := b[i+len(key)+2:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	fs := strings.Fields(string(line))
+	if len(fs) < 3 {
+		return ids, false
+	}
+	for k := 0; k < 3; k++ {
+		v, err := strconv.ParseUint(fs[k], 10, 32)
+		if err != nil {
+			return ids, false
+		}
+		ids[k] = uint32(v)
+	}
+	return ids, true
+}
+
+// bootTime reads btime from /proc/stat, as psutil does.
+func bootTime(procRoot string) (float64, error) {
+	b, err := os.ReadFile(procRoot + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, errors.New("no btime in /proc/stat")
+}
+
+// createTime converts start ticks to seconds since the epoch.
+func createTime(boot float64, startTicks uint64) float64 {
+	return boot + float64(startTicks)/clockTicks
+}
+
+// isoLocal formats like Python's datetime.fromtimestamp(t).isoformat() for
+// whole seconds: local time, no zone (the seed's create_time_iso).
+func isoLocal(t float64) string {
+	sec := int64(t)
+	return time.Unix(sec, int64((t-float64(sec))*1e9)).Format("2006-01-02T15:04:05")
+}

@@ -1,0 +1,147 @@
+// Package procs is the core of roy-procwatch: the process inventory (with
+// ports per PID) and the actions on processes (signal, renice, restart),
+// with every rule about who may do what. The HTTP and D-Bus transports call
+// it and translate; they implement no rule of their own.
+package procs
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Service.
+type Options struct {
+	// ProcRoot is where procfs is mounted (default /proc).
+	ProcRoot string
+	// SnapshotTTL is how long one snapshot serves every caller (default 2s).
+	SnapshotTTL time.Duration
+	// Signals is the allowed set (default DefaultSignals).
+	Signals []string
+	// RestartTimeout is how long a relaunch waits after SIGTERM before
+	// SIGKILL (default 5s).
+	RestartTimeout time.Duration
+	// Units talks to systemd; nil means no systemd (relaunch detached).
+	Units UnitManager
+	// Logger for actions (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Service is the core. It is safe for concurrent use.
+type Service struct {
+	inv            *inventory
+	signals        SignalSet
+	restartTimeout time.Duration
+	units          UnitManager
+	log            *slog.Logger
+	selfPID        int
+	maxPID         int
+
+	subMu sync.Mutex
+	subs  []func(Event)
+}
+
+// New returns a Service reading opts.ProcRoot.
+func New(opts Options) (*Service, error) {
+	if opts.ProcRoot == "" {
+		opts.ProcRoot = "/proc"
+	}
+	if opts.SnapshotTTL <= 0 {
+		opts.SnapshotTTL = 2 * time.Second
+	}
+	if opts.RestartTimeout <= 0 {
+		opts.RestartTimeout = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	sigs, err := NewSignalSet(opts.Signals)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := newInventory(opts.ProcRoot, opts.SnapshotTTL)
+	if err != nil {
+		return nil, err
+	}
+	maxPID := 1 << 22 // PID_MAX_LIMIT on 64-bit
+	if b, err := os.ReadFile(opts.ProcRoot + "/sys/kernel/pid_max"); err == nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
+			maxPID = v
+		}
+	}
+	return &Service{
+		inv:            inv,
+		signals:        sigs,
+		restartTimeout: opts.RestartTimeout,
+		units:          opts.Units,
+		log:            opts.Logger.With("component", "core"),
+		selfPID:        os.Getpid(),
+		maxPID:         maxPID,
+	}, nil
+}
+
+// Signals returns the allowed signal names.
+func (s *Service) Signals() []string { return s.signals.Names() }
+
+// Subscribe registers fn to be called after each successful action. fn is
+// called synchronously from the acting goroutine and must not block.
+func (s *Service) Subscribe(fn func(Event)) {
+	s.subMu.Lock()
+	s.subs = append(s.subs, fn)
+	s.subMu.Unlock()
+}
+
+func (s *Service) emit(ev Event) {
+	s.inv.invalidate()
+	s.subMu.Lock()
+	subs := append([]func(Event){}, s.subs...)
+	s.subMu.Unlock()
+	for _, fn := range subs {
+		fn(ev)
+	}
+}
+
+// List returns the processes matching opts, sorted. Callers that are not
+// privileged do not see the exe of other users' processes.
+func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]Process, error) {
+	o, err := opts.normalize()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.inv.get(ctx)
+	if err != nil {
+		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
+	}
+	out := filterSort(snap.procs, o)
+	if !caller.Privileged && caller.UID != 0 {
+		for i := range out {
+			if out[i].UID != caller.UID {
+				out[i].Exe = ""
+			}
+		}
+	}
+	return out, nil
+}
+
+// Snapshot returns every process, unfiltered, in PID order, with the time
+// it was taken. The slice must not be modified.
+func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
+	snap, err := s.inv.get(ctx)
+	if err != nil {
+		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
+	}
+	return snap.procs, snap.taken, nil
+}
+
+// checkPID validates a PID from a caller: positive and at most pid_max.
+// (kill(2) with 0 or a negative PID means a group or every process.)
+func (s *Service) checkPID(pid int) error {
+	if pid <= 0 || pid > s.maxPID {
+		return errf(KindInvalidArgument, "invalid pid %d: must be between 1 and %d", pid, s.maxPID)
+	}
+	return nil
+}
