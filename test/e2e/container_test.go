@@ -83,6 +83,15 @@ func bootContainer(rootfsTar, pidfile string) (*container, error) {
 			}
 		}
 	}
+	// systemctl needs PID 1's private bus socket, which appears a moment
+	// after PID 1 itself.
+	for !c.exists("/run/systemd/private") {
+		if time.Now().After(deadline) {
+			c.shutdown()
+			return nil, fmt.Errorf("container systemd did not come up; console log: %s", c.log.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	out, err := c.run(60*time.Second, "systemctl is-system-running --wait")
 	logf("container booted in %v (pid1 %d): %s", time.Since(t0).Round(time.Millisecond), c.pid1, strings.TrimSpace(out))
 	if err != nil && !strings.Contains(out, "degraded") {
@@ -137,6 +146,13 @@ func (c *container) cleanup() {
 	if c.dir != "" && strings.HasPrefix(filepath.Base(c.dir), "roy-e2e-") {
 		os.RemoveAll(c.dir)
 	}
+}
+
+// exists says whether path exists inside the running container (through
+// /proc/<pid1>/root: /run is a tmpfs of the container, not in the rootfs).
+func (c *container) exists(path string) bool {
+	_, err := os.Lstat(filepath.Join("/proc", strconv.Itoa(c.pid1), "root", path))
+	return err == nil
 }
 
 // copyIn copies a host file into the container's rootfs.
