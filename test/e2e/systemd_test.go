@@ -255,7 +255,6 @@ func checkSocketActivation(t *testing.T) {
 		t.Fatalf("%s already active before the first request", svc)
 	}
 	// The seed's list example, as written in README, run inside the container.
-	tok := token(t)
 	out := ct.must(t, `TOKEN=$(cat /etc/roy-procwatch/token)
 curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/processes?sort=cpu&order=desc"`)
 	var l list
@@ -277,12 +276,12 @@ curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/p
 	}
 
 	// The other seed examples (TERM, KILL, renice, restart) on throwaway
-	// processes, with the README's curl lines.
-	victim := func(name string) int {
-		ct.must(t, fmt.Sprintf("systemd-run --quiet --collect --unit=%s sleep 10000", name))
+	// processes, with the README's curl lines; one subtest each.
+	victim := func(t *testing.T, name string) int {
+		ct.must(t, fmt.Sprintf("systemctl stop %[1]s.service 2>/dev/null; systemd-run --quiet --collect --unit=%[1]s sleep 10000", name))
 		return atoi(t, unitProp(t, name+".service", "MainPID"))
 	}
-	seed := func(pid int, path, body string) string {
+	seed := func(t *testing.T, pid int, path, body string) string {
 		data := ""
 		if body != "" {
 			data = fmt.Sprintf("-d '%s' ", body)
@@ -291,32 +290,44 @@ curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/p
 curl -sS --fail-with-body -X POST -H "Content-Type: application/json" -H "X-Auth-Token: $TOKEN" %shttp://127.0.0.1:8088/api/process/%d/%s`, data, pid, path))
 	}
 	for _, sig := range []string{"TERM", "KILL"} {
-		pid := victim("e2e-seed-" + strings.ToLower(sig))
-		out := seed(pid, "signal", fmt.Sprintf(`{"signal":"%s"}`, sig))
-		want := fmt.Sprintf(`{"ok":true,"pid":%d,"signal":"%s"}`, pid, sig)
-		if compactJSON(out) != want {
-			t.Errorf("%s: got %s, want %s", sig, out, want)
-		}
-		waitFor(t, fmt.Sprintf("pid %d to die of SIG%s", pid, sig), 5*time.Second, func() bool {
-			_, err := ct.run(5*time.Second, fmt.Sprintf("test -d /proc/%d", pid))
-			return err != nil
+		t.Run("seed_"+sig, func(t *testing.T) {
+			unit := "e2e-seed-" + strings.ToLower(sig)
+			defer ct.run(10*time.Second, "systemctl stop "+unit+".service 2>/dev/null")
+			pid := victim(t, unit)
+			out := seed(t, pid, "signal", fmt.Sprintf(`{"signal":"%s"}`, sig))
+			want := fmt.Sprintf(`{"ok":true,"pid":%d,"signal":"%s"}`, pid, sig)
+			if compactJSON(out) != want {
+				t.Errorf("%s: got %s, want %s", sig, out, want)
+			}
+			waitFor(t, fmt.Sprintf("pid %d to die of SIG%s", pid, sig), 5*time.Second, func() bool {
+				_, err := ct.run(5*time.Second, fmt.Sprintf("test -d /proc/%d", pid))
+				return err != nil
+			})
 		})
 	}
-	pid := victim("e2e-seed-renice")
-	out = seed(pid, "renice", `{"nice":5}`)
-	if want := fmt.Sprintf(`{"ok":true,"pid":%d,"nice":5}`, pid); compactJSON(out) != want {
-		t.Errorf("renice: got %s, want %s", out, want)
-	}
-	if ni := ct.must(t, fmt.Sprintf("ps -o ni= -p %d", pid)); strings.TrimSpace(ni) != "5" {
-		t.Errorf("nice after renice: %q, want 5", ni)
-	}
-	out = seed(pid, "restart", "")
-	var r restartResp
-	if err := json.Unmarshal([]byte(out), &r); err != nil || !r.OK || r.OldPID != pid || r.NewPID <= 0 || r.NewPID == pid {
-		t.Errorf("restart: %v %s", err, out)
-	}
-	ct.run(10*time.Second, "systemctl stop e2e-seed-renice.service")
-	_ = tok
+	t.Run("seed_renice", func(t *testing.T) {
+		defer ct.run(10*time.Second, "systemctl stop e2e-seed-renice.service 2>/dev/null")
+		pid := victim(t, "e2e-seed-renice")
+		out := seed(t, pid, "renice", `{"nice":5}`)
+		if want := fmt.Sprintf(`{"ok":true,"pid":%d,"nice":5}`, pid); compactJSON(out) != want {
+			t.Errorf("renice: got %s, want %s", out, want)
+		}
+		if ni := ct.must(t, fmt.Sprintf("ps -o ni= -p %d", pid)); strings.TrimSpace(ni) != "5" {
+			t.Errorf("nice after renice: %q, want 5", ni)
+		}
+	})
+	t.Run("seed_restart", func(t *testing.T) {
+		defer ct.run(10*time.Second, "systemctl stop e2e-seed-restart.service 2>/dev/null")
+		pid := victim(t, "e2e-seed-restart")
+		out := seed(t, pid, "restart", "")
+		var r restartResp
+		if err := json.Unmarshal([]byte(out), &r); err != nil || !r.OK || r.OldPID != pid || r.NewPID <= 0 || r.NewPID == pid {
+			t.Errorf("restart: %v %s", err, out)
+		}
+		if m := atoi(t, unitProp(t, "e2e-seed-restart.service", "MainPID")); m != r.NewPID {
+			t.Errorf("new_pid %d, unit MainPID %d", r.NewPID, m)
+		}
+	})
 }
 
 func compactJSON(s string) string {
