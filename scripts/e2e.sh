@@ -75,8 +75,11 @@ fi
 E2E_ROOTFS=$(realpath "$tarball")
 export E2E_ROOTFS
 
-# Backstop: whatever happens to the test binary, no container survives it.
+# Backstop: whatever happens to the test binary, no container survives it
+# and no extracted rootfs is left behind.
 export E2E_PIDFILE=$PWD/$cache/nspawn.pid
+export E2E_WORKDIR=$PWD/$cache/run
+# shellcheck disable=SC2317 # invoked by the trap
 cleanup() {
 	if [ -s "$E2E_PIDFILE" ]; then
 		pid=$(cat "$E2E_PIDFILE")
@@ -88,7 +91,10 @@ cleanup() {
 		fi
 		rm -f "$E2E_PIDFILE"
 	fi
+	rm -rf "${E2E_WORKDIR:?}"/roy-e2e-*
 }
+cleanup
+mkdir -p "$E2E_WORKDIR"
 trap cleanup EXIT
 
 log "go test -tags e2e ./test/e2e/ (package $E2E_DEB)"
