@@ -1,0 +1,332 @@
+// Command roy-procwatchd is the roy-procwatch daemon: it serves the HTTP API
+// and UI on the socket systemd passes (or its own in standalone mode) and
+// publishes the same core on the system D-Bus.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/httpui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// listeners takes the sockets systemd passed, once (go-systemd unsets the
+// variables), or listens itself in standalone mode.
+func listeners(c *config) ([]net.Listener, bool, error) {
+	if os.Getenv("LISTEN_FDS") != "" {
+		if os.Getenv("LISTEN_PID") != fmt.Sprint(os.Getpid()) {
+			return nil, true, fmt.Errorf("LISTEN_FDS is set but LISTEN_PID (%q) is not this process (%d): refusing to guess", os.Getenv("LISTEN_PID"), os.Getpid())
+		}
+		ls, err := activation.Listeners()
+		if err != nil {
+			return nil, true, fmt.Errorf("cannot use the sockets systemd passed: %w", err)
+		}
+		var out []net.Listener
+		for _, l := range ls {
+			if l != nil {
+				out = append(out, l)
+			}
+		}
+		if len(out) == 0 {
+			return nil, true, errors.New("systemd passed no usable stream socket (LISTEN_FDS)")
+		}
+		return out, true, nil
+	}
+	if c.RequireSocket {
+		return nil, false, errors.New("no socket from systemd (LISTEN_FDS unset) and ROY_PROCWATCH_REQUIRE_SOCKET is on: start roy-procwatch.socket, not the binary")
+	}
+	addr := net.JoinHostPort(c.Host, fmt.Sprint(c.Port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, false, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return []net.Listener{l}, false, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	activated := os.Getenv("LISTEN_FDS") != ""
+	cfg, err := loadConfig(args, stderr, activated)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "roy-procwatchd:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	lns, activated, err := listeners(cfg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	standalone := !activated
+	if err := cfg.loadToken(standalone); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+
+	var units procs.UnitManager
+	if procs.SystemdAvailable() {
+		sd := procs.NewSystemd()
+		defer sd.Close()
+		units = sd
+	}
+	core, err := procs.New(procs.Options{
+		SnapshotTTL:    cfg.SnapshotTTL,
+		Signals:        cfg.Signals,
+		RestartTimeout: cfg.RestartTimeout,
+		Units:          units,
+		Logger:         log,
+	})
+	if err != nil {
+		log.Error("cannot start the core", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	act := newActivity()
+	var addrs []string
+	for _, l := range lns {
+		addrs = append(addrs, l.Addr().String())
+	}
+	h := httpui.New(core, httpui.Options{
+		Token:        cfg.token,
+		ListenAddrs:  addrs,
+		AllowedHosts: cfg.AllowedHosts,
+		Version:      version,
+		Logger:       log,
+	})
+	srv := &http.Server{
+		Handler:           act.wrap(h),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      90 * time.Second, // a restart may wait for systemd
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ConnState:         act.connState,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	stopBus := startBus(ctx, cfg, core, act, log)
+	defer stopBus()
+
+	var wg sync.WaitGroup
+	for _, l := range lns {
+		wg.Add(1)
+		go func(l net.Listener) {
+			defer wg.Done()
+			if err := srv.Serve(limitListener(l, 64)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("serve failed", "addr", l.Addr().String(), "err", err)
+				stop()
+			}
+		}(l)
+	}
+
+	if standalone {
+		tok := "from " + cfg.tokenSource
+		if cfg.generated {
+			tok = cfg.token
+		}
+		fmt.Fprintf(stdout, "[Roy ProcWatch] Running on http://%s  (token: %s)\n", addrs[0], tok)
+	}
+	log.Info("roy-procwatchd started", "version", version, "listen", addrs, "socket_activated", activated,
+		"token_source", cfg.tokenSource, "systemd", units != nil, "idle_exit", cfg.IdleExit.String())
+	notify(sddaemon.SdNotifyReady, log)
+	go watchdog(ctx, log)
+
+	// SIGHUP reloads the token.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	idle := act.idleChan(ctx, cfg.IdleExit)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping", "reason", "signal")
+			done = true
+		case <-idle:
+			log.Info("stopping", "reason", "idle", "idle_exit", cfg.IdleExit.String())
+			done = true
+		case <-hup:
+			old := cfg.token
+			if err := cfg.loadToken(standalone); err != nil {
+				log.Error("token reload failed; keeping the old token", "err", err)
+				cfg.token = old
+			} else {
+				h.SetToken(cfg.token)
+				log.Info("token reloaded", "token_source", cfg.tokenSource)
+			}
+		}
+	}
+	notify(sddaemon.SdNotifyStopping, log)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown did not finish cleanly", "err", err)
+	}
+	wg.Wait()
+	return 0
+}
+
+// notify sends an sd_notify state; outside systemd it is a silent no-op.
+// It never unsets NOTIFY_SOCKET (the watchdog still needs it).
+func notify(state string, log *slog.Logger) {
+	if _, err := sddaemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// watchdog pings systemd at half the WatchdogSec, after a cheap check that
+// /proc is still readable (the inventory's one dependency).
+func watchdog(ctx context.Context, log *slog.Logger) {
+	d, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil {
+		log.Warn("invalid watchdog settings", "err", err)
+		return
+	}
+	if d <= 0 {
+		return
+	}
+	t := time.NewTicker(d / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := os.Stat("/proc/self/stat"); err != nil {
+				log.Error("health check failed; not pinging the watchdog", "err", err)
+				continue
+			}
+			notify(sddaemon.SdNotifyWatchdog, log)
+		}
+	}
+}
+
+// activity tracks requests and connections for the idle exit.
+type activity struct {
+	conns    atomic.Int64
+	inflight atomic.Int64
+	last     atomic.Int64 // unix nanos of the last activity
+}
+
+func newActivity() *activity {
+	a := &activity{}
+	a.Touch()
+	return a
+}
+
+// Touch records activity (HTTP requests, D-Bus calls).
+func (a *activity) Touch() { a.last.Store(time.Now().UnixNano()) }
+
+func (a *activity) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inflight.Add(1)
+		a.Touch()
+		defer func() { a.Touch(); a.inflight.Add(-1) }()
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (a *activity) connState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		a.conns.Add(1)
+		a.Touch()
+	case http.StateClosed, http.StateHijacked:
+		a.conns.Add(-1)
+		a.Touch()
+	}
+}
+
+// idleChan fires once nothing happened for d and nothing is in flight.
+// d == 0 never fires.
+func (a *activity) idleChan(ctx context.Context, d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	if d <= 0 {
+		return ch
+	}
+	go func() {
+		t := time.NewTicker(min(d/4+time.Millisecond, time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				since := time.Since(time.Unix(0, a.last.Load()))
+				if since >= d && a.inflight.Load() == 0 && a.conns.Load() == 0 {
+					close(ch)
+					return
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+// limitListener caps concurrent connections; extra ones wait in the
+// kernel backlog (queued, not refused).
+func limitListener(l net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: l, sem: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

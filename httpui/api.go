@@ -1,0 +1,196 @@
+package httpui
+
+import (
+	"context"
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
+)
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	// The seed's format: ISO-8601 local time with microseconds, no zone.
+	writeJSON(w, http.StatusOK, map[string]any{
+		"status":  "ok",
+		"time":    time.Now().Format("2006-01-02T15:04:05.000000"),
+		"version": h.opts.Version,
+	})
+}
+
+func (h *Handler) listProcesses(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	format := strings.ToLower(q.Get("format"))
+	if format != "" && format != "json" && format != "csv" {
+		writeJSONError(w, http.StatusBadRequest, "invalid format "+strconv.Quote(format)+": use json or csv")
+		return
+	}
+	items, err := h.core.List(r.Context(), httpCaller(r), procs.ListOptions{
+		Query: q.Get("q"), Sort: q.Get("sort"), Order: q.Get("order"),
+	})
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	if format == "csv" {
+		writeCSV(w, items)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(items), "items": items})
+}
+
+// csvSafe defuses spreadsheet formulas in untrusted cells.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func writeCSV(w http.ResponseWriter, items []procs.Process) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="processes.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"pid", "ppid", "name", "username", "status", "cpu_percent", "memory_rss", "nice", "num_threads", "create_time_iso", "open_files_count", "ports", "exe", "cmdline"})
+	for _, p := range items {
+		ports := make([]string, 0, len(p.Ports))
+		for _, pt := range p.Ports {
+			s := pt.Type + " " + pt.Local
+			if pt.Remote != nil {
+				s += "->" + *pt.Remote
+			}
+			ports = append(ports, s+" "+pt.Status)
+		}
+		_ = cw.Write([]string{
+			strconv.Itoa(p.PID), strconv.Itoa(p.PPID), csvSafe(p.Name), csvSafe(p.Username), p.Status,
+			strconv.FormatFloat(p.CPUPercent, 'f', 2, 64), strconv.FormatUint(p.MemoryRSS, 10),
+			strconv.Itoa(p.Nice), strconv.Itoa(p.Threads), p.CreateTimeISO, strconv.Itoa(p.OpenFilesCount),
+			strings.Join(ports, "; "), csvSafe(p.Exe), csvSafe(strings.Join(p.Cmdline, " ")),
+		})
+	}
+	cw.Flush()
+}
+
+func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathPID(r)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	var ct float64
+	if s := r.URL.Query().Get("create_time"); s != "" {
+		if ct, err = strconv.ParseFloat(s, 64); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "invalid create_time: must be a number")
+			return
+		}
+	}
+	d, err := h.core.Get(r.Context(), httpCaller(r), procs.Target{PID: pid, CreateTime: ct})
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+// actionCtx bounds an action; it is not cancelled when the client goes
+// away, so a restart is never left half done.
+func (h *Handler) actionCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), h.opts.ActionTimeout)
+}
+
+type signalBody struct {
+	Signal     *string  `json:"signal"`
+	CreateTime *float64 `json:"create_time"`
+}
+
+type reniceBody struct {
+	Nice       *int     `json:"nice"`
+	CreateTime *float64 `json:"create_time"`
+}
+
+type restartBody struct {
+	CreateTime *float64 `json:"create_time"`
+}
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return *f
+}
+
+func (h *Handler) signal(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathPID(r)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	var b signalBody
+	if err := decodeBody(r, &b, false); err != nil {
+		h.badRequest(w, err)
+		return
+	}
+	if b.Signal == nil {
+		writeJSONError(w, http.StatusBadRequest, `missing "signal": e.g. {"signal":"TERM"}`)
+		return
+	}
+	ctx, cancel := h.actionCtx(r)
+	defer cancel()
+	name, err := h.core.Signal(ctx, httpCaller(r), procs.Target{PID: pid, CreateTime: deref(b.CreateTime)}, *b.Signal)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "pid": pid, "signal": name})
+}
+
+func (h *Handler) renice(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathPID(r)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	var b reniceBody
+	if err := decodeBody(r, &b, false); err != nil {
+		h.badRequest(w, err)
+		return
+	}
+	if b.Nice == nil {
+		writeJSONError(w, http.StatusBadRequest, `missing "nice": e.g. {"nice":10}`)
+		return
+	}
+	ctx, cancel := h.actionCtx(r)
+	defer cancel()
+	if err := h.core.Renice(ctx, httpCaller(r), procs.Target{PID: pid, CreateTime: deref(b.CreateTime)}, *b.Nice); err != nil {
+		h.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "pid": pid, "nice": *b.Nice})
+}
+
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
+	pid, err := pathPID(r)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	var b restartBody
+	if err := decodeBody(r, &b, true); err != nil {
+		h.badRequest(w, err)
+		return
+	}
+	ctx, cancel := h.actionCtx(r)
+	defer cancel()
+	res, err := h.core.Restart(ctx, httpCaller(r), procs.Target{PID: pid, CreateTime: deref(b.CreateTime)})
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How})
+}
+
+func (h *Handler) signals(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"signals": h.core.Signals()})
+}
