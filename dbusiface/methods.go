@@ -29,6 +29,11 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress; try again later"}}
 	}
 	defer m.s.release(name)
+	if h := m.s.hook.Load(); h != nil && *h != nil {
+		if end := (*h)(); end != nil {
+			defer end()
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			m.s.log.Error("panic in D-Bus method", "sender", name, "panic", r, "stack", string(debug.Stack()))

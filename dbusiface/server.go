@@ -53,6 +53,7 @@ type Server struct {
 	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
 
 	conn   atomic.Pointer[dbus.Conn] // the connection signals go to
+	hook   atomic.Pointer[func() func()]
 	events chan procs.Event
 
 	mu       sync.Mutex
@@ -82,6 +83,13 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 	svc.Subscribe(s.enqueue)
 	go s.emitLoop()
 	return s
+}
+
+// SetActivityHook sets a function called when a method call starts; the
+// function it returns is called when the call ends. The daemon uses it to
+// count D-Bus calls as activity for its idle exit. fn must not block.
+func (s *Server) SetActivityHook(fn func() (end func())) {
+	s.hook.Store(&fn)
 }
 
 // enqueue is the core's event callback: it must not block, so events are
