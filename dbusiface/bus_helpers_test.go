@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,6 +76,18 @@ func clientMain(args []string) int {
 		call = obj.Call(Interface+".GetProcess", 0, uint32(num(1)))
 	case "signal":
 		call = obj.Call(Interface+".Signal", 0, uint32(num(1)), args[2])
+	case "signal-interactive":
+		// godbus masks this flag in Object.Call: build the message.
+		body := []any{uint32(num(1)), args[2]}
+		msg := &dbus.Message{Type: dbus.TypeMethodCall, Flags: dbus.FlagAllowInteractiveAuthorization,
+			Headers: map[dbus.HeaderField]dbus.Variant{
+				dbus.FieldDestination: dbus.MakeVariant(BusName),
+				dbus.FieldPath:        dbus.MakeVariant(ObjectPath),
+				dbus.FieldInterface:   dbus.MakeVariant(Interface),
+				dbus.FieldMember:      dbus.MakeVariant("Signal"),
+				dbus.FieldSignature:   dbus.MakeVariant(dbus.SignatureOf(body...)),
+			}, Body: body}
+		call = <-conn.Send(msg, make(chan *dbus.Call, 1)).Done
 	case "renice":
 		n, _ := strconv.Atoi(args[2])
 		call = obj.Call(Interface+".Renice", 0, uint32(num(1)), int32(n))
@@ -171,32 +184,8 @@ func publicDir(t *testing.T) string {
 func startBus(t *testing.T) *testBus {
 	requireBus(t)
 	dir := publicDir(t)
-	policy, err := filepath.Abs("../packaging/dbus/org.roy.ProcWatch1.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "system_bus_socket")
-	conf := fmt.Sprintf(busConfig, sock, policy)
-	confPath := filepath.Join(dir, "bus.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("dbus-daemon", "--config-file="+confPath, "--nofork", "--nopidfile", "--print-address=1")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("dbus-daemon did not start: %v", err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	b := &testBus{t: t, dir: dir, addr: strings.TrimSpace(line)}
+	addr, _ := runBusDaemon(t, dir)
+	b := &testBus{t: t, dir: dir, addr: addr}
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", b.addr)
 
 	// The client: a copy of this test binary that nobody can run.
@@ -234,6 +223,50 @@ func startBus(t *testing.T) *testBus {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// runBusDaemon starts dbus-daemon on dir/system_bus_socket with a
+// system-bus-like config that includes the project's policy file. It
+// returns the address and a function that kills the daemon (also done at
+// cleanup). Its log goes to dir/dbus-daemon.log (and to stderr with -v).
+func runBusDaemon(t *testing.T, dir string) (string, func()) {
+	t.Helper()
+	policy, err := filepath.Abs("../packaging/dbus/org.roy.ProcWatch1.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "system_bus_socket")
+	conf := fmt.Sprintf(busConfig, sock, policy)
+	confPath := filepath.Join(dir, "bus.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("dbus-daemon", "--config-file="+confPath, "--nofork", "--nopidfile", "--print-address=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "dbus-daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd.Stderr = logf
+	if testing.Verbose() {
+		cmd.Stderr = io.MultiWriter(logf, os.Stderr)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	kill := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon did not start (see %s): %v", logf.Name(), err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return strings.TrimSpace(line), kill
 }
 
 const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
