@@ -393,3 +393,10 @@ func dbusErrName(err error) string {
 	}
 	return "not a D-Bus error: " + err.Error()
 }
+
+// killPID kills a relaunched process (not our child any more).
+func killPID(pid int) {
+	if pid > 1 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}

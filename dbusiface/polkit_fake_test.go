@@ -128,7 +128,7 @@ func TestPolkitFake(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		time.Sleep(100 * time.Millisecond) // let the bus see the name go
-		close(hold)                         // polkit now says yes
+		close(hold)                        // polkit now says yes
 		if c.gone(700 * time.Millisecond) {
 			t.Fatal("acted for a caller that left the bus")
 		}

@@ -182,10 +182,10 @@ func (s *Server) export(conn *dbus.Conn) error {
 	if err := conn.Export(introspect.Introspectable(parentXML("ProcWatch1")), "/org/roy", "org.freedesktop.DBus.Introspectable"); err != nil {
 		return err
 	}
-	if err := conn.Export(introspect.Introspectable(parentXML("org")), "/org", "org.freedesktop.DBus.Introspectable"); err != nil {
+	if err := conn.Export(introspect.Introspectable(parentXML("roy")), "/org", "org.freedesktop.DBus.Introspectable"); err != nil {
 		return err
 	}
-	return conn.Export(introspect.Introspectable(parentXML("roy")), "/", "org.freedesktop.DBus.Introspectable")
+	return conn.Export(introspect.Introspectable(parentXML("org")), "/", "org.freedesktop.DBus.Introspectable")
 }
 
 func (s *Server) unexport(conn *dbus.Conn) {
