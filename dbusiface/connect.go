@@ -19,7 +19,7 @@ const (
 )
 
 // connectTimeout bounds connecting, authenticating and Hello.
-const connectTimeout = 10 * time.Second
+var connectTimeout = 10 * time.Second // a var for tests
 
 // ErrNoBus is returned by Connect for BusNone.
 var ErrNoBus = errors.New("D-Bus disabled")
