@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,7 +151,10 @@ func TestParseStatRejects(t *testing.T) {
 
 // TestParseStatSelf checks the parser against the kernel's real output.
 func TestParseStatSelf(t *testing.T) {
-	b, err := os.ReadFile("/proc/self/stat")
+	// thread-self: our own thread is the one running while it reads.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b, err := os.ReadFile("/proc/thread-self/stat")
 	if err != nil {
 		t.Skip("no /proc:", err)
 	}
@@ -158,9 +162,9 @@ func TestParseStatSelf(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parseStat(/proc/self/stat = %q): %v", b, err)
 	}
-	comm, _ := os.ReadFile("/proc/self/comm")
+	comm, _ := os.ReadFile("/proc/thread-self/comm")
 	if st.comm != strings.TrimSuffix(string(comm), "\n") {
-		t.Errorf("comm = %q, /proc/self/comm = %q", st.comm, comm)
+		t.Errorf("comm = %q, /proc/thread-self/comm = %q", st.comm, comm)
 	}
 	if st.ppid != os.Getppid() {
 		t.Errorf("ppid = %d, os.Getppid() = %d", st.ppid, os.Getppid())
