@@ -13,8 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // daemonProc is one roy-procwatchd started for the bench, standalone on a
@@ -140,15 +141,21 @@ func (d *daemonProc) list() ([]byte, time.Duration, error) {
 
 // stop sends SIGTERM and waits (SIGKILL after 10 s).
 func (d *daemonProc) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
+	_ = signalChild(d.cmd, unix.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		// Wait for the exit without reaping (WNOWAIT): until cmd.Wait
+		// reaps it, the PID stays ours and the pidfd below is safe.
+		var info unix.Siginfo
+		done <- unix.Waitid(unix.P_PID, d.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
+		_ = signalChild(d.cmd, unix.SIGKILL)
 		<-done
 	}
+	_ = d.cmd.Wait()
 }
 
 // cpuTime is utime+stime of pid from /proc/<pid>/stat.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // workload is the processes and sockets the bench spawns. Every child is in
@@ -129,7 +131,23 @@ func readLineTimeout(r io.Reader, d time.Duration) (string, error) {
 	}
 }
 
-// cleanup kills the whole group and reaps every child. Safe to call twice.
+// signalChild signals a child we started and have not reaped (so its PID
+// cannot have been reused) through a pidfd: the project signals nothing by
+// bare PID (SECURITY.md §3), and the bench follows the rule.
+func signalChild(c *exec.Cmd, sig unix.Signal) error {
+	if c.Process == nil || c.ProcessState != nil {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(c.Process.Pid, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// cleanup kills every child and reaps it. Safe to call twice. (Pdeathsig
+// and the caller's trap on the process group cover a driver that dies.)
 func (w *workload) cleanup() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -137,13 +155,8 @@ func (w *workload) cleanup() {
 		c.Close()
 	}
 	w.stdins = nil
-	if w.pgid != 0 {
-		_ = syscall.Kill(-w.pgid, syscall.SIGKILL)
-	}
 	for _, c := range w.cmds {
-		if c.Process != nil {
-			_ = c.Process.Kill()
-		}
+		_ = signalChild(c, unix.SIGKILL)
 	}
 	done := make(chan struct{})
 	cmds := w.cmds
