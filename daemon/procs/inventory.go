@@ -178,10 +178,23 @@ func (inv *inventory) build() *snapshot {
 	inv.mu.Lock()
 	prev := inv.prev
 	inv.mu.Unlock()
+	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
+	// then the monotonic clock from there.
+	boot0, mono0 := sinceBoot(), time.Now()
+
+	// Paths are built in one buffer, NUL-terminated for the system calls:
+	// no string per file.
+	path := make([]byte, 0, len(inv.procRoot)+64)
+	var base int
+	file := func(name string) []byte {
+		path = append(append(path[:base], name...), 0)
+		return path[:len(path)-1]
+	}
 
 	for _, pid := range pids {
-		dir := inv.procRoot + "/" + strconv.Itoa(pid)
-		fd, err := openRead(dir+"/stat", 0)
+		path = append(strconv.AppendInt(append(append(path[:0], inv.procRoot...), '/'), int64(pid), 10), '/')
+		base = len(path)
+		fd, err := openZ(file("stat"), 0)
 		if err != nil {
 			continue // gone
 		}
@@ -225,7 +238,7 @@ func (inv *inventory) build() *snapshot {
 			}
 			// New since the last sample, or sampled too recently: its
 			// average over its life so far (boot-clock based, as starttime).
-			if life := sinceBoot() - float64(st.startTicks)/clockTicks; life > 0 {
+			if life := boot0 + time.Since(mono0).Seconds() - float64(st.startTicks)/clockTicks; life > 0 {
 				p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
 			}
 		}
@@ -233,20 +246,24 @@ func (inv *inventory) build() *snapshot {
 		p.CPUPercent = round2(p.CPUPercent)
 
 		if st.flags&pfKthread == 0 {
-			if b, err := readFileInto(dir+"/cmdline", cmdBuf, cmdlineCap, true); err == nil {
-				cmdBuf = b
-				p.Cmdline = splitNUL(b)
+			if fd, err := openZ(file("cmdline"), 0); err == nil {
+				b, err := readAllFD(fd, cmdBuf, cmdlineCap, true)
+				unix.Close(fd)
+				if err == nil {
+					cmdBuf = b
+					p.Cmdline = splitNUL(b)
+				}
 			}
-			if n, err := unix.Readlink(dir+"/exe", linkBuf); err == nil {
+			if n, err := readlinkatZ(unix.AT_FDCWD, file("exe"), linkBuf); err == nil {
 				p.Exe = string(linkBuf[:n])
 			}
 			var sockets bool
-			p.OpenFilesCount, sockets = inv.scanFDs(dir, pid, linkBuf, dents, sockOwners)
+			p.OpenFilesCount, sockets = inv.scanFDs(file("fd"), pid, linkBuf, dents, sockOwners)
 			// Only a process holding sockets needs its network namespace:
 			// the tables of a namespace nobody here holds a socket in would
 			// give nothing.
 			if n, err := 0, error(nil); sockets {
-				if n, err = unix.Readlink(dir+"/ns/net", linkBuf); err == nil {
+				if n, err = readlinkatZ(unix.AT_FDCWD, file("ns/net"), linkBuf); err == nil {
 					if _, ok := netnsPID[string(linkBuf[:n])]; !ok {
 						ns := string(linkBuf[:n])
 						netnsPID[ns] = pid
@@ -270,11 +287,12 @@ func (inv *inventory) build() *snapshot {
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// scanFDs reads /proc/PID/fd once: socket inodes go to owners. It returns
+// scanFDs reads /proc/PID/fd (fdDir, followed by a NUL) once: socket
+// inodes go to owners. It returns
 // the count of descriptors naming files (paths outside /dev) and whether
 // the process holds any socket.
-func (inv *inventory) scanFDs(dir string, pid int, buf, dents []byte, owners map[uint64][]int) (files int, sockets bool) {
-	dfd, err := openRead(dir+"/fd", unix.O_DIRECTORY)
+func (inv *inventory) scanFDs(fdDir []byte, pid int, buf, dents []byte, owners map[uint64][]int) (files int, sockets bool) {
+	dfd, err := openZ(fdDir, unix.O_DIRECTORY)
 	if err != nil {
 		return 0, false
 	}

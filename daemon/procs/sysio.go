@@ -57,6 +57,31 @@ func readAllFD(fd int, buf []byte, max int, oneShot bool) ([]byte, error) {
 	return buf, nil
 }
 
+// openZ is open(2) of a path already NUL-terminated in memory (see
+// readlinkatZ), read-only and close-on-exec, retrying on EINTR.
+func openZ(path []byte, flags int) (int, error) {
+	if !nulAfter(path) {
+		return -1, unix.EINVAL
+	}
+	cwd := unix.AT_FDCWD // a variable: the constant -100 does not convert to uintptr
+	for {
+		fd, _, e := unix.Syscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(&path[0])),
+			uintptr(unix.O_RDONLY|unix.O_CLOEXEC|flags), 0, 0, 0)
+		switch e {
+		case 0:
+			return int(fd), nil
+		case unix.EINTR:
+			continue
+		}
+		return -1, e
+	}
+}
+
+// nulAfter says whether b is non-empty and followed in memory by a NUL.
+func nulAfter(b []byte) bool {
+	return len(b) > 0 && cap(b) > len(b) && b[:len(b)+1][len(b)] == 0
+}
+
 // readFileInto reads at most max bytes of path into buf (grown as needed).
 func readFileInto(path string, buf []byte, max int, oneShot bool) ([]byte, error) {
 	fd, err := openRead(path, 0)
@@ -71,7 +96,7 @@ func readFileInto(path string, buf []byte, max int, oneShot bool) ([]byte, error
 // memory (name[len(name)] == 0, as getdents hands them out), so that no
 // string is built per fd.
 func readlinkatZ(dirfd int, name []byte, buf []byte) (int, error) {
-	if len(name) == 0 || cap(name) <= len(name) || name[:len(name)+1][len(name)] != 0 || len(buf) == 0 {
+	if !nulAfter(name) || len(buf) == 0 {
 		return 0, unix.EINVAL
 	}
 	for {
