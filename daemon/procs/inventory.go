@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -159,21 +161,64 @@ func (inv *inventory) username(uid uint32) string {
 	return name
 }
 
+// Builds read the PIDs in chunks of buildChunk, on up to maxBuildWorkers
+// goroutines (one per CPU): almost all of a build is system calls into
+// procfs, which run in parallel. Chunks are merged in PID order, so the
+// result is exactly that of one pass.
+const (
+	buildChunk      = 64
+	maxBuildWorkers = 4
+)
+
+// sockRef says that pid holds the socket inode ino (once per fd).
+type sockRef struct {
+	ino uint64
+	pid int
+}
+
+// nsRef is the network namespace of a process that holds sockets.
+type nsRef struct {
+	ns  string
+	pid int
+}
+
+// chunkFinds is what reading one chunk of PIDs found besides the
+// processes: sockets and namespaces, in PID order.
+type chunkFinds struct {
+	socks []sockRef
+	netns []nsRef
+}
+
+// procReader reads processes for one build goroutine, with its buffers.
+type procReader struct {
+	inv   *inventory
+	prev  map[int]sample
+	boot0 float64   // CLOCK_BOOTTIME at mono0
+	mono0 time.Time // the build's start
+
+	// Paths are built in one buffer, NUL-terminated for the system calls:
+	// no string per file. path[:base] is "/proc/PID/".
+	path  []byte
+	base  int
+	stat  []byte
+	cmd   []byte
+	link  []byte
+	dents []byte
+}
+
+// file returns /proc/PID/name, followed in memory by a NUL.
+func (r *procReader) file(name string) []byte {
+	r.path = append(append(r.path[:r.base], name...), 0)
+	return r.path[:len(r.path)-1]
+}
+
 // build reads every process once: stat, cmdline, exe, fds (for sockets and
-// the open-files count) and network namespace; then the socket tables of
-// each distinct network namespace, once each.
+// the open-files count) and, for processes holding sockets, the network
+// namespace; then the socket tables of each distinct network namespace,
+// once each.
 func (inv *inventory) build() *snapshot {
 	now := time.Now()
 	pids := inv.pids()
-	procs := make([]Process, 0, len(pids))
-	statBuf := make([]byte, 0, 1024)
-	cmdBuf := make([]byte, 0, 4096)
-	linkBuf := make([]byte, 256)
-	dents := make([]byte, 8<<10)
-	sockOwners := map[uint64][]int{} // socket inode → PIDs holding it
-	netnsPID := map[string]int{}     // netns id → one PID in it
-	var netnsOrder []string
-	cur := make(map[int]sample, len(pids))
 
 	inv.mu.Lock()
 	prev := inv.prev
@@ -182,104 +227,73 @@ func (inv *inventory) build() *snapshot {
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
 
-	// Paths are built in one buffer, NUL-terminated for the system calls:
-	// no string per file.
-	path := make([]byte, 0, len(inv.procRoot)+64)
-	var base int
-	file := func(name string) []byte {
-		path = append(append(path[:base], name...), 0)
-		return path[:len(path)-1]
+	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
+	samples := make([]sample, len(pids))
+	finds := make([]chunkFinds, (len(pids)+buildChunk-1)/buildChunk)
+	workers := 1
+	if len(finds) > 1 {
+		workers = min(runtime.GOMAXPROCS(0), maxBuildWorkers, len(finds))
 	}
-
-	for _, pid := range pids {
-		path = append(strconv.AppendInt(append(append(path[:0], inv.procRoot...), '/'), int64(pid), 10), '/')
-		base = len(path)
-		fd, err := openZ(file("stat"), 0)
-		if err != nil {
-			continue // gone
-		}
-		var fst unix.Stat_t
-		ferr := unix.Fstat(fd, &fst)
-		statBuf = statBuf[:cap(statBuf)]
-		n, rerr := readFD(fd, statBuf)
-		unix.Close(fd)
-		if rerr != nil || ferr != nil {
-			continue
-		}
-		st, err := parseStat(statBuf[:n])
-		if err != nil {
-			continue
-		}
-		p := Process{
-			PID:        pid,
-			PPID:       st.ppid,
-			Name:       st.comm,
-			UID:        fst.Uid,
-			Status:     statusName(st.state),
-			MemoryRSS:  st.rssPages * inv.pageSize,
-			Nice:       st.nice,
-			Threads:    st.numThreads,
-			startTicks: st.startTicks,
-			cpuTicks:   st.utime + st.stime,
-			Cmdline:    []string{},
-			Ports:      []Port{},
-		}
-		p.Username = inv.username(fst.Uid)
-		p.CreateTime = createTime(inv.boot, st.startTicks)
-		p.CreateTimeISO = isoLocal(p.CreateTime)
-		smp := sample{st.startTicks, p.cpuTicks, time.Now()}
-		old, ok := prev[pid]
-		if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
-			d := smp.at.Sub(old.at).Seconds()
-			p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
-		} else {
-			if ok && old.startTicks == st.startTicks {
-				smp = old // too soon: measure the next rate from the older sample
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &procReader{
+				inv: inv, prev: prev, boot0: boot0, mono0: mono0,
+				path:  make([]byte, 0, len(inv.procRoot)+64),
+				stat:  make([]byte, 1024),
+				cmd:   make([]byte, 0, 4096),
+				link:  make([]byte, 256),
+				dents: make([]byte, 8<<10),
 			}
-			// New since the last sample, or sampled too recently: its
-			// average over its life so far (boot-clock based, as starttime).
-			if life := boot0 + time.Since(mono0).Seconds() - float64(st.startTicks)/clockTicks; life > 0 {
-				p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
-			}
-		}
-		cur[pid] = smp
-		p.CPUPercent = round2(p.CPUPercent)
-
-		if st.flags&pfKthread == 0 {
-			if fd, err := openZ(file("cmdline"), 0); err == nil {
-				b, err := readAllFD(fd, cmdBuf, cmdlineCap, true)
-				unix.Close(fd)
-				if err == nil {
-					cmdBuf = b
-					p.Cmdline = splitNUL(b)
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= len(finds) {
+					return
+				}
+				for i := c * buildChunk; i < min((c+1)*buildChunk, len(pids)); i++ {
+					r.read(pids[i], &all[i], &samples[i], &finds[c])
 				}
 			}
-			if n, err := readlinkatZ(unix.AT_FDCWD, file("exe"), linkBuf); err == nil {
-				p.Exe = string(linkBuf[:n])
-			}
-			var sockets bool
-			p.OpenFilesCount, sockets = inv.scanFDs(file("fd"), pid, linkBuf, dents, sockOwners)
-			// Only a process holding sockets needs its network namespace:
-			// the tables of a namespace nobody here holds a socket in would
-			// give nothing.
-			if n, err := 0, error(nil); sockets {
-				if n, err = readlinkatZ(unix.AT_FDCWD, file("ns/net"), linkBuf); err == nil {
-					if _, ok := netnsPID[string(linkBuf[:n])]; !ok {
-						ns := string(linkBuf[:n])
-						netnsPID[ns] = pid
-						netnsOrder = append(netnsOrder, ns)
-					}
-				}
+		}()
+	}
+	wg.Wait()
+
+	// Merge in PID order.
+	procs := all[:0]
+	cur := make(map[int]sample, len(pids))
+	owners := map[uint64][]int{} // socket inode → PIDs holding it
+	netnsPID := map[string]int{} // netns id → one PID in it
+	var netnsOrder []string
+	for i := range all {
+		if all[i].PID != 0 {
+			cur[all[i].PID] = samples[i]
+			procs = append(procs, all[i])
+		}
+	}
+	clear(all[len(procs):]) // no stale copies behind the slice's end
+	for c := range finds {
+		for _, s := range finds[c].socks {
+			// A process may hold one socket in several fds: list it once.
+			if o := owners[s.ino]; len(o) == 0 || o[len(o)-1] != s.pid {
+				owners[s.ino] = append(o, s.pid)
 			}
 		}
-		procs = append(procs, p)
+		for _, n := range finds[c].netns {
+			if _, ok := netnsPID[n.ns]; !ok {
+				netnsPID[n.ns] = n.pid
+				netnsOrder = append(netnsOrder, n.ns)
+			}
+		}
 	}
 
 	index := make(map[int]int, len(procs))
 	for i := range procs {
 		index[procs[i].PID] = i
 	}
-	inv.attachPorts(procs, index, sockOwners, netnsPID, netnsOrder)
+	inv.attachPorts(procs, index, owners, netnsPID, netnsOrder)
 
 	inv.mu.Lock()
 	inv.prev = cur
@@ -287,17 +301,99 @@ func (inv *inventory) build() *snapshot {
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// scanFDs reads /proc/PID/fd (fdDir, followed by a NUL) once: socket
-// inodes go to owners. It returns
-// the count of descriptors naming files (paths outside /dev) and whether
-// the process holds any socket.
-func (inv *inventory) scanFDs(fdDir []byte, pid int, buf, dents []byte, owners map[uint64][]int) (files int, sockets bool) {
-	dfd, err := openZ(fdDir, unix.O_DIRECTORY)
+// read fills *p and *smp for pid, and adds its sockets and namespace to f.
+// A process that is gone (or unreadable) leaves p.PID zero.
+func (r *procReader) read(pid int, p *Process, smp *sample, f *chunkFinds) {
+	inv := r.inv
+	r.path = append(strconv.AppendInt(append(append(r.path[:0], inv.procRoot...), '/'), int64(pid), 10), '/')
+	r.base = len(r.path)
+	fd, err := openZ(r.file("stat"), 0)
+	if err != nil {
+		return // gone
+	}
+	var fst unix.Stat_t
+	ferr := unix.Fstat(fd, &fst)
+	n, rerr := readFD(fd, r.stat)
+	unix.Close(fd)
+	if rerr != nil || ferr != nil {
+		return
+	}
+	st, err := parseStat(r.stat[:n])
+	if err != nil {
+		return
+	}
+	*p = Process{
+		PID:        pid,
+		PPID:       st.ppid,
+		Name:       st.comm,
+		UID:        fst.Uid,
+		Status:     statusName(st.state),
+		MemoryRSS:  st.rssPages * inv.pageSize,
+		Nice:       st.nice,
+		Threads:    st.numThreads,
+		startTicks: st.startTicks,
+		cpuTicks:   st.utime + st.stime,
+		Cmdline:    []string{},
+		Ports:      []Port{},
+	}
+	p.Username = inv.username(fst.Uid)
+	p.CreateTime = createTime(inv.boot, st.startTicks)
+	p.CreateTimeISO = isoLocal(p.CreateTime)
+	*smp = sample{st.startTicks, p.cpuTicks, time.Now()}
+	old, ok := r.prev[pid]
+	if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
+		d := smp.at.Sub(old.at).Seconds()
+		p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
+	} else {
+		if ok && old.startTicks == st.startTicks {
+			*smp = old // too soon: measure the next rate from the older sample
+		}
+		// New since the last sample, or sampled too recently: its
+		// average over its life so far (boot-clock based, as starttime).
+		if life := r.boot0 + time.Since(r.mono0).Seconds() - float64(st.startTicks)/clockTicks; life > 0 {
+			p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
+		}
+	}
+	p.CPUPercent = round2(p.CPUPercent)
+
+	if st.flags&pfKthread != 0 {
+		return
+	}
+	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
+		b, err := readAllFD(fd, r.cmd, cmdlineCap, true)
+		unix.Close(fd)
+		if err == nil {
+			r.cmd = b
+			p.Cmdline = splitNUL(b)
+		}
+	}
+	if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
+		p.Exe = string(r.link[:n])
+	}
+	var sockets bool
+	p.OpenFilesCount, sockets = r.scanFDs(pid, f)
+	// Only a process holding sockets needs its network namespace: the
+	// tables of a namespace nobody here holds a socket in would give nothing.
+	if sockets {
+		if n, err := readlinkatZ(unix.AT_FDCWD, r.file("ns/net"), r.link); err == nil {
+			if k := len(f.netns); k == 0 || f.netns[k-1].ns != string(r.link[:n]) {
+				f.netns = append(f.netns, nsRef{string(r.link[:n]), pid})
+			}
+		}
+	}
+}
+
+// scanFDs reads /proc/PID/fd once: socket inodes go to f. It returns the
+// count of descriptors naming files (paths outside /dev) and whether the
+// process holds any socket.
+func (r *procReader) scanFDs(pid int, f *chunkFinds) (files int, sockets bool) {
+	dfd, err := openZ(r.file("fd"), unix.O_DIRECTORY)
 	if err != nil {
 		return 0, false
 	}
 	defer unix.Close(dfd)
-	_ = eachDirent(dfd, dents, true, func(name []byte) {
+	buf := r.link
+	_ = eachDirent(dfd, r.dents, true, func(name []byte) {
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
 			return
@@ -306,10 +402,8 @@ func (inv *inventory) scanFDs(fdDir []byte, pid int, buf, dents []byte, owners m
 		switch {
 		case bytes.HasPrefix(l, []byte("socket:[")):
 			sockets = true
-			ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64)
-			// A process may hold one socket in several fds: list it once.
-			if o := owners[ino]; err == nil && (len(o) == 0 || o[len(o)-1] != pid) {
-				owners[ino] = append(o, pid)
+			if ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64); err == nil {
+				f.socks = append(f.socks, sockRef{ino, pid})
 			}
 		case l[0] == '/' && !bytes.HasPrefix(l, []byte("/dev/")):
 			files++
