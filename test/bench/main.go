@@ -23,10 +23,13 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
@@ -84,6 +87,7 @@ func run(o options) int {
 			return 1
 		}
 	}
+	closeOnExec()
 	dir, err := os.MkdirTemp("", "roy-procwatch-bench-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -142,6 +146,22 @@ func run(o options) int {
 		}
 	}
 	return 0
+}
+
+// closeOnExec marks every descriptor above stderr close-on-exec, so that
+// what the caller's shell leaked to us (make, CI runners, terminals do)
+// does not reach the 2,000 children: each idle process holds exactly
+// stdin, stdout and stderr, and the workload is the same wherever it runs.
+func closeOnExec() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
+	}
 }
 
 // stats summarizes timings.
