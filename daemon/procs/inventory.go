@@ -419,34 +419,46 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map
 		return
 	}
 	want := func(ino uint64) bool { _, ok := owners[ino]; return ok }
-	seen := map[uint64]bool{}
+	seen := make(map[uint64]bool, len(owners))
+	add := func(p Port) {
+		if seen[p.Inode] {
+			return
+		}
+		seen[p.Inode] = true
+		for _, pid := range owners[p.Inode] {
+			if i, ok := index[pid]; ok {
+				procs[i].Ports = append(procs[i].Ports, p)
+			}
+		}
+	}
 	buf := make([]byte, 0, 64<<10)
-	read := func(base string) {
+	// Our own namespace goes through sock_diag (see sockdiag.go) when
+	// procRoot is the live /proc.
+	var selfNS string
+	if inv.procRoot == "/proc" {
+		if n, err := unix.Readlink("/proc/self/ns/net", buf[:cap(buf)]); err == nil {
+			selfNS = string(buf[:n])
+		}
+	}
+	read := func(base string, viaDiag bool) {
 		for _, t := range socketTables {
+			if viaDiag && sockDiag(t, buf[:cap(buf)], want, add) == nil {
+				continue
+			}
 			b, err := readFileInto(base+"/net/"+t.file, buf, 64<<20, false)
 			if err != nil {
 				continue
 			}
 			buf = b
-			parseSocketTable(b, t, want, func(p Port) {
-				if seen[p.Inode] {
-					return
-				}
-				seen[p.Inode] = true
-				for _, pid := range owners[p.Inode] {
-					if i, ok := index[pid]; ok {
-						procs[i].Ports = append(procs[i].Ports, p)
-					}
-				}
-			})
+			parseSocketTable(b, t, want, add)
 		}
 	}
 	if len(order) == 0 {
-		read(inv.procRoot + "/self")
+		read(inv.procRoot+"/self", false)
 		return
 	}
 	for _, ns := range order {
-		read(inv.procRoot + "/" + strconv.Itoa(netnsPID[ns]))
+		read(inv.procRoot+"/"+strconv.Itoa(netnsPID[ns]), ns == selfNS && selfNS != "")
 	}
 }
 
