@@ -175,6 +175,16 @@ func startChild(t *testing.T, cmd *exec.Cmd, wantLine bool) *child {
 			c.wait()
 		}
 	})
+	if !wantLine {
+		// Start returns once the exec is past its point of no return,
+		// before the new image's argv is in place (cmdline reads empty,
+		// the state is often D while it pages in): wait for the argv.
+		want := strings.Join(cmd.Args, "\x00") + "\x00"
+		poll(t, 10*time.Second, fmt.Sprintf("child %v to finish exec", cmd.Args), func() bool {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/cmdline")
+			return err != nil || string(b) == want
+		})
+	}
 	if wantLine {
 		ch := make(chan string, 1)
 		go func() {
