@@ -61,10 +61,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if code != 0 {
-		out, _ := ct.run(20*time.Second, "journalctl -b --no-pager -o short-monotonic -u roy-procwatch.service -u roy-procwatch.socket | tail -n 60")
-		fmt.Fprintf(os.Stderr, "e2e: journal of the units (last lines):\n%s\n", out)
-	}
 	t0 := time.Now()
 	ct.shutdown()
 	logf("container shut down in %v", time.Since(t0).Round(time.Millisecond))
@@ -94,7 +90,17 @@ func TestPackage(t *testing.T) {
 	}
 	for _, s := range steps {
 		t0 := time.Now()
-		ok := t.Run(s.name, s.fn)
+		ok := t.Run(s.name, func(t *testing.T) {
+			// On failure, show what the container logged during this check.
+			cur, _ := ct.run(10*time.Second, "journalctl -n0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'")
+			t.Cleanup(func() {
+				if t.Failed() {
+					out, _ := ct.run(20*time.Second, fmt.Sprintf("journalctl --no-pager -o short-monotonic --after-cursor='%s' | tail -n 80", strings.TrimSpace(cur)))
+					t.Logf("container journal during this check:\n%s", out)
+				}
+			})
+			s.fn(t)
+		})
 		logf("%-60s %s in %v", s.name, map[bool]string{true: "PASS", false: "FAIL"}[ok], time.Since(t0).Round(time.Millisecond))
 	}
 }
@@ -432,7 +438,7 @@ func checkDBusActivation(t *testing.T) {
 	if s := isActive(svc); s == "active" {
 		t.Fatalf("%s still %s after stop", svc, s)
 	}
-	out := ct.must(t, `busctl call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss "" pid asc`)
+	out := ct.must(t, `busctl --timeout=15 call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss "" pid asc`)
 	if !regexp.MustCompile(`^aa\{sv\} [1-9][0-9]* `).MatchString(out) {
 		t.Errorf("busctl ListProcesses: %.300s", out)
 	}
