@@ -78,6 +78,8 @@ func TestPackage(t *testing.T) {
 		{"1_install_socket_listens_service_stopped_token_0600", checkInstall},
 		{"2_socket_activation_curl_seed_examples_401", checkSocketActivation},
 		{"E2_sandbox_caps_nonewprivs_seccomp", checkSandbox},
+		{"E3_sandbox_refuses_etc_inet_setuid_procmem_vmreadv", checkSandboxProbe},
+		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
@@ -388,6 +390,61 @@ func checkSandbox(t *testing.T) {
 		m := regexp.MustCompile(`(?m)^` + k + `:\s*(\S+)`).FindStringSubmatch(st)
 		if m == nil || m[1] != v {
 			t.Errorf("%s = %v, want %s", k, m, v)
+		}
+	}
+}
+
+// checkSandboxProbe runs test/e2e/sandboxprobe as ExecStart= of a copy of
+// the installed roy-procwatch.service (same sandbox, oneshot) and checks
+// that every attempt fails with the expected errno.
+func checkSandboxProbe(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "probe")
+	build := exec.Command("go", "build", "-tags", "e2e", "-o", bin, "./sandboxprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the probe: %v %s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ct.dir, "usr/local/sbin/roy-e2e-probe"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer ct.run(20*time.Second, "rm -f /run/systemd/system/roy-e2e-probe.service /usr/local/sbin/roy-e2e-probe /run/roy-e2e-probe.out; systemctl daemon-reload")
+	ct.must(t, `sed -e 's|^ExecStart=.*|ExecStart=/usr/local/sbin/roy-e2e-probe|' -e 's|^Type=.*|Type=oneshot|' \
+    -e '/^\(BusName\|WatchdogSec\|Restart\|Requires\|After\|NotifyAccess\)=/d' \
+    /lib/systemd/system/roy-procwatch.service > /run/systemd/system/roy-e2e-probe.service
+printf 'StandardOutput=file:/run/roy-e2e-probe.out\n' >> /run/systemd/system/roy-e2e-probe.service
+systemctl daemon-reload && systemctl start roy-e2e-probe.service`)
+	out := ct.must(t, "cat /run/roy-e2e-probe.out")
+	t.Logf("probe under the service's sandbox:\n%s", out)
+	want := map[string]string{
+		"write_etc":        "EROFS",
+		"socket_af_inet":   "EAFNOSUPPORT",
+		"setuid":           "EPERM",
+		"proc1_mem_rw":     "EROFS",
+		"process_vm_readv": "EPERM",
+	}
+	for k, v := range want {
+		m := regexp.MustCompile(`(?m)^` + k + `: (\S+)$`).FindStringSubmatch(out)
+		if m == nil || m[1] != v {
+			t.Errorf("%s: got %v, want %s", k, m, v)
+		}
+	}
+}
+
+// checkRequireSocket: the unit sets ROY_PROCWATCH_REQUIRE_SOCKET=true, so
+// without a passed socket (or with LISTEN_PID of another process) the
+// daemon must exit non-zero at once instead of binding a port itself.
+func checkRequireSocket(t *testing.T) {
+	for _, env := range []string{"", "LISTEN_FDS=1 LISTEN_PID=1"} {
+		out, err := ct.run(30*time.Second, fmt.Sprintf(
+			"env %s ROY_PROCWATCH_REQUIRE_SOCKET=true ROY_PROCWATCH_BUS=none ROY_PROCWATCH_PORT=18088 ROY_PROCWATCH_TOKEN=x timeout 10 /usr/sbin/roy-procwatchd; echo \"exit=$?\"", env))
+		t.Logf("%q:\n%s", env, strings.TrimSpace(out))
+		m := regexp.MustCompile(`exit=(\d+)`).FindStringSubmatch(out)
+		if err != nil || m == nil || m[1] == "0" || m[1] == "124" {
+			t.Errorf("with %q: want a quick non-zero exit, got %v %v", env, m, err)
 		}
 	}
 }
