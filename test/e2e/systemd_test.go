@@ -88,6 +88,7 @@ func TestPackage(t *testing.T) {
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
 		{"E1_systemd_analyze_security_at_most_2.0", checkSecurityScore},
+		{"F4_missing_token_never_serves_dpkg_reconfigure_recovers", checkMissingToken},
 		{"8_upgrade_keeps_token_and_socket_purge_removes_all", checkUpgradePurge},
 	}
 	for _, s := range steps {
@@ -743,6 +744,36 @@ func checkSecurityScore(t *testing.T) {
 	if score > 2.0 {
 		t.Errorf("exposure %.1f > 2.0", score)
 	}
+}
+
+// ---- F4 ----
+
+// checkMissingToken: without the token file the service must not serve at
+// all (LoadCredential= fails the start: 243/CREDENTIALS), and
+// `dpkg-reconfigure roy-procwatch` (postinst) creates a new token and brings
+// the socket back.
+func checkMissingToken(t *testing.T) {
+	old := token(t)
+	ct.must(t, "systemctl stop roy-procwatch.service; cp -p /etc/roy-procwatch/token /root/token.bak; rm /etc/roy-procwatch/token")
+	defer ct.run(20*time.Second, "test -e /etc/roy-procwatch/token || cp -p /root/token.bak /etc/roy-procwatch/token; rm -f /root/token.bak; systemctl reset-failed roy-procwatch.service roy-procwatch.socket; systemctl start roy-procwatch.socket")
+	code, b, err := api("GET", "/api/processes", old, "")
+	if err == nil {
+		t.Errorf("served without a token file: %d %.100s", code, b)
+	}
+	waitFor(t, "the start to fail", 10*time.Second, func() bool {
+		out, _ := ct.run(5*time.Second, "systemctl show -P ExecMainStatus roy-procwatch.service")
+		return strings.TrimSpace(out) == "243"
+	})
+	out := ct.must(t, "dpkg-reconfigure -f noninteractive roy-procwatch 2>&1; systemctl reset-failed roy-procwatch.service; systemctl is-active roy-procwatch.socket")
+	t.Logf("dpkg-reconfigure: %s", out)
+	tok := token(t)
+	if tok == old || len(tok) != 64 {
+		t.Errorf("no new token after dpkg-reconfigure")
+	}
+	waitFor(t, "the API with the new token", 10*time.Second, func() bool {
+		code, _, err := api("GET", "/api/processes?q=init", tok, "")
+		return err == nil && code == 200
+	})
 }
 
 // ---- 8 ----
