@@ -70,6 +70,24 @@ func clientMain(args []string) int {
 			res.Body = []any{uint32(r)}
 		}
 		return out()
+	case "watch": // wait for one of our signals
+		if err := conn.AddMatchSignal(dbus.WithMatchSender(BusName), dbus.WithMatchInterface(Interface)); err != nil {
+			setErr(&res, err)
+			return out()
+		}
+		ch := make(chan *dbus.Signal, 4)
+		conn.Signal(ch)
+		fmt.Println("ready")
+		select {
+		case s := <-ch:
+			res.Message = s.Name
+			for _, x := range s.Body {
+				res.Body = append(res.Body, plain(x))
+			}
+		case <-time.After(10 * time.Second):
+			res.Error = "timeout"
+		}
+		return out()
 	case "list":
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
 	case "get":
