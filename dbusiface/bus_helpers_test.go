@@ -88,6 +88,25 @@ func clientMain(args []string) int {
 			res.Error = "timeout"
 		}
 		return out()
+	case "flood": // N concurrent Signal calls; prints the error names
+		n, _ := strconv.Atoi(args[1])
+		calls := make([]*dbus.Call, n)
+		for i := range calls {
+			calls[i] = obj.Go(Interface+".Signal", 0, make(chan *dbus.Call, 1), uint32(num(2)), "TERM")
+		}
+		counts := map[string]int{}
+		for _, c := range calls {
+			<-c.Done
+			name := "ok"
+			if de, ok := c.Err.(dbus.Error); ok {
+				name = de.Name
+			} else if c.Err != nil {
+				name = c.Err.Error()
+			}
+			counts[name]++
+		}
+		res.Body = []any{counts}
+		return out()
 	case "list":
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
 	case "get":

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
@@ -261,6 +262,10 @@ func TestBus(t *testing.T) {
 			{"exited get", "GetProcess", []any{uint32(dead.pid)}, ErrNoSuchProcess},
 			{"exited restart", "Restart", []any{uint32(dead.pid)}, ErrNoSuchProcess},
 			{"pid 1", "Signal", []any{uint32(1), "TERM"}, ErrAccessDenied},
+			{"the daemon itself", "Signal", []any{uint32(os.Getpid()), "KILL"}, ErrAccessDenied},
+			{"restart the daemon itself", "Restart", []any{uint32(os.Getpid())}, ErrAccessDenied},
+			{"kthreadd", "Signal", []any{uint32(2), "KILL"}, ErrAccessDenied},
+			{"renice kthreadd", "Renice", []any{uint32(2), int32(5)}, ErrAccessDenied},
 			{"wrong signature", "Signal", []any{"1", "TERM"}, "org.freedesktop.DBus.Error.InvalidArgs"},
 			{"too few args", "Renice", []any{uint32(c.pid)}, "org.freedesktop.DBus.Error.InvalidArgs"},
 			{"unknown method", "Frobnicate", nil, "org.freedesktop.DBus.Error.UnknownMethod"},
