@@ -13,7 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -295,8 +295,19 @@ func runBusDaemon(t *testing.T, dir string) (string, func()) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
-	kill := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	// Say so when the bus dies under the test: it explains the failures
+	// that follow.
+	exited := make(chan struct{})
+	var killing atomic.Bool
+	go func() {
+		_ = cmd.Wait()
+		if !killing.Load() {
+			tail, _ := os.ReadFile(logf.Name())
+			fmt.Fprintf(os.Stderr, "%s: dbus-daemon %d died during the test: %v; its log:\n%s\n", t.Name(), cmd.Process.Pid, cmd.ProcessState, tail)
+		}
+		close(exited)
+	}()
+	kill := func() { killing.Store(true); _ = cmd.Process.Kill(); <-exited }
 	t.Cleanup(kill)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
