@@ -287,12 +287,15 @@ func runBusDaemon(t *testing.T, dir string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
+	// logf stays open until dbus-daemon exits: with -v its stderr goes
+	// through a copying goroutine, and a closed writer would end that
+	// goroutine and kill the bus with SIGPIPE on its next log line.
 	cmd.Stderr = logf
 	if testing.Verbose() {
 		cmd.Stderr = io.MultiWriter(logf, os.Stderr)
 	}
 	if err := cmd.Start(); err != nil {
+		logf.Close()
 		t.Fatal(err)
 	}
 	// Say so when the bus dies under the test: it explains the failures
@@ -305,6 +308,7 @@ func runBusDaemon(t *testing.T, dir string) (string, func()) {
 			tail, _ := os.ReadFile(logf.Name())
 			fmt.Fprintf(os.Stderr, "%s: dbus-daemon %d died during the test: %v; its log:\n%s\n", t.Name(), cmd.Process.Pid, cmd.ProcessState, tail)
 		}
+		logf.Close()
 		close(exited)
 	}()
 	kill := func() { killing.Store(true); _ = cmd.Process.Kill(); <-exited }
