@@ -817,7 +817,7 @@ func TestAPIWithRealChildren(t *testing.T) {
 		if ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
 			t.Errorf("after TERM: %v", c.cmd.ProcessState)
 		}
-		if code, m := d.api("POST", "/api/process/"+pid+"/signal", `{"signal":"TERM"}`); code != 404 {
+		if code, m := d.api("POST", "/api/process/"+pid+"/signal", `{"signal":"CONT"}`); code != 404 {
 			t.Errorf("signal to the exited child: %d %v", code, m)
 		}
 		k := startChild(t, exec.Command("sleep", "3600"), false)

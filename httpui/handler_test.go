@@ -285,7 +285,9 @@ func TestBadInput(t *testing.T) {
 	h, _ := newHandler(t, Options{})
 	c := sleeper(t)
 	pid := strconv.Itoa(c.pid)
-	dead := strconv.Itoa(deadPID(t))
+	deadN, deadCT := deadPID(t)
+	dead := strconv.Itoa(deadN)
+	deadAt := strconv.FormatFloat(deadCT, 'f', 2, 64)
 	big := `{"signal":"CONT","pad":"` + strings.Repeat("x", 65<<10) + `"}`
 	tests := []struct {
 		name   string
@@ -322,9 +324,10 @@ func TestBadInput(t *testing.T) {
 		{"pid 1.5", req{path: "/api/process/1.5"}, 400, "InvalidArgument"},
 		{"pid huge", req{method: "POST", path: "/api/process/99999999999999999999/signal", body: `{"signal":"CONT"}`}, 400, "InvalidArgument"},
 		{"pid over pid_max", req{method: "POST", path: "/api/process/2147483647/signal", body: `{"signal":"CONT"}`}, 400, "InvalidArgument"},
-		{"pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/signal", body: `{"signal":"TERM"}`}, 404, "NoSuchProcess"},
-		{"renice pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/renice", body: `{"nice":1}`}, 404, "NoSuchProcess"},
-		{"restart pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/restart"}, 404, "NoSuchProcess"},
+		{"pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/signal", body: `{"signal":"TERM","create_time":` + deadAt + `}`}, 404, "NoSuchProcess"},
+		{"bare pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/signal", body: `{"signal":"CONT"}`}, 404, "NoSuchProcess"},
+		{"renice pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/renice", body: `{"nice":1,"create_time":` + deadAt + `}`}, 404, "NoSuchProcess"},
+		{"restart pid that does not exist", req{method: "POST", path: "/api/process/" + dead + "/restart", body: `{"create_time":` + deadAt + `}`}, 404, "NoSuchProcess"},
 		{"get pid that does not exist", req{path: "/api/process/" + dead}, 404, "NoSuchProcess"},
 		{"PID 1", req{method: "POST", path: "/api/process/1/signal", body: `{"signal":"CONT"}`}, 403, "AccessDenied"},
 		{"the daemon itself", req{method: "POST", path: "/api/process/" + strconv.Itoa(os.Getpid()) + "/restart"}, 403, "AccessDenied"},

@@ -240,13 +240,19 @@ func sleeper(t *testing.T) *child {
 	return startChild(t, exec.Command("sleep", "3600"))
 }
 
-// deadPID returns the PID of a process that has just exited and been reaped.
-func deadPID(t *testing.T) int {
+// deadPID returns the PID and create_time of a process that has just
+// exited and been reaped. Requests that could harm a process name it with
+// the create_time: were the PID reused meanwhile, they get 409, not a victim.
+func deadPID(t *testing.T) (int, float64) {
 	t.Helper()
 	c := sleeper(t)
+	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.pid})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_ = c.cmd.Process.Kill()
 	c.wait()
-	return c.pid
+	return c.pid, d.CreateTime
 }
 
 func stateOf(pid int) byte {
