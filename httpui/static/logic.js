@@ -216,6 +216,32 @@
 
   const CSV_HEADER = ["pid", "ppid", "name", "username", "status", "cpu_percent", "memory_rss", "nice", "num_threads", "create_time_iso", "open_files_count", "ports", "exe", "cmdline"];
 
+  // rowsToCSV writes a header and rows of cells (strings), RFC 4180 style.
+  function rowsToCSV(header, rows) {
+    const lines = [header.map(csvCell).join(",")];
+    for (const r of rows) lines.push(r.map((c) => csvCell(csvSafe(c))).join(","));
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  const PORT_CSV_HEADER = ["proto", "local", "remote", "state", "pid", "name", "user"];
+
+  function portsToCSV(rows) {
+    return rowsToCSV(PORT_CSV_HEADER, rows.map((r) => [r.proto, r.local, r.remote, r.state, String(r.pid), r.name, r.user]));
+  }
+
+  // mappingKinds sums the top mappings by kind (file, heap, stack, anon…),
+  // largest RSS first.
+  function mappingKinds(maps) {
+    const by = new Map();
+    for (const m of maps || []) {
+      const k = m.kind || "other";
+      const s = by.get(k) || { kind: k, count: 0, rss: 0, pss: 0, swap: 0 };
+      s.count++; s.rss += m.rss || 0; s.pss += m.pss || 0; s.swap += m.swap || 0;
+      by.set(k, s);
+    }
+    return [...by.values()].sort((a, b) => b.rss - a.rss || a.kind.localeCompare(b.kind));
+  }
+
   // toCSV has the columns of GET /api/processes?format=csv.
   function toCSV(list) {
     const lines = [CSV_HEADER.join(",")];
@@ -309,7 +335,7 @@
   const api = {
     fmtBytes, portText, cmdText, COLUMNS, COLUMN_BY_ID, DEFAULT_COLUMNS,
     applySnapshot, applyDelta, inSequence, parseQuery, matches, comparator, view,
-    treeRows, portRows, csvSafe, toCSV, toJSON, CSV_HEADER, needsConfirm,
+    treeRows, portRows, csvSafe, toCSV, rowsToCSV, portsToCSV, PORT_CSV_HEADER, mappingKinds, toJSON, CSV_HEADER, needsConfirm,
     PREF_DEFAULTS, INTERVALS, loadPrefs, moveColumn, windowFor, moveSelection,
   };
   if (typeof module === "object" && module.exports) module.exports = api;

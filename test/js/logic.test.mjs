@@ -163,3 +163,10 @@ test("view on 10,000 processes stays fast", () => {
   assert.ok(v.length > 0 && t.length === 10000);
   assert.ok(el < 500, "took " + el + " ms");
 });
+
+test("portsToCSV and mappingKinds", () => {
+  const csv = L.portsToCSV([{ proto: "tcp", local: "127.0.0.1:80", remote: "", state: "LISTEN", pid: 5, name: "=evil", user: "root" }]);
+  assert.equal(csv, "proto,local,remote,state,pid,name,user\r\ntcp,127.0.0.1:80,,LISTEN,5,'=evil,root\r\n");
+  const k = L.mappingKinds([{ kind: "file", rss: 10, pss: 5, swap: 0 }, { kind: "heap", rss: 30, pss: 30, swap: 1 }, { kind: "file", rss: 5, pss: 5, swap: 0 }]);
+  assert.deepEqual(k.map((x) => [x.kind, x.count, x.rss]), [["heap", 1, 30], ["file", 2, 15]]);
+});
