@@ -2,6 +2,7 @@ package httpui
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -217,5 +218,51 @@ func TestEventsStream(t *testing.T) {
 	}
 	if d2.Base != 2 || len(d2.Removed) != 1 || d2.Removed[0] != 2 || len(d2.Added) != 0 {
 		t.Errorf("delta 2: %+v", d2)
+	}
+}
+
+// TestDeltaBytesQuietHost measures an update for a quiet 2,000-process
+// host: the real /proc snapshot padded to 2,000 processes, then a tick in
+// which 1% of the processes change CPU%, 0.5% change RSS, one starts and
+// one exits. It logs the full JSON list against the delta event.
+func TestDeltaBytesQuietHost(t *testing.T) {
+	core, err := procs.New(procs.Options{})
+	if err != nil {
+		t.Skip("no core:", err)
+	}
+	real, _, err := core.Snapshot(context.Background())
+	if err != nil || len(real) == 0 {
+		t.Skip("no snapshot:", err)
+	}
+	prev := make([]procs.Process, 0, 2000)
+	for i := 0; len(prev) < 2000; i++ {
+		p := real[i%len(real)]
+		p.PID = 100000 + i
+		p.CreateTime += float64(i)
+		prev = append(prev, p)
+	}
+	cur := make([]procs.Process, 0, len(prev))
+	for i, p := range prev[1:] { // one exits
+		if i%100 == 0 {
+			p.CPUPercent += 0.7
+		}
+		if i%200 == 0 {
+			p.MemoryRSS += 4096
+		}
+		cur = append(cur, p)
+	}
+	np := real[0]
+	np.PID, np.CreateTime = 200000, 1
+	cur = append(cur, np) // one starts
+
+	full, _ := json.Marshal(map[string]any{"count": len(cur), "items": cur})
+	a, rm, ch := computeDelta(prev, cur)
+	d, _ := json.Marshal(Delta{Seq: 2, Base: 1, Time: time.Now().Format(time.RFC3339Nano), Count: len(cur), Added: a, Removed: rm, Changed: ch})
+	var ev bytes.Buffer
+	sseEvent(&ev, "delta", 2, d)
+	t.Logf("quiet 2,000-process host: full JSON list %d bytes, SSE delta event %d bytes (%d changed, %d added, %d removed): %.1f%%",
+		len(full), ev.Len(), len(ch), len(a), len(rm), 100*float64(ev.Len())/float64(len(full)))
+	if ev.Len()*20 > len(full) {
+		t.Errorf("delta %d bytes is more than 5%% of the full list (%d)", ev.Len(), len(full))
 	}
 }

@@ -2,7 +2,7 @@
 set -euo pipefail
 # Installs the Debian packages the tests need (only when root).
 if [ "$(id -u)" != 0 ]; then echo "deps: not root, skipping apt installs"; exit 0; fi
-pkgs=(dbus dbus-daemon iproute2 procps curl)
+pkgs=(dbus dbus-daemon iproute2 procps curl nodejs chromium fonts-dejavu-core fonts-noto-color-emoji)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; fi

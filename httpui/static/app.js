@@ -342,7 +342,7 @@ function procRow(r, i) {
     const td = el("td", null, "c-" + c.id + (c.num ? " num" : ""));
     if (tree && c.id === treeCol) {
       td.classList.add("treecell");
-      td.style.paddingLeft = (0.4 + r.depth * 1.1) + "rem";
+      td.style.paddingLeft = (0.3 + Math.min(r.depth, 12) * 0.85) + "rem"; // CSSOM, allowed by the CSP
       if (r.hasChildren) {
         const t = button(r.collapsed ? "▸" : "▾", (r.collapsed ? "Expand " : "Collapse ") + p.name, "twisty");
         t.dataset.act = "toggle";
@@ -574,7 +574,7 @@ async function openDetail(pid) {
   const s1 = section("Process");
   s1.appendChild(kvList([
     ["PID", p.pid], ["PPID", p.ppid], ["Name", p.name], ["User", p.username + " (uid " + p.uid + ")"],
-    ["UIDs real/effective/saved", ids(p.uids)], ["GIDs real/effective/saved", ids(p.gids)],
+    ["UIDs (r/e/s)", ids(p.uids)], ["GIDs (r/e/s)", ids(p.gids)],
     ["Status", p.status], ["CPU %", (p.cpu_percent || 0).toFixed(1)], ["RSS", L.fmtBytes(p.memory_rss)], ["Nice", p.nice],
     ["Threads", p.num_threads], ["Started", (p.create_time_iso || "").replace("T", " ")], ["Open files", p.open_files_count],
     ["Executable", p.exe], ["Working directory", p.cwd], ["Command line", (p.cmdline || []).join(" ")],
@@ -742,6 +742,7 @@ function setView(v) {
   for (const x of ["list", "tree", "ports"]) $("view-" + x).setAttribute("aria-pressed", x === v ? "true" : "false");
   $("table").setAttribute("aria-label", v === "ports" ? "Sockets" : v === "tree" ? "Process tree" : "Processes");
   $("table").setAttribute("role", v === "tree" ? "treegrid" : "grid");
+  $("table").classList.toggle("tree", v === "tree");
   $("tablewrap").scrollTop = 0;
   render();
 }
