@@ -594,3 +594,90 @@ func TestXSSProcessTitle(t *testing.T) {
 	}
 	noCSPViolations(t, ctx)
 }
+
+// The table renders only the visible rows: 10,000 processes stay smooth.
+func TestTenThousandRowsColumns(t *testing.T) {
+	ctx := newBrowser(t)
+	openApp(t, ctx)
+	ms := eval[float64](t, ctx, `(() => {
+		const m = new Map();
+		for (let i = 1; i <= 10000; i++) m.set(i, { pid: i, ppid: i > 1 ? 1 + (i % 97) : 0, name: "synthetic" + i, username: "u" + (i % 7), status: "sleeping",
+			cpu_percent: (i * 7919 % 1000) / 10, memory_rss: i * 4096, nice: 0, num_threads: 1, create_time: i, create_time_iso: "2026-01-01T00:00:00",
+			cmdline: ["/usr/bin/synthetic", "--n", String(i)], ports: [], open_files_count: 3, exe: "/usr/bin/synthetic" });
+		state.map = m;
+		const t0 = performance.now();
+		render();
+		return performance.now() - t0;
+	})()`)
+	n := eval[int](t, ctx, `document.querySelectorAll("#rows tr.r").length`)
+	t.Logf("10,000 rows: render %.1f ms, %d rows in the DOM", ms, n)
+	if n > 120 {
+		t.Errorf("%d rows in the DOM for 10,000 processes: not virtualised", n)
+	}
+	if ms > 500 {
+		t.Errorf("render took %.0f ms", ms)
+	}
+	// Scroll to the middle: the rows there are rendered, and fast.
+	scroll := eval[float64](t, ctx, `(() => { const w = document.getElementById("tablewrap"); const t0 = performance.now(); w.scrollTop = w.scrollHeight / 2; paint(); return performance.now() - t0 })()`)
+	if scroll > 100 {
+		t.Errorf("painting after a scroll took %.0f ms", scroll)
+	}
+	if idx := eval[int](t, ctx, `Number(document.querySelector("#rows tr.r").getAttribute("aria-rowindex"))`); idx < 4000 {
+		t.Errorf("after scrolling to the middle, the first rendered row is %d", idx)
+	}
+	// Typing filters without a request.
+	before := eval[int](t, ctx, `performance.getEntriesByType("resource").length`)
+	setInput(t, ctx, "q", "synthetic9999")
+	waitFor(t, ctx, "the filtered row", `document.querySelectorAll("#rows tr.r").length === 1`, 2*time.Second)
+	if after := eval[int](t, ctx, `performance.getEntriesByType("resource").length`); after != before {
+		t.Errorf("filtering made %d requests", after-before)
+	}
+	setInput(t, ctx, "q", "")
+
+	// Column chooser: hide Status, move Command line up; kept across reloads.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("columns"))))
+	waitFor(t, ctx, "the columns dialog", `document.getElementById("coldlg").open`, 2*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("col-status")), chromedp.Click(chromedp.ID("col-cmdline-up"))))
+	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
+	heads := eval[[]string](t, ctx, `[...document.querySelectorAll("#thead th")].map(th => th.textContent.replace(/[▲▼]/g, "").trim())`)
+	if strings.Contains(strings.Join(heads, ","), "Status") || heads[len(heads)-2] == "Command line" {
+		t.Errorf("headers after the chooser: %v", heads)
+	}
+	must(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "rows", `document.querySelectorAll("#rows tr.r").length > 3`, 5*time.Second)
+	if got := eval[[]string](t, ctx, `JSON.parse(localStorage.getItem("roy_prefs")).columns`); strings.Contains(strings.Join(got, ","), "status") {
+		t.Errorf("stored columns %v still have status", got)
+	}
+	noCSPViolations(t, ctx)
+}
+
+// Destructive signals ask first; an action on a gone process says 404.
+func TestKillConfirmAnd404(t *testing.T) {
+	ctx := newBrowser(t)
+	c := spawn(t, "sleep", childName("k"))
+	openApp(t, ctx)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
+	search(t, ctx, c.name)
+	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
+	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	// Select it with the keyboard and press k: a confirmation, cancelled.
+	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("tablewrap")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("k")))
+	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open && document.getElementById("confirmtext").textContent.includes("SIGKILL")`, 2*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmno"))))
+	time.Sleep(300 * time.Millisecond)
+	if err := unix.Kill(c.pid, 0); err != nil {
+		t.Fatalf("the child died after Cancel: %v", err)
+	}
+	// The signal menu lists the daemon's signals.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="signal"]`))))
+	waitFor(t, ctx, "the signal menu", `document.getElementById("sigdlg").open && [...document.getElementById("signame").options].some(o => o.value === "USR1")`, 3*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
+	// The process exits behind the UI's back; Kill then says 404 inline.
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="KILL"]`))))
+	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open`, 2*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
+	waitFor(t, ctx, "the 404 message", `/^(404|409)/.test(document.getElementById("msg").textContent)`, 5*time.Second)
+	noCSPViolations(t, ctx)
+}
