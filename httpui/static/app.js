@@ -309,14 +309,26 @@ function paint() {
     if (h > 0 && Math.abs(h - ROW_H) > 0.5) { ROW_H = h; paint(); return; }
   }
   const sel = selectedIndex();
-  if (sel >= w.start && sel < w.end) wrap.setAttribute("aria-activedescendant", "row-" + String(state.selected).replace(/[^\w.:-]/g, "_"));
-  else wrap.removeAttribute("aria-activedescendant");
+  const grid = $("table");
+  if (sel >= w.start && sel < w.end) grid.setAttribute("aria-activedescendant", "row-" + String(state.selected).replace(/[^\w.:-]/g, "_"));
+  else grid.removeAttribute("aria-activedescendant");
   if (!rows.length && state.loaded) {
     const tr = el("tr", null, "empty");
     const td = el("td", state.map.size ? "Nothing matches the search." : "No processes.");
     td.colSpan = ncols;
     tr.appendChild(td);
     $("rows").appendChild(tr);
+  }
+}
+
+// markSelection updates the rendered rows in place (no repaint).
+function markSelection() {
+  for (const tr of $("rows").querySelectorAll("tr.r")) {
+    const row = state.rows[Number(tr.dataset.idx)];
+    const on = !!row && rowKey(row) === state.selected;
+    tr.classList.toggle("sel", on);
+    tr.setAttribute("aria-selected", on ? "true" : "false");
+    if (on) $("table").setAttribute("aria-activedescendant", tr.id);
   }
 }
 
@@ -803,8 +815,8 @@ function onKey(e) {
   const t = e.target;
   const typing = t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA");
   if (typing) {
-    if (e.key === "Escape" && t.id === "q") { t.blur(); $("tablewrap").focus(); }
-    if (e.key === "ArrowDown" && t.id === "q") { e.preventDefault(); $("tablewrap").focus(); selectIndex(0); }
+    if (e.key === "Escape" && t.id === "q") { t.blur(); $("table").focus(); }
+    if (e.key === "ArrowDown" && t.id === "q") { e.preventDefault(); $("table").focus(); selectIndex(0); }
     return;
   }
   const page = Math.max(1, Math.floor($("tablewrap").clientHeight / ROW_H) - 1);
@@ -889,7 +901,7 @@ function init() {
     applyTheme();
   });
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", applyTheme);
-  $("detail").addEventListener("close", () => { state.detailPid = null; $("tablewrap").focus(); });
+  $("detail").addEventListener("close", () => { state.detailPid = null; $("table").focus(); });
   $("dbody").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-open-pid]");
     if (b) openDetail(Number(b.dataset.openPid));
@@ -916,7 +928,7 @@ function init() {
       render();
       return;
     }
-    paint();
+    markSelection();
     if (b && p) { doAction(p, b.dataset.act); return; }
     openDetail(pid);
   });

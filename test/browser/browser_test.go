@@ -285,6 +285,20 @@ func openApp(t *testing.T, ctx context.Context) {
 	eval[bool](t, ctx, `(() => { window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI)); window.__alerts = 0; window.alert = () => { window.__alerts++ }; return true })()`)
 }
 
+// click clicks like a user; it retries when the row was repainted between
+// the lookup and the click (live updates replace rendered rows).
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("click %s: %v", sel, err)
+}
+
 func search(t *testing.T, ctx context.Context, q string) {
 	t.Helper()
 	setInput(t, ctx, "q", q)
@@ -362,11 +376,11 @@ func TestSearchSortKeyboard(t *testing.T) {
 		t.Errorf("sort after reload = %s", v)
 	}
 	// Keyboard: "/" focuses the search; arrows select; "?" opens the help.
-	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("tablewrap")), chromedp.KeyEvent("/")))
+	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent("/")))
 	if id := eval[string](t, ctx, `document.activeElement.id`); id != "q" {
 		t.Errorf("after /, focus is on %q", id)
 	}
-	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("tablewrap")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown)))
+	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown)))
 	if n := eval[int](t, ctx, `document.querySelectorAll("#rows tr.sel[aria-selected=true]").length`); n != 1 {
 		t.Errorf("after arrows, %d selected rows", n)
 	}
@@ -419,7 +433,7 @@ func TestStopRenice(t *testing.T) {
 	search(t, ctx, nice.name)
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, nice.pid)
 	waitFor(t, ctx, "the nice child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="renice"]`))))
+	click(t, ctx, rowSel+` button[data-act="renice"]`)
 	waitFor(t, ctx, "the renice dialog", `document.getElementById("nicedlg").open`, 2*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	waitFor(t, ctx, "nice 7 in the row", fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), 5*time.Second)
@@ -432,7 +446,7 @@ func TestStopRenice(t *testing.T) {
 	search(t, ctx, stop.name)
 	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
 	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="TERM"]`))))
+	click(t, ctx, rowSel+` button[data-act="TERM"]`)
 	done := make(chan error, 1)
 	go func() { done <- stop.cmd.Wait() }()
 	select {
@@ -462,7 +476,7 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	search(t, ctx, c.name)
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
 	waitFor(t, ctx, "the listening child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+" td.c-name"))))
+	click(t, ctx, rowSel+" td.c-name")
 	want := fmt.Sprintf("127.0.0.1:%d", c.port)
 	waitFor(t, ctx, "the port in the detail", fmt.Sprintf(`document.getElementById("detail").open && [...document.querySelectorAll("#dbody table.dtable td")].some(td => td.textContent === %q) && document.getElementById("dbody").textContent.includes("LISTEN")`, want), 5*time.Second)
 	if v := eval[string](t, ctx, `document.getElementById("dbody").textContent`); !strings.Contains(v, "Parent chain") || !strings.Contains(v, "Open files") || !strings.Contains(v, "Memory") {
@@ -485,9 +499,9 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	shot(t, ctx, "tree-light")
 	// Collapse the test process: the child row goes.
 	search(t, ctx, c.name)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#rows tr.r[data-pid="%d"] button.twisty`, parent)))))
+	click(t, ctx, fmt.Sprintf(`#rows tr.r[data-pid="%d"] button.twisty`, parent))
 	waitFor(t, ctx, "the collapsed child", fmt.Sprintf(`!document.querySelector(%q)`, rowSel), 3*time.Second)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#rows tr.r[data-pid="%d"] button.twisty`, parent)))))
+	click(t, ctx, fmt.Sprintf(`#rows tr.r[data-pid="%d"] button.twisty`, parent))
 	waitFor(t, ctx, "the expanded child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 3*time.Second)
 
 	// Ports view: "who listens on the child's port?"
@@ -508,7 +522,7 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	shot(t, ctx, "main-dark")
 	search(t, ctx, c.name)
 	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+" td.c-name"))))
+	click(t, ctx, rowSel+" td.c-name")
 	waitFor(t, ctx, "the detail", fmt.Sprintf(`document.getElementById("detail").open && document.getElementById("dbody").textContent.includes(%q)`, want), 5*time.Second)
 	shot(t, ctx, "detail-dark")
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("dclose"))))
@@ -582,7 +596,7 @@ func TestXSSProcessTitle(t *testing.T) {
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.c-name").textContent`, rowSel)); v != xssName[:15] {
 		t.Errorf("name cell = %q, want %q", v, xssName[:15])
 	}
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+" td.c-name"))))
+	click(t, ctx, rowSel+" td.c-name")
 	waitFor(t, ctx, "the detail", `document.getElementById("detail").open && document.getElementById("dbody").textContent.includes("LISTEN")`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-tree"))))
 	time.Sleep(300 * time.Millisecond)
@@ -661,7 +675,7 @@ func TestKillConfirmAnd404(t *testing.T) {
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
 	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
 	// Select it with the keyboard and press k: a confirmation, cancelled.
-	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("tablewrap")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("k")))
+	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("k")))
 	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open && document.getElementById("confirmtext").textContent.includes("SIGKILL")`, 2*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmno"))))
 	time.Sleep(300 * time.Millisecond)
@@ -669,13 +683,13 @@ func TestKillConfirmAnd404(t *testing.T) {
 		t.Fatalf("the child died after Cancel: %v", err)
 	}
 	// The signal menu lists the daemon's signals.
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="signal"]`))))
+	click(t, ctx, rowSel+` button[data-act="signal"]`)
 	waitFor(t, ctx, "the signal menu", `document.getElementById("sigdlg").open && [...document.getElementById("signame").options].some(o => o.value === "USR1")`, 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
 	// The process exits behind the UI's back; Kill then says 404 inline.
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
-	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(rowSel+` button[data-act="KILL"]`))))
+	click(t, ctx, rowSel+` button[data-act="KILL"]`)
 	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open`, 2*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
 	waitFor(t, ctx, "the 404 message", `/^(404|409)/.test(document.getElementById("msg").textContent)`, 5*time.Second)
