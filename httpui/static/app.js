@@ -372,6 +372,7 @@ function procRow(r, i) {
     } else {
       td.textContent = c.text(p);
       if (c.id === "cmdline" || c.id === "exe" || c.id === "ports") td.title = c.text(p);
+      else if (c.id === "started") td.title = (p.create_time_iso || "").replace("T", " ");
     }
     tr.appendChild(td);
   }

@@ -19,6 +19,17 @@
     return (p.type || "") + " " + p.local + (p.remote ? " → " + p.remote : "") + " " + (p.status || "");
   }
 
+  // fmtStarted shortens the local ISO start time: the time alone for today,
+  // the date and minutes otherwise.
+  function fmtStarted(iso, now) {
+    if (!iso) return "";
+    const s = String(iso).replace("T", " ").replace(/\.\d+$/, "");
+    now = now || new Date();
+    const z = (n) => String(n).padStart(2, "0");
+    const today = now.getFullYear() + "-" + z(now.getMonth() + 1) + "-" + z(now.getDate());
+    return s.startsWith(today + " ") ? s.slice(11) : s.slice(0, 16);
+  }
+
   function cmdText(p) {
     const c = (p.cmdline || []).join(" ");
     return c || "[" + (p.name || "") + "]";
@@ -36,7 +47,7 @@
     { id: "mem", label: "RSS", num: true, sort: (p) => p.memory_rss || 0, text: (p) => fmtBytes(p.memory_rss) },
     { id: "nice", label: "Nice", num: true, sort: (p) => p.nice || 0, text: (p) => String(p.nice) },
     { id: "threads", label: "Threads", num: true, sort: (p) => p.num_threads || 0, text: (p) => String(p.num_threads || 0) },
-    { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => (p.create_time_iso || "").replace("T", " ").replace(/\.\d+$/, "") },
+    { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => fmtStarted(p.create_time_iso) },
     { id: "ports", label: "Ports", sort: (p) => (p.ports || []).length, text: (p) => (p.ports || []).map(portText).join(", ") },
     { id: "files", label: "Files", num: true, sort: (p) => p.open_files_count || 0, text: (p) => String(p.open_files_count || 0) },
     { id: "exe", label: "Executable", sort: (p) => p.exe || "", text: (p) => p.exe || "" },
@@ -333,7 +344,7 @@
   }
 
   const api = {
-    fmtBytes, portText, cmdText, COLUMNS, COLUMN_BY_ID, DEFAULT_COLUMNS,
+    fmtBytes, fmtStarted, portText, cmdText, COLUMNS, COLUMN_BY_ID, DEFAULT_COLUMNS,
     applySnapshot, applyDelta, inSequence, parseQuery, matches, comparator, view,
     treeRows, portRows, csvSafe, toCSV, rowsToCSV, portsToCSV, PORT_CSV_HEADER, mappingKinds, toJSON, CSV_HEADER, needsConfirm,
     PREF_DEFAULTS, INTERVALS, loadPrefs, moveColumn, windowFor, moveSelection,

@@ -170,3 +170,10 @@ test("portsToCSV and mappingKinds", () => {
   const k = L.mappingKinds([{ kind: "file", rss: 10, pss: 5, swap: 0 }, { kind: "heap", rss: 30, pss: 30, swap: 1 }, { kind: "file", rss: 5, pss: 5, swap: 0 }]);
   assert.deepEqual(k.map((x) => [x.kind, x.count, x.rss]), [["heap", 1, 30], ["file", 2, 15]]);
 });
+
+test("fmtStarted: time alone today, date and minutes before", () => {
+  const now = new Date(2026, 10, 29, 12, 0, 0);
+  assert.equal(L.fmtStarted("2026-11-29T01:27:07", now), "01:27:07");
+  assert.equal(L.fmtStarted("2026-11-28T23:59:59.123", now), "2026-11-28 23:59");
+  assert.equal(L.fmtStarted("", now), "");
+});
