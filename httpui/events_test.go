@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,6 +219,18 @@ func TestEventsStream(t *testing.T) {
 	}
 	if d2.Base != 2 || len(d2.Removed) != 1 || d2.Removed[0] != 2 || len(d2.Added) != 0 {
 		t.Errorf("delta 2: %+v", d2)
+	}
+	// Shutdown ends the stream (http.Server.Shutdown would wait otherwise).
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, res.Body); done <- err }()
+	h.CloseStreams()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the stream did not end after CloseStreams")
+	}
+	if res := get("/api/events", map[string]string{"X-Auth-Token": "secret"}, "GET"); res.StatusCode != 503 {
+		t.Errorf("a stream after CloseStreams: %d, want 503", res.StatusCode)
 	}
 }
 

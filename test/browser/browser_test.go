@@ -508,6 +508,9 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-ports"))))
 	search(t, ctx, strconv.Itoa(c.port))
 	waitFor(t, ctx, "the socket row", fmt.Sprintf(`[...document.querySelectorAll("#rows tr.r")].some(r => Number(r.dataset.pid) === %d && r.textContent.includes("LISTEN"))`, c.pid), 5*time.Second)
+	search(t, ctx, "")
+	waitFor(t, ctx, "the sockets", `document.querySelectorAll("#rows tr.r").length > 1`, 5*time.Second)
+	shot(t, ctx, "ports-light")
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-list"))))
 	search(t, ctx, "")
 
