@@ -7,4 +7,4 @@ if ! command -v node >/dev/null 2>&1; then
   echo "js-test: node not found; skipping the JS unit tests (apt-get install nodejs)"
   exit 0
 fi
-exec node --test test/js/
+exec node --test test/js/*.test.mjs

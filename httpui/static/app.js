@@ -23,6 +23,7 @@ const state = {
   sseFails: 0,
   mode: "off",         // off | sse | poll
   busy: false,
+  again: false,
   loaded: false,
   stamp: null,
   rafPending: false,
@@ -109,8 +110,9 @@ function afterData() {
 }
 
 async function load() {
-  if (state.busy) return;
+  if (state.busy) { state.again = true; return; } // one more after this one
   state.busy = true;
+  state.again = false;
   try {
     const data = await api("/api/processes?sort=pid&order=asc");
     state.map = L.applySnapshot(data.items);
@@ -120,6 +122,7 @@ async function load() {
     say(e.message, "err");
   } finally {
     state.busy = false;
+    if (state.again) load();
   }
 }
 
@@ -446,13 +449,12 @@ async function act(p, path, body, done) {
     if (state.detailPid === p.pid) $("dmsg").textContent = e.message;
     return null;
   } finally {
-    if (state.mode !== "sse") load(); else refreshSoon();
+    // Show the result now: with the stream on, reconnect (a new stream
+    // starts with a fresh snapshot; mixing a poll into a delta stream could
+    // leave a ghost row), else fetch the list.
+    if (state.mode === "sse") startStream(); else load();
   }
 }
-
-// refreshSoon fetches the list once now (the stream catches up at its next
-// tick, and deltas still apply on top of a newer list).
-function refreshSoon() { load(); }
 
 async function sendSignal(p, sig) {
   sig = String(sig).toUpperCase().replace(/^SIG/, "");
@@ -768,7 +770,6 @@ function applyTheme() {
   document.documentElement.dataset.theme = state.prefs.theme || "";
   const dark = effectiveTheme() === "dark";
   $("theme").setAttribute("aria-pressed", dark ? "true" : "false");
-  $("theme").textContent = dark ? "Light theme" : "Dark theme";
 }
 
 function setSort(id, order) {
