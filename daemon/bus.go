@@ -5,14 +5,35 @@ import (
 	"log/slog"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/dbusiface"
 )
 
-// startBus publishes the core on D-Bus (see dbusiface/). It returns a
-// function that releases the bus. Placeholder until the D-Bus adapter lands:
-// it says so once and the daemon keeps serving HTTP.
+// startBus publishes the core on D-Bus as org.roy.ProcWatch1 (see
+// dbusiface/) on cfg.Bus: "system" (DBUS_SYSTEM_BUS_ADDRESS honoured),
+// "session", "none" or a bus address. It does not wait for the bus: when
+// none is reachable, dbusiface logs one line and retries quietly while the
+// daemon serves HTTP; a lost connection is reconnected. D-Bus calls count
+// as activity for the idle exit. The returned function releases the name
+// and waits for the D-Bus side to stop.
 func startBus(ctx context.Context, cfg *config, core *procs.Service, act *activity, log *slog.Logger) func() {
-	if cfg.Bus != "none" {
-		log.Info("D-Bus interface not available in this build; serving HTTP only")
+	if cfg.Bus == dbusiface.BusNone {
+		log.Info("D-Bus disabled (ROY_PROCWATCH_BUS=none): serving HTTP only")
+		return func() {}
 	}
-	return func() {}
+	srv := dbusiface.New(core, log, version)
+	srv.SetActivityHook(func() func() {
+		act.inflight.Add(1)
+		act.Touch()
+		return func() { act.Touch(); act.inflight.Add(-1) }
+	})
+	bctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(bctx, cfg.Bus)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -19,11 +19,20 @@ type snapshot struct {
 	index map[int]int // PID → position in procs
 }
 
-// sample is the CPU time a process had at the previous snapshot.
+// sample is the CPU time a process had at the previous snapshot, and when
+// its stat was read: each process gets its own interval, because one pass
+// over /proc takes long enough (100+ ms on a busy host) to skew a rate
+// measured between the passes' start and end times.
 type sample struct {
 	startTicks uint64
 	cpuTicks   uint64
+	at         time.Time
 }
+
+// minCPUInterval is the shortest interval a rate is measured over: with
+// 10 ms clock ticks, shorter ones are mostly rounding. Below it, the
+// process's average over its life is shown and the older sample is kept.
+const minCPUInterval = 250 * time.Millisecond
 
 // inventory reads /proc. It is safe for concurrent use: builds are
 // serialized and shared by everyone who asks within the TTL.
@@ -36,11 +45,10 @@ type inventory struct {
 
 	buildMu sync.Mutex // one build at a time; waiters share its result
 
-	mu       sync.Mutex
-	cur      *snapshot
-	prev     map[int]sample
-	prevTime time.Time
-	users    map[uint32]string
+	mu    sync.Mutex
+	cur   *snapshot
+	prev  map[int]sample
+	users map[uint32]string
 }
 
 func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
@@ -57,7 +65,7 @@ func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
 		users:    map[uint32]string{},
 	}
 	// A CPU baseline, so the first list shows real rates, not zeros.
-	inv.prev, inv.prevTime = inv.cpuBaseline(), time.Now()
+	inv.prev = inv.cpuBaseline()
 	return inv, nil
 }
 
@@ -74,7 +82,7 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 		if err != nil {
 			continue
 		}
-		out[pid] = sample{st.startTicks, st.utime + st.stime}
+		out[pid] = sample{st.startTicks, st.utime + st.stime, time.Now()}
 	}
 	return out
 }
@@ -170,9 +178,8 @@ func (inv *inventory) build() *snapshot {
 	cur := make(map[int]sample, len(pids))
 
 	inv.mu.Lock()
-	prev, prevTime := inv.prev, inv.prevTime
+	prev := inv.prev
 	inv.mu.Unlock()
-	wall := now.Sub(prevTime).Seconds()
 
 	for _, pid := range pids {
 		dir := inv.procRoot + "/" + strconv.Itoa(pid)
@@ -209,13 +216,22 @@ func (inv *inventory) build() *snapshot {
 		p.Username = inv.username(fst.Uid)
 		p.CreateTime = createTime(inv.boot, st.startTicks)
 		p.CreateTimeISO = isoLocal(p.CreateTime)
-		cur[pid] = sample{st.startTicks, p.cpuTicks}
-		if old, ok := prev[pid]; ok && old.startTicks == st.startTicks && wall > 0 {
-			p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / wall * 100
-		} else if life := now.Sub(time.Unix(0, int64(p.CreateTime*1e9))).Seconds(); life > 0 {
-			// New since the last sample: its average over its life so far.
-			p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
+		smp := sample{st.startTicks, p.cpuTicks, time.Now()}
+		old, ok := prev[pid]
+		if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
+			d := smp.at.Sub(old.at).Seconds()
+			p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
+		} else {
+			if ok && old.startTicks == st.startTicks {
+				smp = old // too soon: measure the next rate from the older sample
+			}
+			// New since the last sample, or sampled too recently: its
+			// average over its life so far (boot-clock based, as starttime).
+			if life := sinceBoot() - float64(st.startTicks)/clockTicks; life > 0 {
+				p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
+			}
 		}
+		cur[pid] = smp
 		p.CPUPercent = round2(p.CPUPercent)
 
 		if st.flags&pfKthread == 0 {
@@ -245,7 +261,7 @@ func (inv *inventory) build() *snapshot {
 	inv.attachPorts(procs, index, sockOwners, netnsPID, netnsOrder)
 
 	inv.mu.Lock()
-	inv.prev, inv.prevTime = cur, now
+	inv.prev = cur
 	inv.mu.Unlock()
 	return &snapshot{taken: now, procs: procs, index: index}
 }
@@ -318,6 +334,16 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map
 	for _, ns := range order {
 		read(inv.procRoot + "/" + strconv.Itoa(netnsPID[ns]))
 	}
+}
+
+// sinceBoot is CLOCK_BOOTTIME in seconds, the clock /proc/PID/stat's
+// starttime counts in.
+func sinceBoot() float64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return float64(ts.Sec) + float64(ts.Nsec)/1e9
 }
 
 func round2(v float64) float64 {

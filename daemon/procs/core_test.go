@@ -1,0 +1,744 @@
+package procs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var root = Caller{Privileged: true, Name: "test"}
+
+func TestListShowsChild(t *testing.T) {
+	s := newCore(t, Options{})
+	dir := t.TempDir()
+	cmd := exec.Command("sleep", "3600")
+	cmd.Dir = dir
+	c := startChild(t, cmd, false)
+	ps := listAll(t, s, root)
+	p := find(t, ps, c.pid)
+	if p == nil {
+		t.Fatalf("child %d not in the list of %d processes", c.pid, len(ps))
+	}
+	if !slices.Equal(p.Cmdline, []string{"sleep", "3600"}) {
+		t.Errorf("cmdline = %q, want [sleep 3600]", p.Cmdline)
+	}
+	if p.Name != "sleep" || p.PPID != os.Getpid() || p.Username != "root" && os.Geteuid() == 0 {
+		t.Errorf("name/ppid/user = %q/%d/%q", p.Name, p.PPID, p.Username)
+	}
+	exe, _ := exec.LookPath("sleep")
+	if real, err := filepath.EvalSymlinks(exe); err == nil && p.Exe != real {
+		t.Errorf("exe = %q, want %q", p.Exe, real)
+	}
+	st, _ := procStat(c.pid)
+	if want := createTime(s.inv.boot, st.startTicks); p.CreateTime != want {
+		t.Errorf("create_time = %v, want %v", p.CreateTime, want)
+	}
+	if d := time.Since(time.Unix(int64(p.CreateTime), 0)); d < -2*time.Second || d > time.Minute {
+		t.Errorf("create_time %v is %v away from now", p.CreateTime, d)
+	}
+	if _, err := time.ParseInLocation("2006-01-02T15:04:05", p.CreateTimeISO, time.Local); err != nil {
+		t.Errorf("create_time_iso %q: %v", p.CreateTimeISO, err)
+	}
+	if p.MemoryRSS == 0 || p.Status != "sleeping" || p.Nice != 0 || p.Threads != 1 {
+		t.Errorf("rss/status/nice/threads = %d/%q/%d/%d", p.MemoryRSS, p.Status, p.Nice, p.Threads)
+	}
+	if p.Ports == nil || len(p.Ports) != 0 {
+		t.Errorf("ports = %#v, want an empty non-nil list", p.Ports)
+	}
+
+	// The query finds it by argv and by PID.
+	for _, q := range []string{strconv.Itoa(c.pid), "SLEEP"} {
+		got, err := s.List(context.Background(), root, ListOptions{Query: q})
+		if err != nil || find(t, got, c.pid) == nil {
+			t.Errorf("List(q=%q) does not contain %d (err %v)", q, c.pid, err)
+		}
+	}
+	if _, err := s.List(context.Background(), root, ListOptions{Sort: "bogus"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("List(sort=bogus) = %v", err)
+	}
+	// Every process has a list (never nil) for cmdline and ports.
+	for _, p := range ps {
+		if p.Cmdline == nil || p.Ports == nil {
+			t.Errorf("process %d: nil cmdline or ports", p.PID)
+		}
+	}
+}
+
+func portsOf(t *testing.T, s *Service, pid int) []Port {
+	t.Helper()
+	p := find(t, listAll(t, s, root), pid)
+	if p == nil {
+		t.Fatalf("process %d not listed", pid)
+	}
+	return p.Ports
+}
+
+// owners returns the PIDs listing a port with this local and remote.
+func owners(ps []Process, typ, local string, remote *string, status string) []int {
+	var out []int
+	for _, p := range ps {
+		for _, pt := range p.Ports {
+			if pt.Type == typ && pt.Local == local && pt.Status == status &&
+				(remote == nil) == (pt.Remote == nil) && (remote == nil || *remote == *pt.Remote) {
+				out = append(out, p.PID)
+			}
+		}
+	}
+	return out
+}
+
+func TestPortsOfRealSockets(t *testing.T) {
+	s := newCore(t, Options{})
+	srv := helper(t, "listen4")
+	v6 := helper(t, "listen6")
+	udp := helper(t, "udp4")
+	cli := helper(t, "connect", "PROCWATCH_TEST_ADDR="+srv.line)
+	cliAddr, srvAddr := cli.line, srv.line
+
+	var ps []Process
+	// The server's accepted socket belongs to it once accept() returns.
+	poll(t, 10*time.Second, "the accepted connection to be listed", func() bool {
+		ps = listAll(t, s, root)
+		return len(owners(ps, "tcp", srvAddr, &cliAddr, "ESTABLISHED")) > 0
+	})
+	checks := []struct {
+		name   string
+		typ    string
+		local  string
+		remote *string
+		status string
+		pid    int
+		family string
+	}{
+		{"listener", "tcp", srvAddr, nil, "LISTEN", srv.pid, familyInet},
+		{"client side", "tcp", cliAddr, &srvAddr, "ESTABLISHED", cli.pid, familyInet},
+		{"server side", "tcp", srvAddr, &cliAddr, "ESTABLISHED", srv.pid, familyInet},
+		{"IPv6 listener", "tcp", v6.line, nil, "LISTEN", v6.pid, familyInet6},
+		{"UDP", "udp", udp.line, nil, "NONE", udp.pid, familyInet},
+	}
+	for _, tc := range checks {
+		got := owners(ps, tc.typ, tc.local, tc.remote, tc.status)
+		if !slices.Equal(got, []int{tc.pid}) {
+			t.Errorf("%s %s %s: owned by %v, want exactly [%d]", tc.name, tc.typ, tc.local, got, tc.pid)
+		}
+		for _, pt := range find(t, ps, tc.pid).Ports {
+			if pt.Local == tc.local && pt.Status == tc.status && pt.Family != tc.family {
+				t.Errorf("%s: family %q, want %q", tc.name, pt.Family, tc.family)
+			}
+		}
+	}
+	if !strings.HasPrefix(v6.line, "[::1]:") {
+		t.Errorf("IPv6 helper address %q", v6.line)
+	}
+	// LocalPort matches the address, and the listener has exactly its one
+	// LISTEN socket (plus accepted connections).
+	for _, pt := range portsOf(t, s, srv.pid) {
+		if !strings.HasSuffix(pt.Local, ":"+strconv.Itoa(pt.LocalPort)) {
+			t.Errorf("local %q but local_port %d", pt.Local, pt.LocalPort)
+		}
+		if pt.Status != "LISTEN" && pt.Status != "ESTABLISHED" {
+			t.Errorf("unexpected socket on the server: %+v", pt)
+		}
+	}
+	// The test process itself holds none of these sockets.
+	if me := find(t, ps, os.Getpid()); me != nil {
+		for _, pt := range me.Ports {
+			if pt.Local == srvAddr || pt.Local == cliAddr {
+				t.Errorf("test process listed with the child's socket %+v", pt)
+			}
+		}
+	}
+}
+
+// cpuTicksOf returns utime+stime of pid.
+func cpuTicksOf(t *testing.T, pid int) uint64 {
+	t.Helper()
+	st, err := procStat(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.utime + st.stime
+}
+
+func TestCPUPercentFirstList(t *testing.T) {
+	busy := startChild(t, exec.Command("sh", "-c", "while :; do :; done"), false)
+	idle := sleeper(t)
+	poll(t, 10*time.Second, "the busy child to use some CPU", func() bool { return cpuTicksOf(t, busy.pid) >= 5 })
+
+	// A fresh core, listed at once: the busy child must not show 0.
+	s := newCore(t, Options{})
+	ps := listAll(t, s, root)
+	p := find(t, ps, busy.pid)
+	if p == nil {
+		t.Fatal("busy child not listed")
+	}
+	// One shell loop uses at most one CPU: 100 %, plus tick rounding.
+	if p.CPUPercent <= 0 || p.CPUPercent > 150 {
+		t.Errorf("busy child: cpu_percent = %v on the first List after New, want in (0, 150]", p.CPUPercent)
+	}
+	if q := find(t, ps, idle.pid); q == nil || q.CPUPercent > 5 {
+		t.Errorf("idle sleep: %+v, want cpu_percent near 0", q)
+	}
+	// A later list, over a longer interval, is a real rate too.
+	// Later lists, over longer intervals, are real rates too, never above
+	// one CPU.
+	poll(t, 10*time.Second, "a second sample with CPU", func() bool {
+		p := find(t, listAll(t, s, root), busy.pid)
+		if p != nil && p.CPUPercent > 150 {
+			t.Fatalf("cpu_percent = %v for one shell loop", p.CPUPercent)
+		}
+		return p != nil && p.CPUPercent > 10
+	})
+	// Sorting by cpu desc puts it ahead of the idle sleep.
+	ps, _ = s.List(context.Background(), root, ListOptions{Sort: "cpu"})
+	bi, ii := slices.IndexFunc(ps, func(p Process) bool { return p.PID == busy.pid }), slices.IndexFunc(ps, func(p Process) bool { return p.PID == idle.pid })
+	if bi < 0 || ii < 0 || bi > ii {
+		t.Errorf("cpu desc: busy at %d, idle at %d", bi, ii)
+	}
+}
+
+func TestSignalChangesState(t *testing.T) {
+	s := newCore(t, Options{})
+	var events []Event
+	var mu sync.Mutex
+	s.Subscribe(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
+	ctx := context.Background()
+
+	c := sleeper(t)
+	name, err := s.Signal(ctx, root, Target{PID: c.pid}, "sigstop")
+	if err != nil || name != "STOP" {
+		t.Fatalf("Signal(STOP) = %q, %v", name, err)
+	}
+	waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
+	if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Status != "stopped" {
+		t.Errorf("listed status after STOP: %+v", p)
+	}
+	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "CONT"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c.pid, func(b byte) bool { return b == 'S' || b == 'R' }, "running again")
+	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "15"); err != nil {
+		t.Fatal(err)
+	}
+	c.exitedBy(t, syscall.SIGTERM)
+
+	k := sleeper(t)
+	if _, err := s.Signal(ctx, root, Target{PID: k.pid}, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	k.exitedBy(t, syscall.SIGKILL)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []Event{
+		{Kind: EventSignalled, PID: c.pid, Signal: "STOP"},
+		{Kind: EventSignalled, PID: c.pid, Signal: "CONT"},
+		{Kind: EventSignalled, PID: c.pid, Signal: "TERM"},
+		{Kind: EventSignalled, PID: k.pid, Signal: "KILL"},
+	}
+	if !slices.Equal(events, want) {
+		t.Errorf("events = %+v, want %+v", events, want)
+	}
+}
+
+func TestRenice(t *testing.T) {
+	s := newCore(t, Options{})
+	c := helper(t, "threads")
+	tids := tidsOf(t, c.pid)
+	if len(tids) < 5 {
+		t.Fatalf("helper has %d threads, want >= 5", len(tids))
+	}
+	ctx := context.Background()
+	for _, n := range []int{7, 19, -3, -20, 0} {
+		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
+			t.Fatalf("Renice(%d): %v", n, err)
+		}
+		for _, tid := range tidsOf(t, c.pid) {
+			if got := niceOf(t, tid); got != n {
+				t.Errorf("after Renice(%d): thread %d has nice %d", n, tid, got)
+			}
+		}
+		if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Nice != n {
+			t.Errorf("listed nice after Renice(%d): %+v", n, p)
+		}
+	}
+	for _, n := range []int{20, -21, 99} {
+		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Renice(%d) = %v, want InvalidArgument", n, err)
+		}
+	}
+	if got := niceOf(t, c.pid); got != 0 {
+		t.Errorf("an invalid renice changed nice to %d", got)
+	}
+}
+
+func readlink(t *testing.T, p string) string {
+	t.Helper()
+	l, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func cmdlineOf(t *testing.T, pid int) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+}
+
+func TestRestartDetached(t *testing.T) {
+	s := newCore(t, Options{RestartTimeout: 300 * time.Millisecond})
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		argv []string
+		sig  syscall.Signal // what ended the old process
+	}{
+		{"stops on TERM", []string{"sleep", "3600"}, syscall.SIGTERM},
+		{"ignores TERM, gets KILL", []string{"sh", "-c", "trap '' TERM; while :; do sleep 1; done", "argv0-marker"}, syscall.SIGKILL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(tc.argv[0], tc.argv[1:]...)
+			cmd.Dir = dir
+			cmd.Env = []string{"PATH=/usr/bin:/bin", "PROCWATCH_MARK=restart-" + tc.name}
+			c := startChild(t, cmd, false)
+			if tc.sig == syscall.SIGKILL {
+				// Let the shell install its trap before the restart.
+				poll(t, 10*time.Second, "the shell to start its loop", func() bool {
+					return sigIgnored(c.pid, syscall.SIGTERM)
+				})
+			}
+			oldCmd := cmdlineOf(t, c.pid)
+			var evs []Event
+			s.Subscribe(func(e Event) {
+				if e.Kind == EventRestarted {
+					evs = append(evs, e)
+				}
+			})
+			res, err := s.Restart(context.Background(), root, Target{PID: c.pid})
+			if err != nil {
+				t.Fatalf("Restart: %v", err)
+			}
+			t.Cleanup(func() { killPID(res.NewPID) })
+			if res.OldPID != c.pid || res.NewPID <= 0 || res.NewPID == c.pid || res.How != "detached" || res.Unit != "" {
+				t.Fatalf("Restart = %+v", res)
+			}
+			c.exitedBy(t, tc.sig)
+			if !alive(res.NewPID) {
+				t.Fatalf("new process %d is not running", res.NewPID)
+			}
+			if got := cmdlineOf(t, res.NewPID); !slices.Equal(got, oldCmd) {
+				t.Errorf("new cmdline %q, want %q", got, oldCmd)
+			}
+			if got := readlink(t, "/proc/"+strconv.Itoa(res.NewPID)+"/cwd"); got != dir {
+				t.Errorf("new cwd %q, want %q", got, dir)
+			}
+			env, _ := os.ReadFile("/proc/" + strconv.Itoa(res.NewPID) + "/environ")
+			if !strings.Contains(string(env), "PROCWATCH_MARK=restart-"+tc.name+"\x00") {
+				t.Errorf("environment not kept: %q", env)
+			}
+			if sid, err := unix.Getsid(res.NewPID); err != nil || sid != res.NewPID {
+				t.Errorf("new process is not a session leader (setsid): sid %d, %v", sid, err)
+			}
+			if len(evs) != 1 || evs[0].PID != c.pid || evs[0].NewPID != res.NewPID {
+				t.Errorf("restart events = %+v", evs)
+			}
+		})
+	}
+}
+
+func TestNoSuchProcessAfterExit(t *testing.T) {
+	s := newCore(t, Options{})
+	c := sleeper(t)
+	st, _ := procStat(c.pid)
+	ct := createTime(s.inv.boot, st.startTicks)
+	_ = c.cmd.Process.Kill()
+	c.exitedBy(t, syscall.SIGKILL)
+	ctx := context.Background()
+	for _, tg := range []Target{{PID: c.pid}, {PID: c.pid, CreateTime: ct}} {
+		_, err := s.Signal(ctx, root, tg, "TERM")
+		wantKind(t, "Signal after exit", err, ErrNoSuchProcess)
+		wantKind(t, "Renice after exit", s.Renice(ctx, root, tg, 5), ErrNoSuchProcess)
+		_, err = s.Restart(ctx, root, tg)
+		wantKind(t, "Restart after exit", err, ErrNoSuchProcess)
+		_, err = s.Get(ctx, root, tg)
+		wantKind(t, "Get after exit", err, ErrNoSuchProcess)
+	}
+}
+
+func TestProcessChanged(t *testing.T) {
+	s := newCore(t, Options{})
+	c := sleeper(t)
+	p := find(t, listAll(t, s, root), c.pid)
+	if p == nil {
+		t.Fatal("child not listed")
+	}
+	ctx := context.Background()
+	for _, ct := range []float64{p.CreateTime - 10, p.CreateTime + 0.01, p.CreateTime - 0.01, 1} {
+		stale := Target{PID: c.pid, CreateTime: ct}
+		_, err := s.Signal(ctx, root, stale, "KILL")
+		wantKind(t, "Signal with a wrong create_time", err, ErrProcessChanged)
+		wantKind(t, "Renice with a wrong create_time", s.Renice(ctx, root, stale, 10), ErrProcessChanged)
+		_, err = s.Restart(ctx, root, stale)
+		wantKind(t, "Restart with a wrong create_time", err, ErrProcessChanged)
+	}
+	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+		t.Fatal("a refused action touched the process")
+	}
+	// The right create_time (as listed, 2 decimals) is accepted.
+	if _, err := s.Signal(ctx, root, Target{PID: c.pid, CreateTime: p.CreateTime}, "KILL"); err != nil {
+		t.Fatalf("Signal with the listed create_time: %v", err)
+	}
+	c.exitedBy(t, syscall.SIGKILL)
+}
+
+func TestProtectedProcesses(t *testing.T) {
+	s := newCore(t, Options{})
+	ctx := context.Background()
+	// Only harmless actions are tried on PID 1 and on ourselves, so a
+	// regression fails the test without hurting the machine: CONT does
+	// nothing to a running process, and Restart is asked by a caller that
+	// authorization would refuse anyway.
+	_, err := s.Signal(ctx, root, Target{PID: 1}, "CONT")
+	wantKind(t, "Signal(PID 1)", err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "protected") {
+		t.Fatalf("Signal(PID 1): %q does not say protected", err)
+	}
+	nobody := Caller{UID: 65534, Name: "nobody"}
+	_, err = s.Restart(ctx, nobody, Target{PID: 1})
+	wantKind(t, "Restart(PID 1)", err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "protected") {
+		t.Errorf("Restart(PID 1): %q does not say protected", err)
+	}
+	_, err = s.Signal(ctx, root, Target{PID: os.Getpid()}, "CONT")
+	wantKind(t, "Signal(self)", err, ErrAccessDenied)
+	_, err = s.Restart(ctx, root, Target{PID: os.Getpid()})
+	wantKind(t, "Restart(self)", err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "daemon itself") {
+		t.Errorf("Restart(self): %q", err)
+	}
+	// Kernel threads: kthreadd is PID 2 on Linux.
+	if st, err := procStat(2); err == nil && st.flags&pfKthread != 0 {
+		_, err := s.Signal(ctx, root, Target{PID: 2}, "CONT")
+		wantKind(t, "Signal(kthreadd)", err, ErrAccessDenied)
+		wantKind(t, "Renice(kthreadd)", s.Renice(ctx, root, Target{PID: 2}, 0), ErrAccessDenied)
+	}
+}
+
+func TestZombieRestartRefused(t *testing.T) {
+	s := newCore(t, Options{})
+	c := sleeper(t)
+	_ = c.cmd.Process.Signal(syscall.SIGKILL) // not reaped: a zombie
+	waitState(t, c.pid, func(b byte) bool { return b == 'Z' }, "a zombie")
+	ctx := context.Background()
+	_, err := s.Restart(ctx, root, Target{PID: c.pid})
+	wantKind(t, "Restart(zombie)", err, ErrNotRestartable)
+	if !strings.Contains(err.Error(), "zombie") {
+		t.Errorf("message %q does not say zombie", err)
+	}
+	// Signalling a zombie is harmless: it works or says the process is gone.
+	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "TERM"); err != nil && !errors.Is(err, ErrNoSuchProcess) {
+		t.Errorf("Signal(zombie) = %v", err)
+	}
+	if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Status != "zombie" {
+		t.Errorf("zombie listed as %+v", p)
+	}
+	c.exitedBy(t, syscall.SIGKILL)
+}
+
+// authorizer records the calls an Authorize func gets.
+type authorizer struct {
+	mu    sync.Mutex
+	calls []string
+	ok    bool
+	err   error
+}
+
+func (a *authorizer) fn(_ context.Context, action string, pid int) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, action+" "+strconv.Itoa(pid))
+	return a.ok, a.err
+}
+
+func TestAuthorizationOnRootProcess(t *testing.T) {
+	s := newCore(t, Options{})
+	ctx := context.Background()
+	c := sleeper(t) // owned by root (the test runs as root) or by us
+	if os.Geteuid() == 65534 {
+		t.Skip("running as nobody")
+	}
+	pid := strconv.Itoa(c.pid)
+
+	t.Run("no authority", func(t *testing.T) {
+		nobody := Caller{UID: 65534, Name: "nobody"}
+		_, err := s.Signal(ctx, nobody, Target{PID: c.pid}, "KILL")
+		wantKind(t, "Signal by uid 65534", err, ErrAccessDenied)
+		wantKind(t, "Renice by uid 65534", s.Renice(ctx, nobody, Target{PID: c.pid}, 10), ErrAccessDenied)
+		_, err = s.Restart(ctx, nobody, Target{PID: c.pid})
+		wantKind(t, "Restart by uid 65534", err, ErrAccessDenied)
+		if !strings.Contains(err.Error(), ActionRestart) {
+			t.Errorf("message %q does not name the polkit action", err)
+		}
+		if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+			t.Fatal("a denied caller changed the process")
+		}
+		// Unprivileged callers do not see other users' exe.
+		if p := find(t, listAll(t, s, nobody), c.pid); p == nil || p.Exe != "" {
+			t.Errorf("uid 65534 sees exe of a root process: %+v", p)
+		}
+		d, err := s.Get(ctx, nobody, Target{PID: c.pid})
+		if err != nil || d.Exe != "" || d.Cwd != "" || d.Environ != nil || len(d.OpenFiles) != 0 {
+			t.Errorf("uid 65534 Get of a root process leaks: exe %q cwd %q env %d files %d (%v)", d.Exe, d.Cwd, len(d.Environ), len(d.OpenFiles), err)
+		}
+	})
+	t.Run("authority says no", func(t *testing.T) {
+		a := &authorizer{ok: false}
+		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
+		_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "KILL")
+		wantKind(t, "Signal, authority no", err, ErrAccessDenied)
+		if !slices.Equal(a.calls, []string{ActionSignal + " " + pid}) {
+			t.Errorf("authority calls = %q", a.calls)
+		}
+	})
+	t.Run("authority fails", func(t *testing.T) {
+		a := &authorizer{ok: true, err: errors.New("polkit timed out")}
+		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
+		_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "KILL")
+		wantKind(t, "Signal, authority error", err, ErrAccessDenied)
+		wantKind(t, "Renice, authority error", s.Renice(ctx, caller, Target{PID: c.pid}, 5), ErrAccessDenied)
+		_, err = s.Restart(ctx, caller, Target{PID: c.pid})
+		wantKind(t, "Restart, authority error", err, ErrAccessDenied)
+		if strings.Contains(err.Error(), "polkit timed out") {
+			t.Errorf("the authority's internal error leaks to the caller: %q", err)
+		}
+		if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+			t.Fatal("a caller whose authorization failed changed the process")
+		}
+	})
+	t.Run("authority says yes", func(t *testing.T) {
+		a := &authorizer{ok: true}
+		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
+		if _, err := s.Signal(ctx, caller, Target{PID: c.pid}, "STOP"); err != nil {
+			t.Fatalf("Signal with authority: %v", err)
+		}
+		waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
+		if _, err := s.Signal(ctx, caller, Target{PID: c.pid}, "CONT"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Renice(ctx, caller, Target{PID: c.pid}, 4); err != nil {
+			t.Fatalf("Renice with authority: %v", err)
+		}
+		if got := niceOf(t, c.pid); got != 4 {
+			t.Errorf("nice = %d, want 4", got)
+		}
+		d, err := s.Get(ctx, caller, Target{PID: c.pid})
+		if err != nil || d.Exe == "" || d.Cwd == "" {
+			t.Errorf("Get with inspect authority: exe %q cwd %q (%v)", d.Exe, d.Cwd, err)
+		}
+		want := []string{ActionSignal + " " + pid, ActionSignal + " " + pid, ActionRenice + " " + pid, ActionInspect + " " + pid}
+		if !slices.Equal(a.calls, want) {
+			t.Errorf("authority calls = %q, want %q", a.calls, want)
+		}
+	})
+}
+
+func TestAuthorizationOwnProcess(t *testing.T) {
+	requireRoot(t)
+	s := newCore(t, Options{RestartTimeout: time.Second})
+	ctx := context.Background()
+	cmd := exec.Command("sleep", "3600")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	c := startChild(t, cmd, false)
+	never := func(_ context.Context, action string, pid int) (bool, error) {
+		t.Errorf("authority asked for %s on %d: an owner needs none", action, pid)
+		return false, nil
+	}
+	owner := Caller{UID: 65534, Name: "nobody", Authorize: never}
+
+	if _, err := s.Signal(ctx, owner, Target{PID: c.pid}, "STOP"); err != nil {
+		t.Fatalf("owner Signal(STOP): %v", err)
+	}
+	waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
+	if _, err := s.Signal(ctx, owner, Target{PID: c.pid}, "CONT"); err != nil {
+		t.Fatal(err)
+	}
+	// Raising nice is the owner's right (setpriority(2) allows it).
+	if err := s.Renice(ctx, owner, Target{PID: c.pid}, 5); err != nil {
+		t.Fatalf("owner Renice(5): %v", err)
+	}
+	if got := niceOf(t, c.pid); got != 5 {
+		t.Fatalf("nice = %d, want 5", got)
+	}
+	// Lowering it needs the authority: denied without one ...
+	noAuth := Caller{UID: 65534, Name: "nobody"}
+	wantKind(t, "owner Renice(2) without authority", s.Renice(ctx, noAuth, Target{PID: c.pid}, 2), ErrAccessDenied)
+	no := &authorizer{ok: false}
+	wantKind(t, "owner Renice(-5), authority no", s.Renice(ctx, Caller{UID: 65534, Authorize: no.fn}, Target{PID: c.pid}, -5), ErrAccessDenied)
+	if got := niceOf(t, c.pid); got != 5 {
+		t.Fatalf("nice changed to %d by a denied renice", got)
+	}
+	// ... allowed with it.
+	yes := &authorizer{ok: true}
+	if err := s.Renice(ctx, Caller{UID: 65534, Authorize: yes.fn}, Target{PID: c.pid}, 2); err != nil {
+		t.Fatalf("owner Renice(2) with authority: %v", err)
+	}
+	if got := niceOf(t, c.pid); got != 2 || !slices.Equal(yes.calls, []string{ActionRenice + " " + strconv.Itoa(c.pid)}) {
+		t.Errorf("nice %d, authority calls %q", got, yes.calls)
+	}
+	// Another unprivileged uid may do nothing.
+	other := Caller{UID: 65533, Name: "other"}
+	_, err := s.Signal(ctx, other, Target{PID: c.pid}, "KILL")
+	wantKind(t, "uid 65533 Signal", err, ErrAccessDenied)
+
+	// The owner may restart its own non-service process; the new one runs
+	// as the owner, never as root.
+	res, err := s.Restart(ctx, owner, Target{PID: c.pid})
+	if err != nil {
+		t.Fatalf("owner Restart: %v", err)
+	}
+	t.Cleanup(func() { killPID(res.NewPID) })
+	c.exitedBy(t, syscall.SIGTERM)
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(res.NewPID) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids, _ := idsFromStatus(b, "Uid")
+	gids, _ := idsFromStatus(b, "Gid")
+	if uids != [3]uint32{65534, 65534, 65534} || gids != [3]uint32{65534, 65534, 65534} {
+		t.Errorf("relaunched process runs as uids %v gids %v, want 65534", uids, gids)
+	}
+	if _, err := s.Signal(ctx, owner, Target{PID: res.NewPID}, "KILL"); err != nil {
+		t.Errorf("owner cannot signal its relaunched process: %v", err)
+	}
+}
+
+// forceNextPID makes the next fork in our PID namespace get pid (Linux
+// ns_last_pid, root only). It reports whether it could write the knob.
+func forceNextPID(pid int) bool {
+	return os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0) == nil
+}
+
+// bootTicks is CLOCK_BOOTTIME in clock ticks, the clock of starttime.
+func bootTicks() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Sec)*clockTicks + uint64(ts.Nsec)/(1e9/clockTicks)
+}
+
+// TestStaleTargetNeverHitsNewProcess (B7): a process is killed while a
+// client keeps acting on it with the {pid, create_time} it saw; the PID is
+// then handed to a new process (forced with ns_last_pid). No action may
+// reach the new process.
+func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
+	requireRoot(t)
+	if f, err := os.OpenFile("/proc/sys/kernel/ns_last_pid", os.O_WRONLY, 0); err != nil {
+		t.Skip("cannot write ns_last_pid, so cannot force PID reuse:", err)
+	} else {
+		f.Close()
+	}
+	s := newCore(t, Options{RestartTimeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	reused, stopsOnOld := 0, 0
+	for i := 0; i < 40 && reused < 8; i++ {
+		a := sleeper(t)
+		st, err := procStat(a.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale := Target{PID: a.pid, CreateTime: createTime(s.inv.boot, st.startTicks)}
+
+		var b *child
+		spawned := make(chan struct{})
+		go func() {
+			defer close(spawned)
+			_ = a.cmd.Process.Kill()
+			a.wait()
+			// create_time has clock-tick resolution: start B in a later tick
+			// so the two processes are distinguishable at all.
+			for bootTicks() <= st.startTicks+1 {
+				time.Sleep(time.Millisecond)
+			}
+			if !forceNextPID(a.pid) {
+				return
+			}
+			cmd := exec.Command("sleep", "3600")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				return
+			}
+			b = &child{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+		}()
+		// Hammer the stale target while A dies and B is born, and a while after.
+		after := 0
+		for after < 20 {
+			select {
+			case <-spawned:
+				after++
+			default:
+			}
+			_, err := s.Signal(ctx, root, stale, "STOP")
+			switch {
+			case err == nil:
+				// It reached A (before A died): B's state below proves that
+				// none reached B.
+				stopsOnOld++
+			case errors.Is(err, ErrNoSuchProcess), errors.Is(err, ErrProcessChanged):
+			default:
+				t.Fatalf("Signal(stale) = %v", err)
+			}
+		}
+		<-spawned
+		if b == nil {
+			continue
+		}
+		t.Cleanup(func() { _ = b.cmd.Process.Kill(); b.wait() })
+		if b.pid != a.pid {
+			continue // someone else forked in between; no reuse this round
+		}
+		reused++
+		_, err = s.Signal(ctx, root, stale, "KILL")
+		wantKind(t, "Signal(stale target, reused PID)", err, ErrProcessChanged)
+		wantKind(t, "Renice(stale target, reused PID)", s.Renice(ctx, root, stale, 19), ErrProcessChanged)
+		_, err = s.Restart(ctx, root, stale)
+		wantKind(t, "Restart(stale target, reused PID)", err, ErrProcessChanged)
+		bst, err := procStat(b.pid)
+		if err != nil || bst.state == 'T' || bst.state == 'Z' || bst.nice != 0 {
+			t.Fatalf("the new process %d behind the reused PID was hit: %+v (%v)", b.pid, bst, err)
+		}
+	}
+	if reused == 0 {
+		t.Skip("could not get a PID reused (busy machine?)")
+	}
+	t.Logf("%d PID reuses forced; %d STOPs reached the old process before it died", reused, stopsOnOld)
+}
+
+// sigIgnored says whether pid ignores sig (the SigIgn mask of its status),
+// whatever else it ignores (make and CI runners may ignore SIGINT/SIGQUIT).
+func sigIgnored(pid int, sig syscall.Signal) bool {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
+			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
+}

@@ -1,0 +1,120 @@
+package dbusiface
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// polkit's well-known name, object and interface.
+const (
+	polkitName      = "org.freedesktop.PolicyKit1"
+	polkitPath      = "/org/freedesktop/PolicyKit1/Authority"
+	polkitInterface = "org.freedesktop.PolicyKit1.Authority"
+
+	// polkitAllowUserInteraction is CheckAuthorizationFlags.AllowUserInteraction.
+	polkitAllowUserInteraction uint32 = 1
+)
+
+// bus errors that mean "there is no polkit here".
+var noPolkitErrors = map[string]bool{
+	"org.freedesktop.DBus.Error.ServiceUnknown": true,
+	"org.freedesktop.DBus.Error.NameHasNoOwner": true,
+}
+
+// callerUID asks the bus daemon for the uid of sender. The sender name is
+// stamped by the bus daemon, so it cannot be forged by the caller. Any
+// failure is an error: the caller is then refused, never taken for root.
+func (s *Server) callerUID(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error) {
+	if s.lookupUID != nil {
+		return s.lookupUID(ctx, conn, sender)
+	}
+	if sender == "" {
+		return 0, errors.New("the message has no sender")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.busTimeout)
+	defer cancel()
+	var uid uint32
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, sender).Store(&uid)
+	if err != nil {
+		return 0, fmt.Errorf("cannot get the uid of %s: %w", sender, err)
+	}
+	return uid, nil
+}
+
+// polkitSubject is polkit's (sa{sv}) Subject.
+type polkitSubject struct {
+	Kind    string
+	Details map[string]dbus.Variant
+}
+
+// polkitResult is polkit's (bba{ss}) AuthorizationResult.
+type polkitResult struct {
+	IsAuthorized bool
+	IsChallenge  bool
+	Details      map[string]string
+}
+
+// authorizer returns the procs.Caller Authorize callback for one incoming
+// call: polkit CheckAuthorization with subject system-bus-name {sender}.
+// It returns (false, nil) when polkit is not installed or not running, an
+// error when polkit fails, times out, or would need interaction the caller
+// did not allow. The core denies on false and on error.
+func (s *Server) authorizer(conn *dbus.Conn, sender string, interactive bool) func(ctx context.Context, action string, pid int) (bool, error) {
+	return func(ctx context.Context, action string, pid int) (bool, error) {
+		timeout := s.polkitTimeout
+		var flags uint32
+		if interactive {
+			flags = polkitAllowUserInteraction
+			timeout = s.polkitInteractiveTimeout
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		subject := polkitSubject{Kind: "system-bus-name", Details: map[string]dbus.Variant{"name": dbus.MakeVariant(sender)}}
+		// polkit rules can read these with action.lookup("pid").
+		details := map[string]string{"pid": strconv.Itoa(pid)}
+		cancelID := newCancelID()
+		obj := conn.Object(polkitName, polkitPath)
+		var res polkitResult
+		call := obj.CallWithContext(ctx, polkitInterface+".CheckAuthorization", 0, subject, action, details, flags, cancelID)
+		if err := call.Store(&res); err != nil {
+			var de dbus.Error
+			if errors.As(err, &de) && noPolkitErrors[de.Name] {
+				s.log.Debug("polkit is not available: denying", "action", action, "sender", sender)
+				return false, nil
+			}
+			if ctx.Err() != nil {
+				// Tell polkit to drop the pending check (best effort,
+				// no reply awaited).
+				obj.Go(polkitInterface+".CancelCheckAuthorization", dbus.FlagNoReplyExpected, nil, cancelID)
+				return false, fmt.Errorf("polkit did not answer within %s", timeout)
+			}
+			return false, fmt.Errorf("polkit check of %s failed: %w", action, err)
+		}
+		if !res.IsAuthorized {
+			if res.IsChallenge && !interactive {
+				return false, errInteractiveRequired
+			}
+			return false, nil
+		}
+		// The caller may have gone while polkit answered (its unique
+		// name is never reused): then do nothing on its behalf.
+		var has bool
+		err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.NameHasOwner", 0, sender).Store(&has)
+		if err != nil || !has {
+			return false, fmt.Errorf("the caller %s left the bus before the action", sender)
+		}
+		return true, nil
+	}
+}
+
+func newCancelID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "roy-procwatch-" + hex.EncodeToString(b[:])
+}

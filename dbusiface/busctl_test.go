@@ -1,0 +1,161 @@
+package dbusiface
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBusctl drives the object with systemd's busctl, as the README shows.
+func TestBusctl(t *testing.T) {
+	requireBus(t)
+	if _, err := exec.LookPath("busctl"); err != nil {
+		t.Skip("busctl not installed (systemd)")
+	}
+	b := startBus(t)
+	busctl := func(t *testing.T, args ...string) (string, error) {
+		t.Helper()
+		full := append([]string{"--address=" + b.addr, "--no-pager"}, args...)
+		out, err := exec.Command("busctl", full...).CombinedOutput()
+		return string(out), err
+	}
+	mustBusctl := func(t *testing.T, args ...string) string {
+		t.Helper()
+		out, err := busctl(t, args...)
+		if err != nil {
+			t.Fatalf("busctl %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+
+	t.Run("introspect", func(t *testing.T) {
+		out := mustBusctl(t, "introspect", BusName, string(ObjectPath))
+		for _, want := range []string{
+			"org.roy.ProcWatch1.Manager", ".ListProcesses", ".GetProcess", ".Signal", ".Renice", ".Restart",
+			".Version", ".ProcessSignalled", ".ProcessReniced", ".ProcessRestarted",
+			"org.freedesktop.DBus.Properties", "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("introspect lacks %q:\n%s", want, out)
+			}
+		}
+		x := mustBusctl(t, "introspect", "--xml-interface", BusName, string(ObjectPath))
+		if !strings.Contains(x, `<arg name="new_pid" type="u" direction="out">`) {
+			t.Errorf("argument names missing from the XML:\n%s", x)
+		}
+		if tree := mustBusctl(t, "tree", BusName); !strings.Contains(tree, string(ObjectPath)) {
+			t.Errorf("busctl tree: %s", tree)
+		}
+	})
+
+	t.Run("get-property", func(t *testing.T) {
+		out := mustBusctl(t, "get-property", BusName, string(ObjectPath), Interface, "Version")
+		if strings.TrimSpace(out) != `s "1.2.3-test"` {
+			t.Errorf("Version: %q", out)
+		}
+	})
+
+	t.Run("call", func(t *testing.T) {
+		c := spawn(t, nobody)
+		pid := strconv.Itoa(c.pid)
+		out := mustBusctl(t, "--json=short", "call", BusName, string(ObjectPath), Interface, "ListProcesses", "sss", pid, "pid", "asc")
+		var list struct {
+			Type string                        `json:"type"`
+			Data [][]map[string]map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil || list.Type != "aa{sv}" {
+			t.Fatalf("ListProcesses: %v %s", err, out)
+		}
+		found := false
+		for _, p := range list.Data[0] {
+			if p["pid"]["data"] == float64(c.pid) && p["name"]["data"] == "sleep" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("pid %d not in %s", c.pid, out)
+		}
+		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "GetProcess", "u", pid)
+		if !strings.HasPrefix(out, "a{sv} ") || !strings.Contains(out, `"cmdline" as 2 "sleep" "300"`) {
+			t.Errorf("GetProcess: %s", out)
+		}
+		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Renice", "ui", pid, "12")
+		if n := niceOf(t, c.pid); n != 12 {
+			t.Errorf("nice %d, want 12", n)
+		}
+		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", pid, "SIGTERM")
+		if !c.gone(5 * time.Second) {
+			t.Error("not signalled")
+		}
+		c2 := spawn(t, -1)
+		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Restart", "u", strconv.Itoa(c2.pid))
+		var newPID int
+		if f := strings.Fields(out); len(f) >= 2 && f[0] == "us" {
+			newPID, _ = strconv.Atoi(f[1])
+		}
+		if newPID <= 0 {
+			t.Fatalf("Restart: %q", out)
+		}
+		killPID(newPID)
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		c := spawn(t, -1)
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"Signal", "us", strconv.Itoa(c.pid), "BOGUS"}, `unknown signal "BOGUS"`},
+			{[]string{"Renice", "ui", strconv.Itoa(c.pid), "99"}, "invalid nice 99"},
+			{[]string{"GetProcess", "u", "0"}, "invalid pid 0"},
+			{[]string{"Signal", "us", "4294967295", "TERM"}, "invalid pid 4294967295"},
+		} {
+			out, err := busctl(t, append([]string{"call", BusName, string(ObjectPath), Interface}, tt.args...)...)
+			if err == nil || !strings.Contains(out, tt.want) {
+				t.Errorf("busctl call %v: %v %q, want failure with %q", tt.args, err, out, tt.want)
+			}
+		}
+		if c.gone(0) {
+			t.Error("target died")
+		}
+	})
+
+	t.Run("monitor", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mon := exec.CommandContext(ctx, "busctl", "--address="+b.addr, "--json=short", "monitor", BusName)
+		stdout, err := mon.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mon.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); _ = mon.Wait() }()
+		time.Sleep(300 * time.Millisecond) // let the monitor attach
+		c := spawn(t, -1)
+		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", strconv.Itoa(c.pid), "KILL")
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var m struct {
+				Type    string `json:"type"`
+				Member  string `json:"member"`
+				Payload struct {
+					Data []any `json:"data"`
+				} `json:"payload"`
+			}
+			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "signal" && m.Member == "ProcessSignalled" {
+				if len(m.Payload.Data) == 2 && m.Payload.Data[0] == float64(c.pid) && m.Payload.Data[1] == "KILL" {
+					return
+				}
+			}
+		}
+		t.Fatal("busctl monitor did not show ProcessSignalled")
+	})
+}

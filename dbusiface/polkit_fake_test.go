@@ -1,0 +1,164 @@
+package dbusiface
+
+import (
+	"context"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// fakePolkit answers CheckAuthorization on the test bus with what the test
+// sets: cases dbusmock's template cannot produce (challenge, errors, an
+// answer held until the caller is gone).
+type fakePolkit struct {
+	mu      sync.Mutex
+	res     polkitResult
+	err     *dbus.Error
+	hold    chan struct{} // when set, answers wait for it to close
+	called  chan string   // receives the action of each call
+	cancels []string
+}
+
+func (f *fakePolkit) CheckAuthorization(subject polkitSubject, action string, details map[string]string, flags uint32, cancelID string) (polkitResult, *dbus.Error) {
+	f.mu.Lock()
+	res, err, hold := f.res, f.err, f.hold
+	f.mu.Unlock()
+	select {
+	case f.called <- action:
+	default:
+	}
+	if hold != nil {
+		<-hold
+	}
+	if err != nil {
+		return polkitResult{}, err
+	}
+	if res.Details == nil {
+		res.Details = map[string]string{}
+	}
+	return res, nil
+}
+
+func (f *fakePolkit) CancelCheckAuthorization(id string) *dbus.Error {
+	f.mu.Lock()
+	f.cancels = append(f.cancels, id)
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakePolkit) set(res polkitResult, err *dbus.Error, hold chan struct{}) {
+	f.mu.Lock()
+	f.res, f.err, f.hold = res, err, hold
+	f.mu.Unlock()
+}
+
+func startFakePolkit(t *testing.T, b *testBus) *fakePolkit {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	conn, err := dbus.Connect(b.addr, dbus.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakePolkit{called: make(chan string, 16)}
+	if err := conn.Export(f, polkitPath, polkitInterface); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := conn.RequestName(polkitName, dbus.NameFlagDoNotQueue); err != nil || r != dbus.RequestNameReplyPrimaryOwner {
+		t.Fatalf("fake polkit: RequestName %v %v", r, err)
+	}
+	return f
+}
+
+// TestPolkitFake covers SECURITY.md §6 A5, A11 and A13.
+func TestPolkitFake(t *testing.T) {
+	requireBus(t)
+	requireSetpriv(t)
+	b := startBus(t)
+	f := startFakePolkit(t, b)
+
+	t.Run("ChallengeWithoutInteractiveFlag", func(t *testing.T) { // A5
+		f.set(polkitResult{IsAuthorized: false, IsChallenge: true}, nil, nil)
+		c := spawn(t, -1)
+		r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM")
+		if r.Error != "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" {
+			t.Fatalf("%+v, want InteractiveAuthorizationRequired", r)
+		}
+		if c.gone(300 * time.Millisecond) {
+			t.Fatal("target killed")
+		}
+		// With the flag set, polkit had its chance to ask: a challenge
+		// answer is then a plain denial.
+		if r := b.asNobody("signal-interactive", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+			t.Fatalf("interactive: %+v, want AccessDenied", r)
+		}
+	})
+
+	t.Run("PolkitError", func(t *testing.T) { // A13
+		f.set(polkitResult{}, &dbus.Error{Name: "org.freedesktop.PolicyKit1.Error.Failed",
+			Body: []any{"Action org.roy.procwatch.signal is not registered"}}, nil)
+		c := spawn(t, -1)
+		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+			t.Fatalf("%+v, want AccessDenied", r)
+		}
+		if c.gone(300 * time.Millisecond) {
+			t.Fatal("target killed")
+		}
+	})
+
+	t.Run("CallerVanishes", func(t *testing.T) { // A11
+		hold := make(chan struct{})
+		f.set(polkitResult{IsAuthorized: true}, nil, hold)
+		defer f.set(polkitResult{}, nil, nil)
+		c := spawn(t, -1)
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", b.client, "signal", strconv.Itoa(c.pid), "TERM")
+		cmd.Env = []string{"PW_TEST_CLIENT=1", "PW_ADDR=" + b.addr}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-f.called:
+		case <-time.After(5 * time.Second):
+			t.Fatal("polkit was not asked")
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		time.Sleep(100 * time.Millisecond) // let the bus see the name go
+		close(hold)                        // polkit now says yes
+		if c.gone(700 * time.Millisecond) {
+			t.Fatal("acted for a caller that left the bus")
+		}
+	})
+
+	t.Run("PolkitTimeoutCancels", func(t *testing.T) {
+		hold := make(chan struct{})
+		defer close(hold)
+		f.set(polkitResult{IsAuthorized: true}, nil, hold)
+		defer f.set(polkitResult{}, nil, nil)
+		c := spawn(t, -1)
+		start := time.Now()
+		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+			t.Fatalf("%+v, want AccessDenied", r)
+		}
+		if d := time.Since(start); d < b.srv.polkitTimeout || d > b.srv.polkitTimeout+3*time.Second {
+			t.Errorf("denied after %s, polkit timeout %s", d, b.srv.polkitTimeout)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			f.mu.Lock()
+			n := len(f.cancels)
+			f.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("CancelCheckAuthorization not sent after the timeout")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,238 @@
+// Package dbusiface publishes the roy-procwatch core (package procs) on
+// D-Bus as org.roy.ProcWatch1: a thin adapter that decodes the call, finds
+// out who the caller is (uid from the bus, polkit for the rest), makes one
+// core call and maps the result or the error. Every rule (PID and signal
+// validation, nice range, who may act on what) lives in the core.
+package dbusiface
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+	"github.com/godbus/dbus/v5/prop"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
+)
+
+// The fixed names (DESIGN.md).
+const (
+	BusName    = "org.roy.ProcWatch1"
+	ObjectPath = dbus.ObjectPath("/org/roy/ProcWatch1")
+	Interface  = "org.roy.ProcWatch1.Manager"
+)
+
+// Limits on calls in flight: godbus runs every call in its own goroutine
+// with no bound, so the adapter bounds them itself.
+const (
+	maxInFlight          = 128
+	maxInFlightPerSender = 16
+)
+
+// Server is the D-Bus object over a procs.Service. One Server may be
+// started on one connection at a time; after the connection is lost it
+// may be started again on a new one (Serve does that).
+type Server struct {
+	svc     *procs.Service
+	log     *slog.Logger
+	version string
+
+	busTimeout               time.Duration // bus daemon queries (uid lookup)
+	polkitTimeout            time.Duration // non-interactive polkit check
+	polkitInteractiveTimeout time.Duration // polkit check that may ask for a password
+	callTimeout              time.Duration // whole List/Get/Signal/Renice call
+	restartTimeout           time.Duration // whole Restart call
+
+	// lookupUID replaces the bus lookup in tests.
+	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
+
+	conn   atomic.Pointer[dbus.Conn] // the connection signals go to
+	hook   atomic.Pointer[func() func()]
+	events chan procs.Event
+
+	mu       sync.Mutex
+	inFlight map[string]int
+	total    int
+}
+
+// New returns a Server over svc. It subscribes to the core's events at
+// once, so actions taken through any transport (HTTP too) are emitted as
+// D-Bus signals whenever the Server is on a bus.
+func New(svc *procs.Service, log *slog.Logger, version string) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		svc:                      svc,
+		log:                      log.With("component", "dbus"),
+		version:                  version,
+		busTimeout:               5 * time.Second,
+		polkitTimeout:            5 * time.Second,
+		polkitInteractiveTimeout: 25 * time.Second,
+		callTimeout:              60 * time.Second,
+		restartTimeout:           120 * time.Second,
+		events:                   make(chan procs.Event, 256),
+		inFlight:                 map[string]int{},
+	}
+	svc.Subscribe(s.enqueue)
+	go s.emitLoop()
+	return s
+}
+
+// SetActivityHook sets a function called when a method call starts; the
+// function it returns is called when the call ends. The daemon uses it to
+// count D-Bus calls as activity for its idle exit. fn must not block.
+func (s *Server) SetActivityHook(fn func() (end func())) {
+	s.hook.Store(&fn)
+}
+
+// enqueue is the core's event callback: it must not block, so events are
+// handed to emitLoop and dropped (with a log line) if the queue is full.
+func (s *Server) enqueue(ev procs.Event) {
+	if s.conn.Load() == nil {
+		return
+	}
+	select {
+	case s.events <- ev:
+	default:
+		s.log.Warn("D-Bus signal queue full: dropping a signal", "pid", ev.PID)
+	}
+}
+
+// emitLoop sends the queued events as D-Bus signals, for the life of the
+// process.
+func (s *Server) emitLoop() {
+	for ev := range s.events {
+		conn := s.conn.Load()
+		if conn == nil {
+			continue
+		}
+		var err error
+		switch ev.Kind {
+		case procs.EventSignalled:
+			err = conn.Emit(ObjectPath, Interface+".ProcessSignalled", u32(ev.PID), clean(ev.Signal))
+		case procs.EventReniced:
+			err = conn.Emit(ObjectPath, Interface+".ProcessReniced", u32(ev.PID), i32(ev.Nice))
+		case procs.EventRestarted:
+			err = conn.Emit(ObjectPath, Interface+".ProcessRestarted", u32(ev.PID), u32(ev.NewPID), clean(ev.Unit))
+		}
+		if err != nil && !errors.Is(err, dbus.ErrClosed) {
+			s.log.Warn("cannot emit D-Bus signal", "err", err)
+		}
+	}
+}
+
+// Start exports the object on conn (Manager, Properties with Version,
+// Introspectable; godbus answers Peer) and then takes the bus name with
+// DoNotQueue: exporting first means no call can reach the name before the
+// object is there. Any answer but PrimaryOwner is an error, and the
+// exports are withdrawn. ctx bounds the RequestName call only.
+func (s *Server) Start(ctx context.Context, conn *dbus.Conn) error {
+	if err := s.export(conn); err != nil {
+		s.unexport(conn)
+		return err
+	}
+	var reply dbus.RequestNameReply
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.RequestName", 0, BusName, uint32(dbus.NameFlagDoNotQueue)).Store(&reply)
+	if err != nil {
+		s.unexport(conn)
+		return fmt.Errorf("cannot take the D-Bus name %s: %w", BusName, err)
+	}
+	if reply != dbus.RequestNameReplyPrimaryOwner {
+		s.unexport(conn)
+		return fmt.Errorf("cannot take the D-Bus name %s: %s", BusName, requestNameReplyString(reply))
+	}
+	s.conn.Store(conn)
+	s.log.Info("D-Bus name taken", "name", BusName, "unique_name", uniqueName(conn))
+	return nil
+}
+
+// Stop releases the name and withdraws the object from conn; signals stop.
+// It does not close conn.
+func (s *Server) Stop(conn *dbus.Conn) {
+	s.conn.CompareAndSwap(conn, nil)
+	if conn.Connected() {
+		_, _ = conn.ReleaseName(BusName)
+	}
+	s.unexport(conn)
+}
+
+func (s *Server) export(conn *dbus.Conn) error {
+	m := &manager{s: s, conn: conn}
+	if err := conn.Export(m, ObjectPath, Interface); err != nil {
+		return fmt.Errorf("cannot export %s: %w", Interface, err)
+	}
+	_, err := prop.Export(conn, ObjectPath, prop.Map{
+		Interface: {
+			"Version": {Value: s.version, Writable: false, Emit: prop.EmitConst},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("cannot export properties: %w", err)
+	}
+	if err := conn.Export(introspect.Introspectable(introspectionXML()), ObjectPath, "org.freedesktop.DBus.Introspectable"); err != nil {
+		return fmt.Errorf("cannot export introspection: %w", err)
+	}
+	if err := conn.Export(introspect.Introspectable(parentXML("ProcWatch1")), "/org/roy", "org.freedesktop.DBus.Introspectable"); err != nil {
+		return err
+	}
+	if err := conn.Export(introspect.Introspectable(parentXML("roy")), "/org", "org.freedesktop.DBus.Introspectable"); err != nil {
+		return err
+	}
+	return conn.Export(introspect.Introspectable(parentXML("org")), "/", "org.freedesktop.DBus.Introspectable")
+}
+
+func (s *Server) unexport(conn *dbus.Conn) {
+	_ = conn.Export(nil, ObjectPath, Interface)
+	_ = conn.Export(nil, ObjectPath, "org.freedesktop.DBus.Properties")
+	_ = conn.Export(nil, ObjectPath, "org.freedesktop.DBus.Introspectable")
+	_ = conn.Export(nil, "/org/roy", "org.freedesktop.DBus.Introspectable")
+	_ = conn.Export(nil, "/org", "org.freedesktop.DBus.Introspectable")
+	_ = conn.Export(nil, "/", "org.freedesktop.DBus.Introspectable")
+}
+
+func uniqueName(conn *dbus.Conn) string {
+	if n := conn.Names(); len(n) > 0 {
+		return n[0]
+	}
+	return ""
+}
+
+func requestNameReplyString(r dbus.RequestNameReply) string {
+	switch r {
+	case dbus.RequestNameReplyInQueue:
+		return "queued behind another owner"
+	case dbus.RequestNameReplyExists:
+		return "another process owns it (is another roy-procwatchd running?)"
+	case dbus.RequestNameReplyAlreadyOwner:
+		return "this connection already owns it"
+	}
+	return fmt.Sprintf("unexpected RequestName reply %d", r)
+}
+
+// acquire counts a call in flight for sender; false means over a limit.
+func (s *Server) acquire(sender string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total >= maxInFlight || s.inFlight[sender] >= maxInFlightPerSender {
+		return false
+	}
+	s.total++
+	s.inFlight[sender]++
+	return true
+}
+
+func (s *Server) release(sender string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if s.inFlight[sender]--; s.inFlight[sender] <= 0 {
+		delete(s.inFlight, sender)
+	}
+}
