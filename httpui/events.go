@@ -34,6 +34,15 @@ const (
 	eventWriteBudget = 15 * time.Second
 )
 
+// Snapshotter is the core's unfiltered inventory, which the event stream
+// diffs. It is separate from Core so that fakes of Core need not have it;
+// without it /api/events answers 501.
+type Snapshotter interface {
+	Snapshot(ctx context.Context) ([]procs.Process, time.Time, error)
+}
+
+var _ Snapshotter = (*procs.Service)(nil)
+
 // tickets holds SHA-256 hashes of outstanding tickets with their expiry.
 type tickets struct {
 	mu  sync.Mutex
@@ -315,6 +324,11 @@ func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	core, ok := h.core.(Snapshotter)
+	if !ok {
+		writeJSONError(w, http.StatusNotImplemented, "live events are not available with this core")
+		return
+	}
 	interval, err := parseInterval(r.URL.Query().Get("interval"))
 	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
@@ -342,7 +356,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	send := func() error {
 		lastRun = time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), interval+10*time.Second)
-		cur, taken, err := h.core.Snapshot(ctx)
+		cur, taken, err := core.Snapshot(ctx)
 		cancel()
 		if err != nil {
 			return err

@@ -27,7 +27,6 @@ type Core interface {
 	Renice(ctx context.Context, c procs.Caller, t procs.Target, nice int) error
 	Restart(ctx context.Context, c procs.Caller, t procs.Target) (procs.RestartResult, error)
 	Signals() []string
-	Snapshot(ctx context.Context) ([]procs.Process, time.Time, error)
 }
 
 var _ Core = (*procs.Service)(nil)
