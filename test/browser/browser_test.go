@@ -424,6 +424,15 @@ func TestAutoRefreshSSE(t *testing.T) {
 	_ = c.cmd.Wait()
 	waitFor(t, ctx, "the exited process to go", fmt.Sprintf(`![...document.querySelectorAll("#rows tr.r")].some(r => Number(r.dataset.pid) === %d)`, c.pid), 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
+	waitFor(t, ctx, "the stream to stop", `state.mode === "off" && state.es === null`, 2*time.Second)
+
+	// Without EventSource, Auto falls back to polling.
+	eval[bool](t, ctx, `(() => { window.EventSource = undefined; return true })()`)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
+	waitFor(t, ctx, "polling", `document.getElementById("summary").textContent.includes("polling every 1 s")`, 3*time.Second)
+	c2 := spawn(t, "sleep", name)
+	waitFor(t, ctx, "the new process via polling", fmt.Sprintf(`[...document.querySelectorAll("#rows tr.r")].some(r => Number(r.dataset.pid) === %d)`, c2.pid), 2500*time.Millisecond)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
 	noCSPViolations(t, ctx)
 }
 
