@@ -450,7 +450,11 @@ func TestStopRenice(t *testing.T) {
 	click(t, ctx, rowSel+` button[data-act="renice"]`)
 	waitFor(t, ctx, "the renice dialog", `document.getElementById("nicedlg").open`, 2*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
-	waitFor(t, ctx, "nice 7 in the row", fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), 5*time.Second)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (state.map.get(%d) || {}).nice`, rowSel, nice.pid))
+		got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid)
+		t.Fatalf("nice 7 not shown: %v; page: %s; kernel nice %d", err, diag, 20-got)
+	}
 	if got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid); 20-got != 7 {
 		t.Errorf("kernel nice = %d, want 7", 20-got)
 	}
