@@ -25,6 +25,11 @@ deps:
 
 unit:
 	$(GO) test -count=1 -race ./...
+	@bash scripts/js-test.sh
+
+# The UI in headless Chromium (chromedp) against the real daemon.
+browser:
+	@bash scripts/browser-test.sh
 
 e2e:
 	@bash scripts/e2e.sh
