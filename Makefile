@@ -35,7 +35,7 @@ e2e:
 	@bash scripts/e2e.sh
 
 bench:
-	@bash scripts/bench.sh
+	@bash scripts/bench.sh $(BENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
