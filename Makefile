@@ -18,7 +18,7 @@ run: build
 	./$(BIN)
 
 # Installs what the tests need (Debian packages, when root), then runs everything.
-test: deps lint unit e2e
+test: deps lint unit browser e2e
 
 deps:
 	@bash scripts/test-deps.sh
