@@ -49,6 +49,7 @@ type inventory struct {
 
 	mu    sync.Mutex
 	cur   *snapshot
+	gen   uint64 // bumped by invalidate
 	prev  map[int]sample
 	users map[uint32]string
 }
@@ -110,6 +111,7 @@ func (inv *inventory) pids() []int {
 func (inv *inventory) invalidate() {
 	inv.mu.Lock()
 	inv.cur = nil
+	inv.gen++
 	inv.mu.Unlock()
 }
 
@@ -127,9 +129,17 @@ func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	inv.mu.Lock()
+	gen := inv.gen
+	inv.mu.Unlock()
 	s := inv.build()
 	inv.mu.Lock()
-	inv.cur = s
+	// A build that an action overtook (invalidate ran while it read /proc)
+	// serves its own caller but is not cached: callers after the action
+	// must see its effect.
+	if inv.gen == gen {
+		inv.cur = s
+	}
 	inv.mu.Unlock()
 	return s, nil
 }
