@@ -33,6 +33,7 @@ if [ "$(ulimit -u)" != unlimited ] && [ "$(ulimit -u)" -lt 10000 ]; then ulimit 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 pgid_file=$(mktemp)
+work=$(mktemp -d)   # the driver's temporary files (daemon logs), removed whatever happens
 cleanup() {
   # The driver cleans up itself; this is the net under it (it was killed,
   # or crashed): kill the workload's process group, whatever is left.
@@ -42,10 +43,11 @@ cleanup() {
     kill -KILL -- "-$pg" 2>/dev/null || true
   fi
   rm -f "$pgid_file"
+  rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 go_bench=./daemon/procs/,./httpui/
 [ "${BENCH_GO:-1}" = 0 ] && go_bench=
-./bin/procwatch-bench -daemon bin/roy-procwatchd -pgid-file "$pgid_file" -go-bench "$go_bench" "${baseline[@]}" "$@"
+TMPDIR="$work" ./bin/procwatch-bench -daemon bin/roy-procwatchd -pgid-file "$pgid_file" -go-bench "$go_bench" "${baseline[@]}" "$@"
