@@ -163,8 +163,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // auth checks X-Auth-Token (never a query or body token). Failed attempts
-// draw from a global bucket; when it is empty the answer is 429 before any
-// comparison is made.
+// draw from a global bucket; when it is empty, failures get 429 without
+// being logged. The valid token is never limited: a flood of bad tokens
+// must not lock the owner out. The comparison itself is bounded work (one
+// SHA-256 of at most maxTokenHeader bytes), so doing it first costs little.
 func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Auth-Token")
@@ -172,19 +174,19 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "X-Auth-Token header too long")
 			return
 		}
+		if h.token.valid(got) {
+			next(w, r)
+			return
+		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
 			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
 			return
 		}
-		if !h.token.valid(got) {
-			if logIt, sup := h.authLim.fail(); logIt {
-				h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
-			}
-			writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
-			return
+		if logIt, sup := h.authLim.fail(); logIt {
+			h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
 		}
-		next(w, r)
+		writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
 	})
 }
 
