@@ -20,6 +20,7 @@ import (
 type fakeCore struct {
 	mu    sync.Mutex
 	snaps [][]procs.Process
+	taken []time.Time // optional, per snapshot
 	i     int
 }
 
@@ -40,9 +41,12 @@ func (f *fakeCore) Signals() []string { return []string{"TERM"} }
 func (f *fakeCore) Snapshot(context.Context) ([]procs.Process, time.Time, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.snaps[min(f.i, len(f.snaps)-1)]
+	k := min(f.i, len(f.snaps)-1)
 	f.i++
-	return s, time.Now(), nil
+	if k < len(f.taken) {
+		return f.snaps[k], f.taken[k], nil
+	}
+	return f.snaps[k], time.Now(), nil
 }
 
 func proc(pid int, name string, cpu float64) procs.Process {
@@ -277,5 +281,52 @@ func TestDeltaBytesQuietHost(t *testing.T) {
 		len(full), ev.Len(), len(ch), len(a), len(rm), 100*float64(ev.Len())/float64(len(full)))
 	if ev.Len()*20 > len(full) {
 		t.Errorf("delta %d bytes is more than 5%% of the full list (%d)", ev.Len(), len(full))
+	}
+}
+
+// An unchanged core snapshot (cache TTL longer than the interval) sends a
+// comment, not an empty delta, and the sequence stays continuous.
+func TestEventsSkipUnchangedSnapshot(t *testing.T) {
+	t0 := time.Now()
+	var idle []procs.Process
+	for pid := 100; pid < 110; pid++ {
+		idle = append(idle, proc(pid, "idle", 0))
+	}
+	a := append([]procs.Process{proc(1, "init", 0)}, idle...)
+	b := append([]procs.Process{proc(1, "init", 3)}, idle...)
+	fc := &fakeCore{snaps: [][]procs.Process{a, a, b}, taken: []time.Time{t0, t0, t0.Add(time.Second)}}
+	srv := httptest.NewServer(nil)
+	defer srv.Close()
+	h := New(fc, Options{Token: "secret", ListenAddrs: []string{srv.Listener.Addr().String()}})
+	srv.Config.Handler = h
+	defer h.CloseStreams()
+	req, _ := http.NewRequest("GET", srv.URL+"/api/events?interval=1", nil)
+	req.Header.Set("X-Auth-Token", "secret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	var lines []string
+	evs := 0
+	for sc.Scan() && evs < 2 {
+		lines = append(lines, sc.Text())
+		if strings.HasPrefix(sc.Text(), "event: ") {
+			evs++
+		}
+	}
+	for sc.Scan() { // the rest of the second event
+		if sc.Text() == "" {
+			break
+		}
+		lines = append(lines, sc.Text())
+	}
+	all := strings.Join(lines, "\n")
+	if !strings.Contains(all, "\n:\n") && !strings.HasPrefix(all, ":") {
+		t.Errorf("no keep-alive comment for the unchanged snapshot:\n%s", all)
+	}
+	if !strings.Contains(all, `"seq":2,"base":1`) {
+		t.Errorf("the delta after the comment does not follow seq 1:\n%s", all)
 	}
 }
