@@ -203,11 +203,24 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	if err := unix.PidfdSendSignal(t.fd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
 		return noSuchProcess(t.pid)
 	}
-	tids := s.threads(t.pid)
+	// A thread created while we walk the list inherits its creator's old
+	// nice: list again until no new thread shows up (bounded).
 	var firstErr error
-	for _, tid := range tids {
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) && firstErr == nil {
-			firstErr = err
+	done := map[int]bool{}
+	for round := 0; round < 10; round++ {
+		fresh := 0
+		for _, tid := range s.threads(t.pid) {
+			if done[tid] {
+				continue
+			}
+			done[tid] = true
+			fresh++
+			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) && firstErr == nil {
+				firstErr = err
+			}
+		}
+		if fresh == 0 || firstErr != nil {
+			break
 		}
 	}
 	if firstErr != nil {
