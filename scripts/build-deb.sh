@@ -38,6 +38,22 @@ version=$(dpkg-parsechangelog -S Version)
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 deb=roy-procwatch_${version}_${arch}.deb
 
+# dpkg-buildpackage writes its results next to the source tree. Build in a
+# private copy under .cache/ (tracked and untracked, not ignored, files) so
+# that the results never land in the repository's parent directory, where
+# several checkouts could overwrite each other's, and the tree stays clean.
+work=.cache/deb-build
+src=$work/roy-procwatch
+rm -rf "$work"
+mkdir -p "$src"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+		tar --null -T - -cf - | tar -C "$src" -xf -
+else
+	tar --exclude=./.cache --exclude=./build --exclude=./bin --exclude=./.git -cf - . | tar -C "$src" -xf -
+fi
+
 run=(dpkg-buildpackage -us -uc -b)
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
 	log "building $deb without network (unshare -n)"
@@ -46,13 +62,12 @@ else
 	log "building $deb (GOPROXY=off; not root, so no network namespace)"
 fi
 start=$SECONDS
-"${run[@]}"
+(cd "$src" && "${run[@]}")
 log "dpkg-buildpackage took $((SECONDS - start))s"
 
-# dpkg-buildpackage writes next to the source tree; collect under build/.
 mkdir -p build
-for f in ../roy-procwatch_"${version}"_"${arch}".{deb,buildinfo,changes} \
-	../roy-procwatch-dbgsym_"${version}"_"${arch}".{deb,ddeb}; do
+rm -f build/roy-procwatch_* build/roy-procwatch-dbgsym_*
+for f in "$work"/*.deb "$work"/*.ddeb "$work"/*.buildinfo "$work"/*.changes; do
 	[ -e "$f" ] && mv -f "$f" build/
 done
 [ -f "build/$deb" ] || { echo "build-deb: build/$deb missing" >&2; exit 1; }
