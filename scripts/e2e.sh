@@ -32,6 +32,7 @@ fi
 
 # One e2e at a time on this host (other checkouts too): they all need
 # 127.0.0.1:8088. A second run waits for the first instead of failing.
+mkdir -p /run/lock
 exec 9>/run/lock/roy-procwatch-e2e.lock
 if ! flock -n 9; then
 	log "another e2e run holds /run/lock/roy-procwatch-e2e.lock; waiting (up to 15 min)"
