@@ -53,6 +53,8 @@ type Handler struct {
 	token   tokenStore
 	hosts   hostAllow
 	authLim *limiter
+	tickets *tickets
+	streams *streams
 	mux     *http.ServeMux
 }
 
@@ -73,6 +75,8 @@ func New(core Core, opts Options) *Handler {
 		log:     opts.Logger.With("component", "http"),
 		hosts:   newHostAllow(opts.ListenAddrs, opts.AllowedHosts),
 		authLim: newLimiter(5, 20),
+		tickets: newTickets(),
+		streams: newStreams(),
 		mux:     http.NewServeMux(),
 	}
 	h.token.Set(opts.Token)
@@ -98,11 +102,13 @@ func (h *Handler) routes() {
 	m.Handle("POST /api/process/{pid}/renice", h.auth(h.renice))
 	m.Handle("POST /api/process/{pid}/restart", h.auth(h.restart))
 	m.Handle("GET /api/signals", h.auth(h.signals))
+	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
+	m.Handle("GET /api/events", h.eventsAuth(h.events))
 	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
-	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals"} {
+	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
 		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
 	}
-	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart"} {
+	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart", "/api/events/ticket"} {
 		m.HandleFunc(p, methodNotAllowed("POST"))
 	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -157,8 +163,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // auth checks X-Auth-Token (never a query or body token). Failed attempts
-// draw from a global bucket; when it is empty the answer is 429 before any
-// comparison is made.
+// draw from a global bucket; when it is empty, failures get 429 without
+// being logged. The valid token is never limited: a flood of bad tokens
+// must not lock the owner out. The comparison itself is bounded work (one
+// SHA-256 of at most maxTokenHeader bytes), so doing it first costs little.
 func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Auth-Token")
@@ -166,19 +174,19 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "X-Auth-Token header too long")
 			return
 		}
+		if h.token.valid(got) {
+			next(w, r)
+			return
+		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
 			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
 			return
 		}
-		if !h.token.valid(got) {
-			if logIt, sup := h.authLim.fail(); logIt {
-				h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
-			}
-			writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
-			return
+		if logIt, sup := h.authLim.fail(); logIt {
+			h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
 		}
-		next(w, r)
+		writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
 	})
 }
 

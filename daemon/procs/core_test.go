@@ -371,15 +371,22 @@ func TestNoSuchProcessAfterExit(t *testing.T) {
 	_ = c.cmd.Process.Kill()
 	c.exitedBy(t, syscall.SIGKILL)
 	ctx := context.Background()
-	for _, tg := range []Target{{PID: c.pid}, {PID: c.pid, CreateTime: ct}} {
-		_, err := s.Signal(ctx, root, tg, "TERM")
-		wantKind(t, "Signal after exit", err, ErrNoSuchProcess)
-		wantKind(t, "Renice after exit", s.Renice(ctx, root, tg, 5), ErrNoSuchProcess)
-		_, err = s.Restart(ctx, root, tg)
-		wantKind(t, "Restart after exit", err, ErrNoSuchProcess)
-		_, err = s.Get(ctx, root, tg)
-		wantKind(t, "Get after exit", err, ErrNoSuchProcess)
-	}
+	// With the create_time, as a client that listed it would send: should
+	// the PID ever be reused meanwhile, the answer is ProcessChanged and
+	// nothing is touched.
+	tg := Target{PID: c.pid, CreateTime: ct}
+	_, err := s.Signal(ctx, root, tg, "TERM")
+	wantKind(t, "Signal after exit", err, ErrNoSuchProcess)
+	wantKind(t, "Renice after exit", s.Renice(ctx, root, tg, 5), ErrNoSuchProcess)
+	_, err = s.Restart(ctx, root, tg)
+	wantKind(t, "Restart after exit", err, ErrNoSuchProcess)
+	_, err = s.Get(ctx, root, tg)
+	wantKind(t, "Get after exit", err, ErrNoSuchProcess)
+	// By bare PID, with harmless requests only.
+	_, err = s.Signal(ctx, root, Target{PID: c.pid}, "CONT")
+	wantKind(t, "Signal(bare PID) after exit", err, ErrNoSuchProcess)
+	_, err = s.Get(ctx, root, Target{PID: c.pid})
+	wantKind(t, "Get(bare PID) after exit", err, ErrNoSuchProcess)
 }
 
 func TestProcessChanged(t *testing.T) {
@@ -647,8 +654,43 @@ func bootTicks() uint64 {
 // client keeps acting on it with the {pid, create_time} it saw; the PID is
 // then handed to a new process (forced with ns_last_pid). No action may
 // reach the new process.
+//
+// Forcing PIDs backwards would make the whole machine reuse PIDs sooner
+// (other tests' "dead" PIDs, other people's processes), so the test runs in
+// a PID namespace of its own, with its own /proc: the test binary re-runs
+// itself there as PID 1 and ns_last_pid only moves inside.
 func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 	requireRoot(t)
+	if os.Getenv("PROCWATCH_IN_PIDNS") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStaleTargetNeverHitsNewProcess$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "PROCWATCH_IN_PIDNS=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		switch {
+		case err != nil && !errors.As(err, &ee):
+			t.Skip("cannot start a PID namespace:", err)
+		case err != nil:
+			t.Fatalf("in a PID namespace: %v\n%s", err, out)
+		case strings.Contains(string(out), "--- SKIP"):
+			t.Skipf("skipped in the PID namespace:\n%s", out)
+		case !strings.Contains(string(out), "--- PASS: TestStaleTargetNeverHitsNewProcess"):
+			t.Fatalf("no result from the PID namespace:\n%s", out)
+		}
+		t.Logf("in a PID namespace:\n%s", out)
+		return
+	}
+	// Inside: PID 1 of a new namespace. Make every mount private first, so
+	// the new /proc never propagates to the host, then mount it.
+	if os.Getpid() != 1 {
+		t.Fatalf("PROCWATCH_IN_PIDNS set but pid is %d", os.Getpid())
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Skip("cannot make mounts private:", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		t.Skip("cannot mount /proc for the namespace:", err)
+	}
 	if f, err := os.OpenFile("/proc/sys/kernel/ns_last_pid", os.O_WRONLY, 0); err != nil {
 		t.Skip("cannot write ns_last_pid, so cannot force PID reuse:", err)
 	} else {

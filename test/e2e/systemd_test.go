@@ -83,6 +83,7 @@ func TestPackage(t *testing.T) {
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
+		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
