@@ -77,6 +77,7 @@ func TestPackage(t *testing.T) {
 	}{
 		{"1_install_socket_listens_service_stopped_token_0600", checkInstall},
 		{"2_socket_activation_curl_seed_examples_401", checkSocketActivation},
+		{"2_readme_curl_examples_as_written", checkReadmeExamples},
 		{"E2_sandbox_caps_nonewprivs_seccomp", checkSandbox},
 		{"E3_sandbox_refuses_etc_inet_setuid_procmem_vmreadv", checkSandboxProbe},
 		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
@@ -338,6 +339,92 @@ curl -sS --fail-with-body -X POST -H "Content-Type: application/json" -H "X-Auth
 			t.Errorf("new_pid %d, unit MainPID %d", r.NewPID, m)
 		}
 	})
+}
+
+// readmeCurlExamples returns the bash blocks of README.md's "curl examples"
+// section, unindented, in order.
+func readmeCurlExamples(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("no README.md: %v", err)
+	}
+	text := string(b)
+	i := strings.Index(text, "### curl examples")
+	if i < 0 {
+		t.Skip(`README.md has no "### curl examples" section`)
+	}
+	text = text[i+len("### curl examples"):]
+	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
+		text = text[:j[0]]
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?ms)^([ \t]*)```bash\n(.*?)^[ \t]*```").FindAllStringSubmatch(text, -1) {
+		var lines []string
+		for _, l := range strings.Split(m[2], "\n") {
+			lines = append(lines, strings.TrimPrefix(l, m[1]))
+		}
+		blocks = append(blocks, strings.TrimSpace(strings.Join(lines, "\n")))
+	}
+	return blocks
+}
+
+// checkReadmeExamples runs README.md's curl examples literally inside the
+// container: the token comes from the token file and the example PID 1234 is
+// replaced by a throwaway process.
+func checkReadmeExamples(t *testing.T) {
+	blocks := readmeCurlExamples(t)
+	if len(blocks) < 5 {
+		t.Fatalf("only %d bash blocks in README's curl examples", len(blocks))
+	}
+	prelude := "TOKEN=$(cat /etc/roy-procwatch/token)\ncd /tmp\n"
+	n := 0
+	for i, blk := range blocks {
+		if strings.HasPrefix(blk, "TOKEN=") {
+			continue // the token line: replaced by the prelude
+		}
+		if strings.Contains(blk, "| jq") {
+			t.Logf("block %d needs jq (not in the minimal rootfs), skipped:\n%s", i, blk)
+			continue
+		}
+		n++
+		script := blk
+		pid := 0
+		if strings.Contains(blk, "/api/process/1234/") {
+			unit := fmt.Sprintf("e2e-readme-%d", i)
+			ct.must(t, fmt.Sprintf("systemd-run --quiet --collect --unit=%s sleep 10000", unit))
+			defer ct.run(10*time.Second, "systemctl stop "+unit+".service 2>/dev/null")
+			pid = atoi(t, unitProp(t, unit+".service", "MainPID"))
+			script = strings.ReplaceAll(blk, "/api/process/1234/", fmt.Sprintf("/api/process/%d/", pid))
+		}
+		out, err := ct.run(30*time.Second, prelude+script)
+		out = strings.TrimSpace(out)
+		t.Logf("README block %d:\n%s\n-> %.300s", i, script, out)
+		switch {
+		case err != nil:
+			t.Errorf("README block %d failed: %v", i, err)
+		case pid != 0:
+			if !strings.Contains(out, `"ok":true`) {
+				t.Errorf("README block %d: no \"ok\":true in %.300s", i, out)
+			}
+		case strings.Contains(blk, "> "):
+			f := regexp.MustCompile(`> (\S+)\s*$`).FindStringSubmatch(blk)
+			if f == nil {
+				break
+			}
+			if size := ct.must(t, "wc -c < /tmp/"+f[1]); atoi(t, size) == 0 {
+				t.Errorf("README block %d wrote an empty %s", i, f[1])
+			}
+		default:
+			var l list
+			if err := json.Unmarshal([]byte(out), &l); err != nil || l.Count == 0 {
+				t.Errorf("README block %d: not a process list: %v %.200s", i, err, out)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("ran only %d README examples", n)
+	}
 }
 
 func compactJSON(s string) string {
