@@ -383,7 +383,7 @@ func checkReadmeExamples(t *testing.T) {
 		if strings.HasPrefix(blk, "TOKEN=") {
 			continue // the token line: replaced by the prelude
 		}
-		if strings.Contains(blk, "| jq") {
+		if regexp.MustCompile(`\bjq\b`).MatchString(blk) {
 			t.Logf("block %d needs jq (not in the minimal rootfs), skipped:\n%s", i, blk)
 			continue
 		}
@@ -397,7 +397,8 @@ func checkReadmeExamples(t *testing.T) {
 			pid = atoi(t, unitProp(t, unit+".service", "MainPID"))
 			script = strings.ReplaceAll(blk, "/api/process/1234/", fmt.Sprintf("/api/process/%d/", pid))
 		}
-		out, err := ct.run(30*time.Second, prelude+script)
+		// stdout only: curl's progress meter goes to stderr.
+		out, err := ct.run(30*time.Second, prelude+"{\n"+script+"\n} 2>/tmp/readme-stderr")
 		out = strings.TrimSpace(out)
 		t.Logf("README block %d:\n%s\n-> %.300s", i, script, out)
 		switch {
