@@ -691,11 +691,12 @@ func checkRelaunch(t *testing.T) {
 // ---- 6 ----
 
 func checkIdleExitBurst(t *testing.T) {
-	ct.must(t, `mkdir -p /run/systemd/system/roy-procwatch.service.d
-echo ROY_PROCWATCH_IDLE_EXIT=2s > /run/roy-e2e-idle.env
-printf '[Service]\nEnvironmentFile=/run/roy-e2e-idle.env\n' > /run/systemd/system/roy-procwatch.service.d/e2e-idle.conf
-systemctl daemon-reload; systemctl stop roy-procwatch.service`)
-	defer ct.run(20*time.Second, "rm -rf /run/systemd/system/roy-procwatch.service.d /run/roy-e2e-idle.env; systemctl daemon-reload")
+	// Through the real settings file (the conffile), restored afterwards so
+	// the upgrade in check 8 sees it unmodified.
+	ct.must(t, `cp -p /etc/default/roy-procwatch /root/default.bak
+echo ROY_PROCWATCH_IDLE_EXIT=2s >> /etc/default/roy-procwatch
+systemctl stop roy-procwatch.service`)
+	defer ct.run(20*time.Second, "cp -p /root/default.bak /etc/default/roy-procwatch && rm -f /root/default.bak; systemctl stop roy-procwatch.service")
 
 	// The start limit must leave room for the fastest idle cycle (2s).
 	iv, _ := time.ParseDuration(strings.ReplaceAll(unitProp(t, svc, "StartLimitIntervalUSec"), "min", "m"))
