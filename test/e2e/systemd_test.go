@@ -165,6 +165,57 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// load is a set of clients sending GET path in a loop until stop.
+type load struct {
+	ok, retried, failed atomic.Int32
+	mu                  sync.Mutex
+	errs                []string // the first few failures
+	done                chan struct{}
+	wg                  sync.WaitGroup
+}
+
+// startLoad starts workers clients; with retry, a failed request is tried
+// once more before it counts as failed.
+func startLoad(workers int, path, tok string, retry bool, pause time.Duration) *load {
+	l := &load{done: make(chan struct{})}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				code, _, err := api("GET", path, tok, "")
+				if (err != nil || code != 200) && retry {
+					l.retried.Add(1)
+					code, _, err = api("GET", path, tok, "")
+				}
+				if err != nil || code != 200 {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 5 {
+						l.errs = append(l.errs, fmt.Sprintf("%d %v", code, err))
+					}
+					l.mu.Unlock()
+				} else {
+					l.ok.Add(1)
+				}
+				time.Sleep(pause)
+			}
+		}()
+	}
+	return l
+}
+
+// stop ends the clients and waits for them.
+func (l *load) stop() {
+	close(l.done)
+	l.wg.Wait()
+}
+
 type port struct {
 	Local  string  `json:"local"`
 	Remote *string `json:"remote"`
@@ -761,46 +812,14 @@ func checkKill9(t *testing.T) {
 	tok := token(t)
 	old := daemonPID(t)
 	sockSince := unitProp(t, sock, "ActiveEnterTimestampMonotonic")
-	var ok, retried, failed atomic.Int32
-	errs := make(chan string, 100)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, err := api("GET", "/api/processes?q=sleep", tok, "")
-				if err != nil || code != 200 {
-					retried.Add(1)
-					code, _, err = api("GET", "/api/processes?q=sleep", tok, "")
-				}
-				if err != nil || code != 200 {
-					failed.Add(1)
-					select {
-					case errs <- fmt.Sprintf("%d %v", code, err):
-					default:
-					}
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	l := startLoad(16, "/api/processes?q=sleep", tok, true, 0)
 	time.Sleep(1 * time.Second)
 	ct.must(t, fmt.Sprintf("kill -9 %d", old))
 	t.Logf("killed daemon pid %d with SIGKILL under load", old)
 	time.Sleep(3 * time.Second)
-	close(stop)
-	wg.Wait()
-	close(errs)
-	t.Logf("requests: %d ok, %d retried once, %d failed after the retry", ok.Load(), retried.Load(), failed.Load())
-	for e := range errs {
+	l.stop()
+	t.Logf("requests: %d ok, %d retried once, %d failed after the retry", l.ok.Load(), l.retried.Load(), l.failed.Load())
+	for _, e := range l.errs {
 		t.Errorf("request failed after one retry: %s", e)
 	}
 	if s := isActive(svc); s != "active" {
@@ -883,42 +902,20 @@ func checkUpgradePurge(t *testing.T) {
 	if err := ct.copyIn(up, "root/roy-procwatch-up.deb"); err != nil {
 		t.Fatal(err)
 	}
-	// Clients keep coming during the upgrade: none may be refused.
-	var ok, failed atomic.Int32
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if code, _, err := api("GET", "/api/health", "", ""); err != nil || code != 200 {
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
+	// Clients keep coming during the upgrade: none may be refused (no retry).
+	l := startLoad(4, "/api/health", "", false, 20*time.Millisecond)
 	out, err := ct.run(120*time.Second, "dpkg -i /root/roy-procwatch-up.deb 2>&1")
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("dpkg -i (upgrade %s -> %s):\n%s\nrequests during upgrade: %d ok, %d failed", ver, newVer, out, ok.Load(), failed.Load())
+	l.stop()
+	t.Logf("dpkg -i (upgrade %s -> %s):\n%s\nrequests during upgrade: %d ok, %d failed", ver, newVer, out, l.ok.Load(), l.failed.Load())
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
 	if v := ct.must(t, "dpkg-query -W -f='${Version}' roy-procwatch"); v != newVer {
 		t.Errorf("version %s after upgrade, want %s", v, newVer)
 	}
-	if failed.Load() != 0 {
-		t.Errorf("%d requests refused during the upgrade", failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("%d requests refused during the upgrade: %v", l.failed.Load(), l.errs)
 	}
 	if token(t) != tok {
 		t.Errorf("the upgrade changed the token")
