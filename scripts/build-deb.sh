@@ -78,3 +78,19 @@ dpkg-deb --contents "build/$deb"
 log "lintian"
 lintian --display-info --fail-on error,warning "build/$deb"
 log "lintian: no errors, no unjustified warnings"
+
+# E1 offline: the unit's exposure score must stay <= 2.0 (the e2e test checks
+# the installed unit again in the booted container).
+unit=packaging/systemd/roy-procwatch.service
+if command -v systemd-analyze >/dev/null && systemd-analyze security --help 2>/dev/null | grep -q -- --offline; then
+	score=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+	[ -n "$score" ] || { echo "build-deb: no exposure score for $unit" >&2; exit 1; }
+	if awk -v s="$score" 'BEGIN { exit !(s > 2.0) }'; then
+		echo "build-deb: systemd-analyze security $unit: $score > 2.0" >&2
+		exit 1
+	fi
+	log "systemd-analyze security --offline=yes: $score (<= 2.0)"
+else
+	log "systemd-analyze --offline not available: exposure score not checked here"
+fi
