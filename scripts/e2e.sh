@@ -30,6 +30,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# One e2e at a time on this host (other checkouts too): they all need
+# 127.0.0.1:8088. A second run waits for the first instead of failing.
+mkdir -p /run/lock
+exec 9>/run/lock/roy-procwatch-e2e.lock
+if ! flock -n 9; then
+	log "another e2e run holds /run/lock/roy-procwatch-e2e.lock; waiting (up to 15 min)"
+	flock -w 900 9 || { echo "e2e: FAIL: lock still held after 15 min" >&2; exit 1; }
+fi
+
 # The container shares the host network: 127.0.0.1:8088 must be free.
 if ss -Hltn 'sport = :8088' | grep -q .; then
 	echo "e2e: FAIL: something on the host already listens on port 8088:" >&2

@@ -77,6 +77,7 @@ func TestPackage(t *testing.T) {
 	}{
 		{"1_install_socket_listens_service_stopped_token_0600", checkInstall},
 		{"2_socket_activation_curl_seed_examples_401", checkSocketActivation},
+		{"2_readme_curl_examples_as_written", checkReadmeExamples},
 		{"E2_sandbox_caps_nonewprivs_seccomp", checkSandbox},
 		{"E3_sandbox_refuses_etc_inet_setuid_procmem_vmreadv", checkSandboxProbe},
 		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
@@ -162,6 +163,57 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// load is a set of clients sending GET path in a loop until stop.
+type load struct {
+	ok, retried, failed atomic.Int32
+	mu                  sync.Mutex
+	errs                []string // the first few failures
+	done                chan struct{}
+	wg                  sync.WaitGroup
+}
+
+// startLoad starts workers clients; with retry, a failed request is tried
+// once more before it counts as failed.
+func startLoad(workers int, path, tok string, retry bool, pause time.Duration) *load {
+	l := &load{done: make(chan struct{})}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.done:
+					return
+				default:
+				}
+				code, _, err := api("GET", path, tok, "")
+				if (err != nil || code != 200) && retry {
+					l.retried.Add(1)
+					code, _, err = api("GET", path, tok, "")
+				}
+				if err != nil || code != 200 {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 5 {
+						l.errs = append(l.errs, fmt.Sprintf("%d %v", code, err))
+					}
+					l.mu.Unlock()
+				} else {
+					l.ok.Add(1)
+				}
+				time.Sleep(pause)
+			}
+		}()
+	}
+	return l
+}
+
+// stop ends the clients and waits for them.
+func (l *load) stop() {
+	close(l.done)
+	l.wg.Wait()
 }
 
 type port struct {
@@ -338,6 +390,93 @@ curl -sS --fail-with-body -X POST -H "Content-Type: application/json" -H "X-Auth
 			t.Errorf("new_pid %d, unit MainPID %d", r.NewPID, m)
 		}
 	})
+}
+
+// readmeCurlExamples returns the bash blocks of README.md's "curl examples"
+// section, unindented, in order.
+func readmeCurlExamples(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("no README.md: %v", err)
+	}
+	text := string(b)
+	i := strings.Index(text, "### curl examples")
+	if i < 0 {
+		t.Skip(`README.md has no "### curl examples" section`)
+	}
+	text = text[i+len("### curl examples"):]
+	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
+		text = text[:j[0]]
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?ms)^([ \t]*)```bash\n(.*?)^[ \t]*```").FindAllStringSubmatch(text, -1) {
+		var lines []string
+		for _, l := range strings.Split(m[2], "\n") {
+			lines = append(lines, strings.TrimPrefix(l, m[1]))
+		}
+		blocks = append(blocks, strings.TrimSpace(strings.Join(lines, "\n")))
+	}
+	return blocks
+}
+
+// checkReadmeExamples runs README.md's curl examples literally inside the
+// container: the token comes from the token file and the example PID 1234 is
+// replaced by a throwaway process.
+func checkReadmeExamples(t *testing.T) {
+	blocks := readmeCurlExamples(t)
+	if len(blocks) < 5 {
+		t.Fatalf("only %d bash blocks in README's curl examples", len(blocks))
+	}
+	prelude := "TOKEN=$(cat /etc/roy-procwatch/token)\ncd /tmp\n"
+	n := 0
+	for i, blk := range blocks {
+		if strings.HasPrefix(blk, "TOKEN=") {
+			continue // the token line: replaced by the prelude
+		}
+		if regexp.MustCompile(`\bjq\b`).MatchString(blk) {
+			t.Logf("block %d needs jq (not in the minimal rootfs), skipped:\n%s", i, blk)
+			continue
+		}
+		n++
+		script := blk
+		pid := 0
+		if strings.Contains(blk, "/api/process/1234/") {
+			unit := fmt.Sprintf("e2e-readme-%d", i)
+			ct.must(t, fmt.Sprintf("systemd-run --quiet --collect --unit=%s sleep 10000", unit))
+			defer ct.run(10*time.Second, "systemctl stop "+unit+".service 2>/dev/null")
+			pid = atoi(t, unitProp(t, unit+".service", "MainPID"))
+			script = strings.ReplaceAll(blk, "/api/process/1234/", fmt.Sprintf("/api/process/%d/", pid))
+		}
+		// stdout only: curl's progress meter goes to stderr.
+		out, err := ct.run(30*time.Second, prelude+"{\n"+script+"\n} 2>/tmp/readme-stderr")
+		out = strings.TrimSpace(out)
+		t.Logf("README block %d:\n%s\n-> %.300s", i, script, out)
+		switch {
+		case err != nil:
+			t.Errorf("README block %d failed: %v", i, err)
+		case pid != 0:
+			if !strings.Contains(out, `"ok":true`) {
+				t.Errorf("README block %d: no \"ok\":true in %.300s", i, out)
+			}
+		case strings.Contains(blk, "> "):
+			f := regexp.MustCompile(`> (\S+)\s*$`).FindStringSubmatch(blk)
+			if f == nil {
+				break
+			}
+			if size := ct.must(t, "wc -c < /tmp/"+f[1]); atoi(t, size) == 0 {
+				t.Errorf("README block %d wrote an empty %s", i, f[1])
+			}
+		default:
+			var l list
+			if err := json.Unmarshal([]byte(out), &l); err != nil || l.Count == 0 {
+				t.Errorf("README block %d: not a process list: %v %.200s", i, err, out)
+			}
+		}
+	}
+	if n < 5 {
+		t.Errorf("ran only %d README examples", n)
+	}
 }
 
 func compactJSON(s string) string {
@@ -603,11 +742,12 @@ func checkRelaunch(t *testing.T) {
 // ---- 6 ----
 
 func checkIdleExitBurst(t *testing.T) {
-	ct.must(t, `mkdir -p /run/systemd/system/roy-procwatch.service.d
-echo ROY_PROCWATCH_IDLE_EXIT=2s > /run/roy-e2e-idle.env
-printf '[Service]\nEnvironmentFile=/run/roy-e2e-idle.env\n' > /run/systemd/system/roy-procwatch.service.d/e2e-idle.conf
-systemctl daemon-reload; systemctl stop roy-procwatch.service`)
-	defer ct.run(20*time.Second, "rm -rf /run/systemd/system/roy-procwatch.service.d /run/roy-e2e-idle.env; systemctl daemon-reload")
+	// Through the real settings file (the conffile), restored afterwards so
+	// the upgrade in check 8 sees it unmodified.
+	ct.must(t, `cp -p /etc/default/roy-procwatch /root/default.bak
+echo ROY_PROCWATCH_IDLE_EXIT=2s >> /etc/default/roy-procwatch
+systemctl stop roy-procwatch.service`)
+	defer ct.run(20*time.Second, "cp -p /root/default.bak /etc/default/roy-procwatch && rm -f /root/default.bak; systemctl stop roy-procwatch.service")
 
 	// The start limit must leave room for the fastest idle cycle (2s).
 	iv, _ := time.ParseDuration(strings.ReplaceAll(unitProp(t, svc, "StartLimitIntervalUSec"), "min", "m"))
@@ -672,46 +812,14 @@ func checkKill9(t *testing.T) {
 	tok := token(t)
 	old := daemonPID(t)
 	sockSince := unitProp(t, sock, "ActiveEnterTimestampMonotonic")
-	var ok, retried, failed atomic.Int32
-	errs := make(chan string, 100)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, _, err := api("GET", "/api/processes?q=sleep", tok, "")
-				if err != nil || code != 200 {
-					retried.Add(1)
-					code, _, err = api("GET", "/api/processes?q=sleep", tok, "")
-				}
-				if err != nil || code != 200 {
-					failed.Add(1)
-					select {
-					case errs <- fmt.Sprintf("%d %v", code, err):
-					default:
-					}
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	l := startLoad(16, "/api/processes?q=sleep", tok, true, 0)
 	time.Sleep(1 * time.Second)
 	ct.must(t, fmt.Sprintf("kill -9 %d", old))
 	t.Logf("killed daemon pid %d with SIGKILL under load", old)
 	time.Sleep(3 * time.Second)
-	close(stop)
-	wg.Wait()
-	close(errs)
-	t.Logf("requests: %d ok, %d retried once, %d failed after the retry", ok.Load(), retried.Load(), failed.Load())
-	for e := range errs {
+	l.stop()
+	t.Logf("requests: %d ok, %d retried once, %d failed after the retry", l.ok.Load(), l.retried.Load(), l.failed.Load())
+	for _, e := range l.errs {
 		t.Errorf("request failed after one retry: %s", e)
 	}
 	if s := isActive(svc); s != "active" {
@@ -794,42 +902,20 @@ func checkUpgradePurge(t *testing.T) {
 	if err := ct.copyIn(up, "root/roy-procwatch-up.deb"); err != nil {
 		t.Fatal(err)
 	}
-	// Clients keep coming during the upgrade: none may be refused.
-	var ok, failed atomic.Int32
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if code, _, err := api("GET", "/api/health", "", ""); err != nil || code != 200 {
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
+	// Clients keep coming during the upgrade: none may be refused (no retry).
+	l := startLoad(4, "/api/health", "", false, 20*time.Millisecond)
 	out, err := ct.run(120*time.Second, "dpkg -i /root/roy-procwatch-up.deb 2>&1")
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("dpkg -i (upgrade %s -> %s):\n%s\nrequests during upgrade: %d ok, %d failed", ver, newVer, out, ok.Load(), failed.Load())
+	l.stop()
+	t.Logf("dpkg -i (upgrade %s -> %s):\n%s\nrequests during upgrade: %d ok, %d failed", ver, newVer, out, l.ok.Load(), l.failed.Load())
 	if err != nil {
 		t.Fatalf("upgrade: %v", err)
 	}
 	if v := ct.must(t, "dpkg-query -W -f='${Version}' roy-procwatch"); v != newVer {
 		t.Errorf("version %s after upgrade, want %s", v, newVer)
 	}
-	if failed.Load() != 0 {
-		t.Errorf("%d requests refused during the upgrade", failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("%d requests refused during the upgrade: %v", l.failed.Load(), l.errs)
 	}
 	if token(t) != tok {
 		t.Errorf("the upgrade changed the token")
