@@ -326,6 +326,9 @@ func startChild(t *testing.T, cmd *exec.Cmd, wantLine bool) *child {
 		t.Fatal(err)
 	}
 	c := &child{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	if !wantLine {
+		waitExec(t, c.pid)
+	}
 	if wantLine {
 		l, _ := bufio.NewReader(out).ReadString('\n')
 		c.line = strings.TrimSpace(l)
@@ -375,6 +378,11 @@ func sigIgnored(pid int, sig syscall.Signal) bool {
 		}
 	}
 	return false
+}
+
+func procCmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return string(b)
 }
 
 func stateOf(pid int) byte {
@@ -871,6 +879,7 @@ func TestAPIWithRealChildren(t *testing.T) {
 		}
 		newPID := int(m["new_pid"].(float64))
 		reapLater(t, newPID)
+		waitExec(t, newPID)
 		if newPID == c.pid || m["how"] != "detached" {
 			t.Errorf("restart result %v", m)
 		}
@@ -880,7 +889,7 @@ func TestAPIWithRealChildren(t *testing.T) {
 			t.Fatalf("new pid %d not listed", newPID)
 		}
 		if fmt.Sprint(after["cmdline"]) != fmt.Sprint(before["cmdline"]) || fmt.Sprint(after["cmdline"]) != "[sleep 3602]" {
-			t.Errorf("cmdline %v, was %v", after["cmdline"], before["cmdline"])
+			t.Errorf("cmdline %v, was %v (new process listed as %v; /proc says %q)", after["cmdline"], before["cmdline"], after, procCmdline(newPID))
 		}
 		if cwd, _ := os.Readlink("/proc/" + strconv.Itoa(newPID) + "/cwd"); cwd != dir {
 			t.Errorf("cwd %q, want %q", cwd, dir)
@@ -895,4 +904,23 @@ func TestAPIWithRealChildren(t *testing.T) {
 			t.Errorf("stale target: %d", code)
 		}
 	})
+}
+
+// waitExec waits until pid has finished exec: the kernel fills
+// /proc/PID/cmdline only late in execve, after the close-on-exec pipe that
+// makes exec.Cmd.Start return, so a fresh child can briefly show an empty
+// command line (measured: 17 of 300 reads right after Start).
+func waitExec(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil || len(b) > 0 {
+			return // gone (the caller will see it) or exec done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never finished exec", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

