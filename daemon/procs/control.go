@@ -203,11 +203,25 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	if err := unix.PidfdSendSignal(t.fd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
 		return noSuchProcess(t.pid)
 	}
-	tids := s.threads(t.pid)
+	// Threads started while we go (cloned from one not reniced yet) keep
+	// the old value: scan again until a pass finds no thread we have not
+	// set. Threads created after that inherit the new value.
 	var firstErr error
-	for _, tid := range tids {
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) && firstErr == nil {
-			firstErr = err
+	done := map[int]bool{}
+	for pass := 0; pass < 50; pass++ {
+		fresh := 0
+		for _, tid := range s.threads(t.pid) {
+			if done[tid] {
+				continue
+			}
+			done[tid] = true
+			fresh++
+			if err := unix.Setpriority(unix.PRIO_PROCESS, tid, nice); err != nil && !errors.Is(err, unix.ESRCH) && firstErr == nil {
+				firstErr = err
+			}
+		}
+		if fresh == 0 || firstErr != nil {
+			break
 		}
 	}
 	if firstErr != nil {
