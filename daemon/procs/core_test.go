@@ -283,6 +283,28 @@ func TestRenice(t *testing.T) {
 	}
 }
 
+// TestReniceWhileThreadsStart: threads created while Renice runs must not
+// keep the old nice value (they are cloned from threads not yet reniced).
+func TestReniceWhileThreadsStart(t *testing.T) {
+	s := newCore(t, Options{})
+	c := helper(t, "threadspawner")
+	ctx := context.Background()
+	for i := 0; i < 40 && alive(c.pid); i++ {
+		n := 1 + i%2 // alternate 1 and 2, so the old value is always wrong
+		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
+			t.Fatalf("Renice(%d): %v", n, err)
+		}
+		// Threads started after Renice returned inherit n from a reniced
+		// thread; none may be left with the previous value.
+		for _, tid := range tidsOf(t, c.pid) {
+			if got, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-got != n {
+				t.Fatalf("round %d: after Renice(%d) thread %d has nice %d (%d threads)", i, n, tid, 20-got, len(tidsOf(t, c.pid)))
+			}
+		}
+		time.Sleep(3 * time.Millisecond)
+	}
+}
+
 func readlink(t *testing.T, p string) string {
 	t.Helper()
 	l, err := os.Readlink(p)

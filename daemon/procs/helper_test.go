@@ -86,14 +86,32 @@ func runHelper(mode string) {
 		hold()
 	case "threads":
 		// Pin a few goroutines to their own OS threads so the process has
-		// several threads for certain.
+		// several threads for certain, and say ready once they all run.
+		var wg sync.WaitGroup
 		for i := 0; i < 4; i++ {
+			wg.Add(1)
 			go func() {
 				runtime.LockOSThread()
+				wg.Done()
 				select {}
 			}()
 		}
+		wg.Wait()
 		fmt.Println("ready")
+		hold()
+	case "threadspawner":
+		// Keep starting long-lived threads, as a pool warming up does.
+		fmt.Println("ready")
+		for i := 0; i < 400; i++ {
+			started := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(started)
+				select {}
+			}()
+			<-started
+			time.Sleep(2 * time.Millisecond)
+		}
 		hold()
 	default:
 		fmt.Println("ready")
