@@ -661,6 +661,63 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 	}
 }
 
+// TestSetuidProcessNotOwned (A7): a process its caller started but that
+// runs with another effective uid (a setuid program) is not the caller's.
+func TestSetuidProcessNotOwned(t *testing.T) {
+	requireRoot(t)
+	s := newCore(t, Options{})
+	c := helper(t, "setresuid")
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/status")
+	if uids, _ := idsFromStatus(b, "Uid"); uids != [3]uint32{65534, 0, 0} {
+		t.Fatalf("helper uids %v, want [65534 0 0]", uids)
+	}
+	ctx := context.Background()
+	no := &authorizer{ok: false}
+	caller := Caller{UID: 65534, Name: "nobody", Authorize: no.fn}
+	_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "STOP")
+	wantKind(t, "Signal of a setuid process by its real uid", err, ErrAccessDenied)
+	wantKind(t, "Renice of a setuid process by its real uid", s.Renice(ctx, caller, Target{PID: c.pid}, 10), ErrAccessDenied)
+	_, err = s.Restart(ctx, caller, Target{PID: c.pid})
+	wantKind(t, "Restart of a setuid process by its real uid", err, ErrAccessDenied)
+	pid := strconv.Itoa(c.pid)
+	if want := []string{ActionSignal + " " + pid, ActionRenice + " " + pid, ActionRestart + " " + pid}; !slices.Equal(no.calls, want) {
+		t.Errorf("authority calls %q, want %q (the polkit path)", no.calls, want)
+	}
+	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+		t.Fatal("the setuid process was touched")
+	}
+}
+
+// TestRestartDeletedExecutable (B11): a process whose executable was
+// deleted or replaced cannot be started again, so it is not stopped.
+func TestRestartDeletedExecutable(t *testing.T) {
+	s := newCore(t, Options{})
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(t.TempDir(), "sleep-copy")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, exec.Command(exe, "3600"), false)
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Restart(context.Background(), root, Target{PID: c.pid})
+	wantKind(t, "Restart with a deleted executable", err, ErrNotRestartable)
+	if !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("message %q does not say deleted", err)
+	}
+	if !alive(c.pid) {
+		t.Fatal("the process was stopped although it cannot be started again")
+	}
+}
+
 // forceNextPID makes the next fork in our PID namespace get pid (Linux
 // ns_last_pid, root only). It reports whether it could write the knob.
 func forceNextPID(pid int) bool {

@@ -99,6 +99,15 @@ func runHelper(mode string) {
 		wg.Wait()
 		fmt.Println("ready")
 		hold()
+	case "setresuid":
+		// Like a setuid-root program started by uid 65534: real uid 65534,
+		// effective and saved uid 0 (Go applies it to every thread).
+		if err := unix.Setresuid(65534, 0, 0); err != nil {
+			fmt.Println("error", err)
+			os.Exit(3)
+		}
+		fmt.Println("ready")
+		hold()
 	case "threadspawner":
 		// Keep starting long-lived threads, as a pool warming up does.
 		fmt.Println("ready")
