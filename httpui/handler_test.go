@@ -461,7 +461,9 @@ func TestShapes(t *testing.T) {
 	if w.Body.String() != `{"ok":true,"pid":`+pid+`,"signal":"CONT"}`+"\n" {
 		t.Errorf("signal response %s", w.Body.String())
 	}
-	w = do(t, h, req{method: "POST", path: "/api/process/" + pid + "/renice", body: `{"nice":10}`})
+	// Browsers send a charset parameter; it is still JSON.
+	w = do(t, h, req{method: "POST", path: "/api/process/" + pid + "/renice", body: `{"nice":10}`,
+		hdr: map[string]string{"Content-Type": "application/json;charset=UTF-8"}})
 	wantStatus(t, w, 200)
 	if w.Body.String() != `{"nice":10,"ok":true,"pid":`+pid+`}`+"\n" {
 		t.Errorf("renice response %s", w.Body.String())
