@@ -18,19 +18,24 @@ run: build
 	./$(BIN)
 
 # Installs what the tests need (Debian packages, when root), then runs everything.
-test: deps lint unit e2e
+test: deps lint unit browser e2e
 
 deps:
 	@bash scripts/test-deps.sh
 
 unit:
 	$(GO) test -count=1 -race ./...
+	@bash scripts/js-test.sh
+
+# The UI in headless Chromium (chromedp) against the real daemon.
+browser:
+	@bash scripts/browser-test.sh
 
 e2e:
 	@bash scripts/e2e.sh
 
 bench:
-	@bash scripts/bench.sh
+	@bash scripts/bench.sh $(BENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -139,6 +139,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 
+	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
+
 	stopBus := startBus(ctx, cfg, core, act, log)
 	defer stopBus()
 

@@ -13,7 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -69,6 +69,43 @@ func clientMain(args []string) int {
 		} else {
 			res.Body = []any{uint32(r)}
 		}
+		return out()
+	case "watch": // wait for one of our signals
+		if err := conn.AddMatchSignal(dbus.WithMatchSender(BusName), dbus.WithMatchInterface(Interface)); err != nil {
+			setErr(&res, err)
+			return out()
+		}
+		ch := make(chan *dbus.Signal, 4)
+		conn.Signal(ch)
+		fmt.Println("ready")
+		select {
+		case s := <-ch:
+			res.Message = s.Name
+			for _, x := range s.Body {
+				res.Body = append(res.Body, plain(x))
+			}
+		case <-time.After(10 * time.Second):
+			res.Error = "timeout"
+		}
+		return out()
+	case "flood": // N concurrent Signal calls; prints the error names
+		n, _ := strconv.Atoi(args[1])
+		calls := make([]*dbus.Call, n)
+		for i := range calls {
+			calls[i] = obj.Go(Interface+".Signal", 0, make(chan *dbus.Call, 1), uint32(num(2)), "TERM")
+		}
+		counts := map[string]int{}
+		for _, c := range calls {
+			<-c.Done
+			name := "ok"
+			if de, ok := c.Err.(dbus.Error); ok {
+				name = de.Name
+			} else if c.Err != nil {
+				name = c.Err.Error()
+			}
+			counts[name]++
+		}
+		res.Body = []any{counts}
 		return out()
 	case "list":
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
@@ -250,16 +287,31 @@ func runBusDaemon(t *testing.T, dir string) (string, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
+	// logf stays open until dbus-daemon exits: with -v its stderr goes
+	// through a copying goroutine, and a closed writer would end that
+	// goroutine and kill the bus with SIGPIPE on its next log line.
 	cmd.Stderr = logf
 	if testing.Verbose() {
 		cmd.Stderr = io.MultiWriter(logf, os.Stderr)
 	}
 	if err := cmd.Start(); err != nil {
+		logf.Close()
 		t.Fatal(err)
 	}
-	var once sync.Once
-	kill := func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	// Say so when the bus dies under the test: it explains the failures
+	// that follow.
+	exited := make(chan struct{})
+	var killing atomic.Bool
+	go func() {
+		_ = cmd.Wait()
+		if !killing.Load() {
+			tail, _ := os.ReadFile(logf.Name())
+			fmt.Fprintf(os.Stderr, "%s: dbus-daemon %d died during the test: %v; its log:\n%s\n", t.Name(), cmd.Process.Pid, cmd.ProcessState, tail)
+		}
+		logf.Close()
+		close(exited)
+	}()
+	kill := func() { killing.Store(true); _ = cmd.Process.Kill(); <-exited }
 	t.Cleanup(kill)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {

@@ -1,8 +1,11 @@
 package dbusiface
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"encoding/xml"
+	"os"
 	"os/exec"
 	"reflect"
 	"strconv"
@@ -259,6 +262,10 @@ func TestBus(t *testing.T) {
 			{"exited get", "GetProcess", []any{uint32(dead.pid)}, ErrNoSuchProcess},
 			{"exited restart", "Restart", []any{uint32(dead.pid)}, ErrNoSuchProcess},
 			{"pid 1", "Signal", []any{uint32(1), "TERM"}, ErrAccessDenied},
+			{"the daemon itself", "Signal", []any{uint32(os.Getpid()), "KILL"}, ErrAccessDenied},
+			{"restart the daemon itself", "Restart", []any{uint32(os.Getpid())}, ErrAccessDenied},
+			{"kthreadd", "Signal", []any{uint32(2), "KILL"}, ErrAccessDenied},
+			{"renice kthreadd", "Renice", []any{uint32(2), int32(5)}, ErrAccessDenied},
 			{"wrong signature", "Signal", []any{"1", "TERM"}, "org.freedesktop.DBus.Error.InvalidArgs"},
 			{"too few args", "Renice", []any{uint32(c.pid)}, "org.freedesktop.DBus.Error.InvalidArgs"},
 			{"unknown method", "Frobnicate", nil, "org.freedesktop.DBus.Error.UnknownMethod"},
@@ -389,6 +396,37 @@ func TestBus(t *testing.T) {
 			}
 			if !found {
 				t.Error("root's process not listed for nobody")
+			}
+		})
+		t.Run("ReceivesSignals", func(t *testing.T) {
+			cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", b.client, "watch")
+			cmd.Env = []string{"PW_TEST_CLIENT=1", "PW_ADDR=" + b.addr}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			rd := bufio.NewReader(stdout)
+			if line, err := rd.ReadString('\n'); err != nil || line != "ready\n" {
+				t.Fatalf("watcher: %q %v", line, err)
+			}
+			c := spawn(t, -1)
+			if err := b.rootCall("Renice", uint32(c.pid), int32(2)).Err; err != nil {
+				t.Fatal(err)
+			}
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r clientResult
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Message != Interface+".ProcessReniced" || len(r.Body) != 2 || r.Body[0] != float64(c.pid) || r.Body[1] != float64(2) {
+				t.Fatalf("unprivileged watcher got %+v", r)
 			}
 		})
 		t.Run("PolicyRefusesOwningTheName", func(t *testing.T) {

@@ -101,7 +101,7 @@ func (s *Server) Serve(ctx context.Context, bus string) {
 		s.log.Info("D-Bus disabled: serving HTTP only")
 		return
 	}
-	delay := time.Second
+	delay := s.retryMin
 	lastErr := ""
 	for ctx.Err() == nil {
 		err := s.serveOnce(ctx, bus)
@@ -118,14 +118,14 @@ func (s *Server) Serve(ctx context.Context, bus string) {
 		} else {
 			s.log.Warn("lost the D-Bus connection; reconnecting", "bus", busLabel(bus))
 			lastErr = ""
-			delay = time.Second
+			delay = s.retryMin
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, time.Minute)
+		delay = min(delay*2, s.retryMax)
 	}
 }
 

@@ -40,7 +40,9 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 			derr = &dbus.Error{Name: ErrFailed, Body: []any{"internal error"}}
 		}
 	}()
-	ctx, cancel := context.WithTimeout(m.conn.Context(), timeout)
+	// Not tied to the connection: an action that has begun (a restart
+	// between stop and start) must not be cut short by a lost bus.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	uid, err := m.s.callerUID(ctx, m.conn, name)
 	if err != nil {

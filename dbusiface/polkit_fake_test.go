@@ -134,6 +134,38 @@ func TestPolkitFake(t *testing.T) {
 		}
 	})
 
+	t.Run("CallLimitPerSender", func(t *testing.T) { // A20
+		hold := make(chan struct{})
+		f.set(polkitResult{IsAuthorized: false}, nil, hold)
+		defer f.set(polkitResult{}, nil, nil)
+		c := spawn(t, -1)
+		meanwhile := make(chan error, 1)
+		go func() {
+			// While the flood is held at polkit, another caller is
+			// served; then polkit answers.
+			time.Sleep(500 * time.Millisecond)
+			meanwhile <- b.rootCall("GetProcess", uint32(c.pid)).Err
+			close(hold)
+		}()
+		r := b.asNobody("flood", "200", strconv.Itoa(c.pid))
+		counts := r.Body[0].(map[string]any)
+		if counts[errLimitsExceeded] != float64(200-maxInFlightPerSender) || counts[ErrAccessDenied] != float64(maxInFlightPerSender) {
+			t.Fatalf("flood of 200 calls: %v, want %d LimitsExceeded and %d AccessDenied", counts, 200-maxInFlightPerSender, maxInFlightPerSender)
+		}
+		if c.gone(0) {
+			t.Fatal("target killed")
+		}
+		if err := <-meanwhile; err != nil {
+			t.Fatalf("another caller during the flood: %v", err)
+		}
+		b.srv.mu.Lock()
+		total := b.srv.total
+		b.srv.mu.Unlock()
+		if total != 0 {
+			t.Errorf("%d calls still counted in flight", total)
+		}
+	})
+
 	t.Run("PolkitTimeoutCancels", func(t *testing.T) {
 		hold := make(chan struct{})
 		defer close(hold)

@@ -97,6 +97,7 @@ func TestServe(t *testing.T) {
 	}
 	var logs syncBuffer
 	srv := New(svc, slog.New(slog.NewTextHandler(&logs, nil)), "v")
+	srv.retryMin, srv.retryMax = 200*time.Millisecond, 400*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, BusSystem); close(done) }()
@@ -120,7 +121,7 @@ func TestServe(t *testing.T) {
 		}
 	}
 	waitLog("D-Bus interface not available", 1)
-	time.Sleep(1500 * time.Millisecond) // at least one more retry
+	time.Sleep(1000 * time.Millisecond) // a few more retries
 	if n := strings.Count(logs.String(), "D-Bus interface not available"); n != 1 {
 		t.Errorf("no-bus logged %d times, want once:\n%s", n, logs.String())
 	}

@@ -48,6 +48,7 @@ type Server struct {
 	polkitInteractiveTimeout time.Duration // polkit check that may ask for a password
 	callTimeout              time.Duration // whole List/Get/Signal/Renice call
 	restartTimeout           time.Duration // whole Restart call
+	retryMin, retryMax       time.Duration // Serve's reconnection delays
 
 	// lookupUID replaces the bus lookup in tests.
 	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
@@ -77,6 +78,8 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		polkitInteractiveTimeout: 25 * time.Second,
 		callTimeout:              60 * time.Second,
 		restartTimeout:           120 * time.Second,
+		retryMin:                 time.Second,
+		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),
 		inFlight:                 map[string]int{},
 	}

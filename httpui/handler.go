@@ -53,6 +53,8 @@ type Handler struct {
 	token   tokenStore
 	hosts   hostAllow
 	authLim *limiter
+	tickets *tickets
+	streams *streams
 	mux     *http.ServeMux
 }
 
@@ -73,6 +75,8 @@ func New(core Core, opts Options) *Handler {
 		log:     opts.Logger.With("component", "http"),
 		hosts:   newHostAllow(opts.ListenAddrs, opts.AllowedHosts),
 		authLim: newLimiter(5, 20),
+		tickets: newTickets(),
+		streams: newStreams(),
 		mux:     http.NewServeMux(),
 	}
 	h.token.Set(opts.Token)
@@ -98,11 +102,13 @@ func (h *Handler) routes() {
 	m.Handle("POST /api/process/{pid}/renice", h.auth(h.renice))
 	m.Handle("POST /api/process/{pid}/restart", h.auth(h.restart))
 	m.Handle("GET /api/signals", h.auth(h.signals))
+	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
+	m.Handle("GET /api/events", h.eventsAuth(h.events))
 	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
-	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals"} {
+	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
 		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
 	}
-	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart"} {
+	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart", "/api/events/ticket"} {
 		m.HandleFunc(p, methodNotAllowed("POST"))
 	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -61,5 +61,5 @@ dpkg-deb --info "build/$deb" | sed -n '/Package:/,$p'
 dpkg-deb --contents "build/$deb"
 
 log "lintian"
-lintian --info --display-info --fail-on error,warning "build/$deb"
+lintian --display-info --fail-on error,warning "build/$deb"
 log "lintian: no errors, no unjustified warnings"

@@ -41,7 +41,9 @@ func matches(p *Process, q string) bool {
 	if q == "" {
 		return true
 	}
-	if strings.Contains(strconv.Itoa(p.PID), q) ||
+	// Only a query of digits can be part of a PID's decimal form: no
+	// string is made for the others.
+	if (isDigits(q) && strings.Contains(strconv.Itoa(p.PID), q)) ||
 		containsFold(p.Name, q) || containsFold(p.Username, q) {
 		return true
 	}
@@ -61,38 +63,58 @@ func containsFold(s, q string) bool {
 	return strings.Contains(strings.ToLower(s), q)
 }
 
+// isDigits says whether s is non-empty and all ASCII digits.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // filterSort returns the processes matching o, ordered as o says. It copies
 // the slice; the Process values share their (immutable) slices.
 func filterSort(all []Process, o ListOptions) []Process {
 	q := strings.ToLower(strings.TrimSpace(o.Query))
-	out := make([]Process, 0, len(all))
+	// Sort positions, not Process values: a swap moves 4 bytes, not 200,
+	// and the comparison takes pointers into all (no copies escape).
+	idx := make([]int32, 0, len(all))
 	for i := range all {
 		if matches(&all[i], q) {
-			out = append(out, all[i])
+			idx = append(idx, int32(i))
 		}
 	}
-	var less func(a, b *Process) int
+	var less func(a, b int32) int
 	switch o.Sort {
 	case "mem":
-		less = func(a, b *Process) int { return cmp.Compare(a.MemoryRSS, b.MemoryRSS) }
+		less = func(a, b int32) int { return cmp.Compare(all[a].MemoryRSS, all[b].MemoryRSS) }
 	case "pid":
-		less = func(a, b *Process) int { return cmp.Compare(a.PID, b.PID) }
+		less = func(a, b int32) int { return cmp.Compare(all[a].PID, all[b].PID) }
 	case "name":
-		less = func(a, b *Process) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }
+		lower := make([]string, len(all)) // lower-cased once, not per comparison
+		for _, i := range idx {
+			lower[i] = strings.ToLower(all[i].Name)
+		}
+		less = func(a, b int32) int { return strings.Compare(lower[a], lower[b]) }
 	default:
-		less = func(a, b *Process) int { return cmp.Compare(a.CPUPercent, b.CPUPercent) }
+		less = func(a, b int32) int { return cmp.Compare(all[a].CPUPercent, all[b].CPUPercent) }
 	}
 	desc := o.Order == "desc"
-	slices.SortStableFunc(out, func(a, b Process) int {
-		c := less(&a, &b)
+	slices.SortStableFunc(idx, func(a, b int32) int {
+		c := less(a, b)
 		if c == 0 {
 			// Ties: PID ascending, whatever the order, so pages are stable.
-			return cmp.Compare(a.PID, b.PID)
+			return cmp.Compare(all[a].PID, all[b].PID)
 		}
 		if desc {
 			return -c
 		}
 		return c
 	})
+	out := make([]Process, len(idx))
+	for k, i := range idx {
+		out[k] = all[i]
+	}
 	return out
 }

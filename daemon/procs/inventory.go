@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,6 +49,7 @@ type inventory struct {
 
 	mu    sync.Mutex
 	cur   *snapshot
+	gen   uint64 // bumped by invalidate
 	prev  map[int]sample
 	users map[uint32]string
 }
@@ -74,10 +77,11 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 	out := map[int]sample{}
 	buf := make([]byte, 0, 512)
 	for _, pid := range inv.pids() {
-		b, err := readCapped(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, statCap)
+		b, err := readFileInto(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, statCap, true)
 		if err != nil {
 			continue
 		}
+		buf = b
 		st, err := parseStat(b)
 		if err != nil {
 			continue
@@ -89,21 +93,17 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 
 // pids lists the numeric entries of /proc.
 func (inv *inventory) pids() []int {
-	d, err := os.Open(inv.procRoot)
+	fd, err := openRead(inv.procRoot, unix.O_DIRECTORY)
 	if err != nil {
 		return nil
 	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	out := make([]int, 0, len(names))
-	for _, n := range names {
-		if n == "" || n[0] < '0' || n[0] > '9' {
-			continue
-		}
-		if pid, err := strconv.Atoi(n); err == nil {
+	defer unix.Close(fd)
+	out := make([]int, 0, 1024)
+	_ = eachDirent(fd, make([]byte, 32<<10), false, func(name []byte) {
+		if pid, ok := atoiBytes(name); ok {
 			out = append(out, pid)
 		}
-	}
+	})
 	return out
 }
 
@@ -111,6 +111,7 @@ func (inv *inventory) pids() []int {
 func (inv *inventory) invalidate() {
 	inv.mu.Lock()
 	inv.cur = nil
+	inv.gen++
 	inv.mu.Unlock()
 }
 
@@ -128,9 +129,17 @@ func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	inv.mu.Lock()
+	gen := inv.gen
+	inv.mu.Unlock()
 	s := inv.build()
 	inv.mu.Lock()
-	inv.cur = s
+	// A build that an action overtook (invalidate ran while it read /proc)
+	// serves its own caller but is not cached: callers after the action
+	// must see its effect.
+	if inv.gen == gen {
+		inv.cur = s
+	}
 	inv.mu.Unlock()
 	return s, nil
 }
@@ -162,103 +171,139 @@ func (inv *inventory) username(uid uint32) string {
 	return name
 }
 
+// Builds read the PIDs in chunks of buildChunk, on up to maxBuildWorkers
+// goroutines (one per CPU): almost all of a build is system calls into
+// procfs, which run in parallel. Chunks are merged in PID order, so the
+// result is exactly that of one pass.
+const (
+	buildChunk      = 64
+	maxBuildWorkers = 4
+)
+
+// sockRef says that pid holds the socket inode ino (once per fd).
+type sockRef struct {
+	ino uint64
+	pid int
+}
+
+// nsRef is the network namespace of a process that holds sockets.
+type nsRef struct {
+	ns  string
+	pid int
+}
+
+// chunkFinds is what reading one chunk of PIDs found besides the
+// processes: sockets and namespaces, in PID order.
+type chunkFinds struct {
+	socks []sockRef
+	netns []nsRef
+}
+
+// procReader reads processes for one build goroutine, with its buffers.
+type procReader struct {
+	inv   *inventory
+	prev  map[int]sample
+	boot0 float64   // CLOCK_BOOTTIME at mono0
+	mono0 time.Time // the build's start
+
+	// Paths are built in one buffer, NUL-terminated for the system calls:
+	// no string per file. path[:base] is "/proc/PID/".
+	path  []byte
+	base  int
+	stat  []byte
+	cmd   []byte
+	link  []byte
+	dents []byte
+}
+
+// file returns /proc/PID/name, followed in memory by a NUL.
+func (r *procReader) file(name string) []byte {
+	r.path = append(append(r.path[:r.base], name...), 0)
+	return r.path[:len(r.path)-1]
+}
+
 // build reads every process once: stat, cmdline, exe, fds (for sockets and
-// the open-files count) and network namespace; then the socket tables of
-// each distinct network namespace, once each.
+// the open-files count) and, for processes holding sockets, the network
+// namespace; then the socket tables of each distinct network namespace,
+// once each.
 func (inv *inventory) build() *snapshot {
 	now := time.Now()
 	pids := inv.pids()
-	procs := make([]Process, 0, len(pids))
-	statBuf := make([]byte, 0, 1024)
-	cmdBuf := make([]byte, 0, 4096)
-	linkBuf := make([]byte, 256)
-	sockOwners := map[uint64][]int{} // socket inode → PIDs holding it
-	netnsPID := map[string]int{}     // netns id → one PID in it
-	var netnsOrder []string
-	cur := make(map[int]sample, len(pids))
 
 	inv.mu.Lock()
 	prev := inv.prev
 	inv.mu.Unlock()
+	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
+	// then the monotonic clock from there.
+	boot0, mono0 := sinceBoot(), time.Now()
 
-	for _, pid := range pids {
-		dir := inv.procRoot + "/" + strconv.Itoa(pid)
-		f, err := os.Open(dir + "/stat")
-		if err != nil {
-			continue // gone
-		}
-		var fst unix.Stat_t
-		ferr := unix.Fstat(int(f.Fd()), &fst)
-		statBuf = statBuf[:cap(statBuf)]
-		n, rerr := f.Read(statBuf)
-		f.Close()
-		if rerr != nil || ferr != nil {
-			continue
-		}
-		st, err := parseStat(statBuf[:n])
-		if err != nil {
-			continue
-		}
-		p := Process{
-			PID:        pid,
-			PPID:       st.ppid,
-			Name:       st.comm,
-			UID:        fst.Uid,
-			Status:     statusName(st.state),
-			MemoryRSS:  st.rssPages * inv.pageSize,
-			Nice:       st.nice,
-			Threads:    st.numThreads,
-			startTicks: st.startTicks,
-			cpuTicks:   st.utime + st.stime,
-			Cmdline:    []string{},
-			Ports:      []Port{},
-		}
-		p.Username = inv.username(fst.Uid)
-		p.CreateTime = createTime(inv.boot, st.startTicks)
-		p.CreateTimeISO = isoLocal(p.CreateTime)
-		smp := sample{st.startTicks, p.cpuTicks, time.Now()}
-		old, ok := prev[pid]
-		if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
-			d := smp.at.Sub(old.at).Seconds()
-			p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
-		} else {
-			if ok && old.startTicks == st.startTicks {
-				smp = old // too soon: measure the next rate from the older sample
+	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
+	samples := make([]sample, len(pids))
+	finds := make([]chunkFinds, (len(pids)+buildChunk-1)/buildChunk)
+	workers := 1
+	if len(finds) > 1 {
+		workers = min(runtime.GOMAXPROCS(0), maxBuildWorkers, len(finds))
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &procReader{
+				inv: inv, prev: prev, boot0: boot0, mono0: mono0,
+				path:  make([]byte, 0, len(inv.procRoot)+64),
+				stat:  make([]byte, 1024),
+				cmd:   make([]byte, 0, 4096),
+				link:  make([]byte, 256),
+				dents: make([]byte, 8<<10),
 			}
-			// New since the last sample, or sampled too recently: its
-			// average over its life so far (boot-clock based, as starttime).
-			if life := sinceBoot() - float64(st.startTicks)/clockTicks; life > 0 {
-				p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
-			}
-		}
-		cur[pid] = smp
-		p.CPUPercent = round2(p.CPUPercent)
-
-		if st.flags&pfKthread == 0 {
-			if b, err := readCapped(dir+"/cmdline", cmdBuf, cmdlineCap); err == nil {
-				cmdBuf = b
-				p.Cmdline = splitNUL(b)
-			}
-			if n, err := unix.Readlink(dir+"/exe", linkBuf); err == nil {
-				p.Exe = string(linkBuf[:n])
-			}
-			p.OpenFilesCount = inv.scanFDs(dir, pid, linkBuf, sockOwners)
-			if n, err := unix.Readlink(dir+"/ns/net", linkBuf); err == nil {
-				ns := string(linkBuf[:n])
-				if _, ok := netnsPID[ns]; !ok {
-					netnsPID[ns] = pid
-					netnsOrder = append(netnsOrder, ns)
+			for {
+				c := int(next.Add(1)) - 1
+				if c >= len(finds) {
+					return
+				}
+				for i := c * buildChunk; i < min((c+1)*buildChunk, len(pids)); i++ {
+					r.read(pids[i], &all[i], &samples[i], &finds[c])
 				}
 			}
+		}()
+	}
+	wg.Wait()
+
+	// Merge in PID order.
+	procs := all[:0]
+	cur := make(map[int]sample, len(pids))
+	owners := map[uint64][]int{} // socket inode → PIDs holding it
+	netnsPID := map[string]int{} // netns id → one PID in it
+	var netnsOrder []string
+	for i := range all {
+		if all[i].PID != 0 {
+			cur[all[i].PID] = samples[i]
+			procs = append(procs, all[i])
 		}
-		procs = append(procs, p)
+	}
+	clear(all[len(procs):]) // no stale copies behind the slice's end
+	for c := range finds {
+		for _, s := range finds[c].socks {
+			// A process may hold one socket in several fds: list it once.
+			if o := owners[s.ino]; len(o) == 0 || o[len(o)-1] != s.pid {
+				owners[s.ino] = append(o, s.pid)
+			}
+		}
+		for _, n := range finds[c].netns {
+			if _, ok := netnsPID[n.ns]; !ok {
+				netnsPID[n.ns] = n.pid
+				netnsOrder = append(netnsOrder, n.ns)
+			}
+		}
 	}
 
 	index := make(map[int]int, len(procs))
 	for i := range procs {
 		index[procs[i].PID] = i
 	}
-	inv.attachPorts(procs, index, sockOwners, netnsPID, netnsOrder)
+	inv.attachPorts(procs, index, owners, netnsPID, netnsOrder)
 
 	inv.mu.Lock()
 	inv.prev = cur
@@ -266,36 +311,115 @@ func (inv *inventory) build() *snapshot {
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// scanFDs reads /proc/PID/fd once: socket inodes go to owners, and the
-// count of descriptors naming files (paths outside /dev) is returned.
-func (inv *inventory) scanFDs(dir string, pid int, buf []byte, owners map[uint64][]int) int {
-	fdDir := dir + "/fd"
-	dfd, err := unix.Open(fdDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// read fills *p and *smp for pid, and adds its sockets and namespace to f.
+// A process that is gone (or unreadable) leaves p.PID zero.
+func (r *procReader) read(pid int, p *Process, smp *sample, f *chunkFinds) {
+	inv := r.inv
+	r.path = append(strconv.AppendInt(append(append(r.path[:0], inv.procRoot...), '/'), int64(pid), 10), '/')
+	r.base = len(r.path)
+	fd, err := openZ(r.file("stat"), 0)
 	if err != nil {
-		return 0
+		return // gone
 	}
-	d := os.NewFile(uintptr(dfd), fdDir)
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	files := 0
-	for _, name := range names {
-		n, err := unix.Readlinkat(dfd, name, buf)
+	var fst unix.Stat_t
+	ferr := unix.Fstat(fd, &fst)
+	n, rerr := readFD(fd, r.stat)
+	unix.Close(fd)
+	if rerr != nil || ferr != nil {
+		return
+	}
+	st, err := parseStat(r.stat[:n])
+	if err != nil {
+		return
+	}
+	*p = Process{
+		PID:        pid,
+		PPID:       st.ppid,
+		Name:       st.comm,
+		UID:        fst.Uid,
+		Status:     statusName(st.state),
+		MemoryRSS:  st.rssPages * inv.pageSize,
+		Nice:       st.nice,
+		Threads:    st.numThreads,
+		startTicks: st.startTicks,
+		cpuTicks:   st.utime + st.stime,
+		Cmdline:    []string{},
+		Ports:      []Port{},
+	}
+	p.Username = inv.username(fst.Uid)
+	p.CreateTime = createTime(inv.boot, st.startTicks)
+	p.CreateTimeISO = isoLocal(p.CreateTime)
+	*smp = sample{st.startTicks, p.cpuTicks, time.Now()}
+	old, ok := r.prev[pid]
+	if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
+		d := smp.at.Sub(old.at).Seconds()
+		p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
+	} else {
+		if ok && old.startTicks == st.startTicks {
+			*smp = old // too soon: measure the next rate from the older sample
+		}
+		// New since the last sample, or sampled too recently: its
+		// average over its life so far (boot-clock based, as starttime).
+		if life := r.boot0 + time.Since(r.mono0).Seconds() - float64(st.startTicks)/clockTicks; life > 0 {
+			p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
+		}
+	}
+	p.CPUPercent = round2(p.CPUPercent)
+
+	if st.flags&pfKthread != 0 {
+		return
+	}
+	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
+		b, err := readAllFD(fd, r.cmd, cmdlineCap, true)
+		unix.Close(fd)
+		if err == nil {
+			r.cmd = b
+			p.Cmdline = splitNUL(b)
+		}
+	}
+	if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
+		p.Exe = string(r.link[:n])
+	}
+	var sockets bool
+	p.OpenFilesCount, sockets = r.scanFDs(pid, f)
+	// Only a process holding sockets needs its network namespace: the
+	// tables of a namespace nobody here holds a socket in would give nothing.
+	if sockets {
+		if n, err := readlinkatZ(unix.AT_FDCWD, r.file("ns/net"), r.link); err == nil {
+			if k := len(f.netns); k == 0 || f.netns[k-1].ns != string(r.link[:n]) {
+				f.netns = append(f.netns, nsRef{string(r.link[:n]), pid})
+			}
+		}
+	}
+}
+
+// scanFDs reads /proc/PID/fd once: socket inodes go to f. It returns the
+// count of descriptors naming files (paths outside /dev) and whether the
+// process holds any socket.
+func (r *procReader) scanFDs(pid int, f *chunkFinds) (files int, sockets bool) {
+	dfd, err := openZ(r.file("fd"), unix.O_DIRECTORY)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(dfd)
+	buf := r.link
+	_ = eachDirent(dfd, r.dents, true, func(name []byte) {
+		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
-			continue
+			return
 		}
 		l := buf[:n]
 		switch {
 		case bytes.HasPrefix(l, []byte("socket:[")):
-			ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64)
-			// A process may hold one socket in several fds: list it once.
-			if o := owners[ino]; err == nil && (len(o) == 0 || o[len(o)-1] != pid) {
-				owners[ino] = append(o, pid)
+			sockets = true
+			if ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64); err == nil {
+				f.socks = append(f.socks, sockRef{ino, pid})
 			}
 		case l[0] == '/' && !bytes.HasPrefix(l, []byte("/dev/")):
 			files++
 		}
-	}
-	return files
+	})
+	return files, sockets
 }
 
 // attachPorts reads the socket tables once per network namespace and gives
@@ -305,34 +429,46 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map
 		return
 	}
 	want := func(ino uint64) bool { _, ok := owners[ino]; return ok }
-	seen := map[uint64]bool{}
+	seen := make(map[uint64]bool, len(owners))
+	add := func(p Port) {
+		if seen[p.Inode] {
+			return
+		}
+		seen[p.Inode] = true
+		for _, pid := range owners[p.Inode] {
+			if i, ok := index[pid]; ok {
+				procs[i].Ports = append(procs[i].Ports, p)
+			}
+		}
+	}
 	buf := make([]byte, 0, 64<<10)
-	read := func(base string) {
+	// Our own namespace goes through sock_diag (see sockdiag.go) when
+	// procRoot is the live /proc.
+	var selfNS string
+	if inv.procRoot == "/proc" {
+		if n, err := unix.Readlink("/proc/self/ns/net", buf[:cap(buf)]); err == nil {
+			selfNS = string(buf[:n])
+		}
+	}
+	read := func(base string, viaDiag bool) {
 		for _, t := range socketTables {
-			b, err := readCapped(base+"/net/"+t.file, buf, 64<<20)
+			if viaDiag && sockDiag(t, buf[:cap(buf)], want, add) == nil {
+				continue
+			}
+			b, err := readFileInto(base+"/net/"+t.file, buf, 64<<20, false)
 			if err != nil {
 				continue
 			}
 			buf = b
-			parseSocketTable(b, t, want, func(p Port) {
-				if seen[p.Inode] {
-					return
-				}
-				seen[p.Inode] = true
-				for _, pid := range owners[p.Inode] {
-					if i, ok := index[pid]; ok {
-						procs[i].Ports = append(procs[i].Ports, p)
-					}
-				}
-			})
+			parseSocketTable(b, t, want, add)
 		}
 	}
 	if len(order) == 0 {
-		read(inv.procRoot + "/self")
+		read(inv.procRoot+"/self", false)
 		return
 	}
 	for _, ns := range order {
-		read(inv.procRoot + "/" + strconv.Itoa(netnsPID[ns]))
+		read(inv.procRoot+"/"+strconv.Itoa(netnsPID[ns]), ns == selfNS && selfNS != "")
 	}
 }
 

@@ -3,7 +3,6 @@ package procs
 import (
 	"bytes"
 	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -132,28 +131,7 @@ func statusName(c byte) string {
 
 // readCapped reads at most max bytes of path into buf (grown as needed).
 func readCapped(path string, buf []byte, max int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf = buf[:0]
-	for len(buf) < max {
-		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(max, 2*cap(buf)+512))
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF || (err == nil && n == 0) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
+	return readFileInto(path, buf, max, false)
 }
 
 // splitNUL turns a NUL-separated buffer (cmdline, environ) into strings.

@@ -8,20 +8,29 @@ import (
 	"strconv"
 )
 
-// tcpStates maps the hex state of /proc/net/tcp to psutil's names.
-var tcpStates = map[string]string{
-	"01": "ESTABLISHED",
-	"02": "SYN_SENT",
-	"03": "SYN_RECV",
-	"04": "FIN_WAIT1",
-	"05": "FIN_WAIT2",
-	"06": "TIME_WAIT",
-	"07": "CLOSE",
-	"08": "CLOSE_WAIT",
-	"09": "LAST_ACK",
-	"0A": "LISTEN",
-	"0B": "CLOSING",
-	"0C": "NEW_SYN_RECV",
+// tcpStates are psutil's names of the TCP states (include/net/tcp_states.h),
+// by number: /proc/net/tcp prints the number in hex, sock_diag as a byte.
+var tcpStates = [...]string{
+	1:  "ESTABLISHED",
+	2:  "SYN_SENT",
+	3:  "SYN_RECV",
+	4:  "FIN_WAIT1",
+	5:  "FIN_WAIT2",
+	6:  "TIME_WAIT",
+	7:  "CLOSE",
+	8:  "CLOSE_WAIT",
+	9:  "LAST_ACK",
+	10: "LISTEN",
+	11: "CLOSING",
+	12: "NEW_SYN_RECV",
+}
+
+// tcpStateName names a TCP state; "UNKNOWN" for anything else.
+func tcpStateName(n uint64) string {
+	if n < uint64(len(tcpStates)) && tcpStates[n] != "" {
+		return tcpStates[n]
+	}
+	return "UNKNOWN"
 }
 
 // Family names as the seed prints them (Python's str(AddressFamily)).
@@ -87,6 +96,28 @@ func fmtAddrPort(ap netip.AddrPort) string {
 	return ap.String()
 }
 
+// newPort is one socket as the list shows it, whichever way it was read.
+func newPort(t socketTable, local, remote netip.AddrPort, state uint64, inode uint64) Port {
+	p := Port{
+		Local:     fmtAddrPort(local),
+		Family:    t.family,
+		Type:      t.proto,
+		LocalPort: int(local.Port()),
+		Inode:     inode,
+	}
+	if t.proto == "tcp" {
+		p.Status = tcpStateName(state)
+	} else {
+		// psutil reports UDP sockets with status NONE.
+		p.Status = "NONE"
+	}
+	if remote.Port() != 0 || !remote.Addr().IsUnspecified() {
+		r := fmtAddrPort(remote)
+		p.Remote = &r
+	}
+	return p
+}
+
 // parseSocketTable parses one /proc/net/{tcp,tcp6,udp,udp6} file and calls
 // fn for each socket whose inode is wanted.
 func parseSocketTable(b []byte, t socketTable, want func(inode uint64) bool, fn func(Port)) {
@@ -133,26 +164,11 @@ func parseSocketTable(b []byte, t socketTable, want func(inode uint64) bool, fn 
 		if !ok1 || !ok2 {
 			continue
 		}
-		p := Port{
-			Local:     fmtAddrPort(local),
-			Family:    t.family,
-			Type:      t.proto,
-			LocalPort: int(local.Port()),
-			Inode:     inode,
+		state, err := strconv.ParseUint(string(f[3]), 16, 8)
+		if err != nil || len(f[3]) != 2 {
+			state = 0 // UNKNOWN
 		}
-		if t.proto == "tcp" {
-			p.Status = tcpStates[string(f[3])]
-			if p.Status == "" {
-				p.Status = "UNKNOWN"
-			}
-		} else {
-			// psutil reports UDP sockets with status NONE.
-			p.Status = "NONE"
-		}
-		if remote.Port() != 0 || !remote.Addr().IsUnspecified() {
-			r := fmtAddrPort(remote)
-			p.Remote = &r
-		}
+		p := newPort(t, local, remote, state, inode)
 		fn(p)
 	}
 }

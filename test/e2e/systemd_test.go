@@ -61,10 +61,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if code != 0 {
-		out, _ := ct.run(20*time.Second, "journalctl -b --no-pager -o short-monotonic -u roy-procwatch.service -u roy-procwatch.socket | tail -n 60")
-		fmt.Fprintf(os.Stderr, "e2e: journal of the units (last lines):\n%s\n", out)
-	}
 	t0 := time.Now()
 	ct.shutdown()
 	logf("container shut down in %v", time.Since(t0).Round(time.Millisecond))
@@ -82,19 +78,33 @@ func TestPackage(t *testing.T) {
 		{"1_install_socket_listens_service_stopped_token_0600", checkInstall},
 		{"2_socket_activation_curl_seed_examples_401", checkSocketActivation},
 		{"E2_sandbox_caps_nonewprivs_seccomp", checkSandbox},
+		{"E3_sandbox_refuses_etc_inet_setuid_procmem_vmreadv", checkSandboxProbe},
+		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
+		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
 		{"E1_systemd_analyze_security_at_most_2.0", checkSecurityScore},
+		{"F4_missing_token_never_serves_dpkg_reconfigure_recovers", checkMissingToken},
 		{"8_upgrade_keeps_token_and_socket_purge_removes_all", checkUpgradePurge},
 	}
 	for _, s := range steps {
 		t0 := time.Now()
-		ok := t.Run(s.name, s.fn)
+		ok := t.Run(s.name, func(t *testing.T) {
+			// On failure, show what the container logged during this check.
+			cur, _ := ct.run(10*time.Second, "journalctl -n0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'")
+			t.Cleanup(func() {
+				if t.Failed() {
+					out, _ := ct.run(20*time.Second, fmt.Sprintf("journalctl --no-pager -o short-monotonic --after-cursor='%s' | tail -n 80", strings.TrimSpace(cur)))
+					t.Logf("container journal during this check:\n%s", out)
+				}
+			})
+			s.fn(t)
+		})
 		logf("%-60s %s in %v", s.name, map[bool]string{true: "PASS", false: "FAIL"}[ok], time.Since(t0).Round(time.Millisecond))
 	}
 }
@@ -386,6 +396,61 @@ func checkSandbox(t *testing.T) {
 	}
 }
 
+// checkSandboxProbe runs test/e2e/sandboxprobe as ExecStart= of a copy of
+// the installed roy-procwatch.service (same sandbox, oneshot) and checks
+// that every attempt fails with the expected errno.
+func checkSandboxProbe(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "probe")
+	build := exec.Command("go", "build", "-tags", "e2e", "-o", bin, "./sandboxprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the probe: %v %s", err, out)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ct.dir, "usr/local/sbin/roy-e2e-probe"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer ct.run(20*time.Second, "rm -f /run/systemd/system/roy-e2e-probe.service /usr/local/sbin/roy-e2e-probe /run/roy-e2e-probe.out; systemctl daemon-reload")
+	ct.must(t, `sed -e 's|^ExecStart=.*|ExecStart=/usr/local/sbin/roy-e2e-probe|' -e 's|^Type=.*|Type=oneshot|' \
+    -e '/^\(BusName\|WatchdogSec\|Restart\|Requires\|After\|NotifyAccess\)=/d' \
+    /lib/systemd/system/roy-procwatch.service > /run/systemd/system/roy-e2e-probe.service
+printf 'StandardOutput=file:/run/roy-e2e-probe.out\n' >> /run/systemd/system/roy-e2e-probe.service
+systemctl daemon-reload && systemctl start roy-e2e-probe.service`)
+	out := ct.must(t, "cat /run/roy-e2e-probe.out")
+	t.Logf("probe under the service's sandbox:\n%s", out)
+	want := map[string]string{
+		"write_etc":        "EROFS",
+		"socket_af_inet":   "EAFNOSUPPORT",
+		"setuid":           "EPERM",
+		"proc1_mem_rw":     "EROFS",
+		"process_vm_readv": "EPERM",
+	}
+	for k, v := range want {
+		m := regexp.MustCompile(`(?m)^` + k + `: (\S+)$`).FindStringSubmatch(out)
+		if m == nil || m[1] != v {
+			t.Errorf("%s: got %v, want %s", k, m, v)
+		}
+	}
+}
+
+// checkRequireSocket: the unit sets ROY_PROCWATCH_REQUIRE_SOCKET=true, so
+// without a passed socket (or with LISTEN_PID of another process) the
+// daemon must exit non-zero at once instead of binding a port itself.
+func checkRequireSocket(t *testing.T) {
+	for _, env := range []string{"", "LISTEN_FDS=1 LISTEN_PID=1"} {
+		out, err := ct.run(30*time.Second, fmt.Sprintf(
+			"env %s ROY_PROCWATCH_REQUIRE_SOCKET=true ROY_PROCWATCH_BUS=none ROY_PROCWATCH_PORT=18088 ROY_PROCWATCH_TOKEN=x timeout 10 /usr/sbin/roy-procwatchd; echo \"exit=$?\"", env))
+		t.Logf("%q:\n%s", env, strings.TrimSpace(out))
+		m := regexp.MustCompile(`exit=(\d+)`).FindStringSubmatch(out)
+		if err != nil || m == nil || m[1] == "0" || m[1] == "124" {
+			t.Errorf("with %q: want a quick non-zero exit, got %v %v", env, m, err)
+		}
+	}
+}
+
 func checkLoopbackOnly(t *testing.T) {
 	// BindToDevice=lo shows as 127.0.0.1%lo:8088.
 	ss := ct.must(t, "ss -Hltn 'sport = :8088'")
@@ -432,7 +497,7 @@ func checkDBusActivation(t *testing.T) {
 	if s := isActive(svc); s == "active" {
 		t.Fatalf("%s still %s after stop", svc, s)
 	}
-	out := ct.must(t, `busctl call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss "" pid asc`)
+	out := ct.must(t, `busctl --timeout=15 call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss "" pid asc`)
 	if !regexp.MustCompile(`^aa\{sv\} [1-9][0-9]* `).MatchString(out) {
 		t.Errorf("busctl ListProcesses: %.300s", out)
 	}
@@ -680,6 +745,41 @@ func checkSecurityScore(t *testing.T) {
 	if score > 2.0 {
 		t.Errorf("exposure %.1f > 2.0", score)
 	}
+}
+
+// ---- F4 ----
+
+// checkMissingToken: without the token file the service must not serve at
+// all (LoadCredential= fails the start: 243/CREDENTIALS), and
+// `dpkg-reconfigure roy-procwatch` (postinst) creates a new token and brings
+// the socket back.
+func checkMissingToken(t *testing.T) {
+	old := token(t)
+	ct.must(t, "systemctl stop roy-procwatch.service; cp -p /etc/roy-procwatch/token /root/token.bak; rm /etc/roy-procwatch/token")
+	defer ct.run(20*time.Second, "test -e /etc/roy-procwatch/token || cp -p /root/token.bak /etc/roy-procwatch/token; rm -f /root/token.bak; systemctl reset-failed roy-procwatch.service roy-procwatch.socket; systemctl start roy-procwatch.socket")
+	// The connection is never answered: systemd retries the start until the
+	// rate limit; a short client timeout is enough to see that.
+	req, _ := http.NewRequest("GET", baseURL+"/api/processes", nil)
+	req.Header.Set("X-Auth-Token", old)
+	quick := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if resp, err := quick.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("served without a token file: %d", resp.StatusCode)
+	}
+	waitFor(t, "the start to fail", 10*time.Second, func() bool {
+		out, _ := ct.run(5*time.Second, "systemctl show -P ExecMainStatus roy-procwatch.service")
+		return strings.TrimSpace(out) == "243"
+	})
+	out := ct.must(t, "dpkg-reconfigure -f noninteractive roy-procwatch 2>&1; systemctl reset-failed roy-procwatch.service; systemctl is-active roy-procwatch.socket")
+	t.Logf("dpkg-reconfigure: %s", out)
+	tok := token(t)
+	if tok == old || len(tok) != 64 {
+		t.Errorf("no new token after dpkg-reconfigure")
+	}
+	waitFor(t, "the API with the new token", 10*time.Second, func() bool {
+		code, _, err := api("GET", "/api/processes?q=init", tok, "")
+		return err == nil && code == 200
+	})
 }
 
 // ---- 8 ----

@@ -1,0 +1,444 @@
+package httpui
+
+// Server-Sent Events: GET /api/events streams the process list as deltas
+// (added, removed, changed fields) at a refresh interval, from the core's
+// Snapshot. EventSource cannot set headers, so besides X-Auth-Token the
+// stream accepts ?ticket=, a single-use ticket valid 30 s that an
+// authenticated POST /api/events/ticket hands out. The long-lived token is
+// never put in a URL.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
+)
+
+const (
+	ticketTTL        = 30 * time.Second
+	maxTickets       = 256 // outstanding tickets; the oldest is dropped beyond
+	defaultInterval  = 3 * time.Second
+	minInterval      = 1 * time.Second
+	maxInterval      = 60 * time.Second
+	maxStreams       = 32 // concurrent event streams
+	eventWriteBudget = 15 * time.Second
+)
+
+// Snapshotter is the core's unfiltered inventory, which the event stream
+// diffs. It is separate from Core so that fakes of Core need not have it;
+// without it /api/events answers 501.
+type Snapshotter interface {
+	Snapshot(ctx context.Context) ([]procs.Process, time.Time, error)
+}
+
+var _ Snapshotter = (*procs.Service)(nil)
+
+// tickets holds SHA-256 hashes of outstanding tickets with their expiry.
+type tickets struct {
+	mu  sync.Mutex
+	m   map[[32]byte]time.Time
+	now func() time.Time
+}
+
+func newTickets() *tickets {
+	return &tickets{m: make(map[[32]byte]time.Time), now: time.Now}
+}
+
+// issue returns a fresh ticket (32 random bytes, base64url).
+func (t *tickets) issue() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(tok))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for k, exp := range t.m {
+		if !now.Before(exp) {
+			delete(t.m, k)
+		}
+	}
+	for len(t.m) >= maxTickets { // drop the one closest to expiry
+		var oldest [32]byte
+		var when time.Time
+		for k, exp := range t.m {
+			if when.IsZero() || exp.Before(when) {
+				oldest, when = k, exp
+			}
+		}
+		delete(t.m, oldest)
+	}
+	t.m[sum] = now.Add(ticketTTL)
+	return tok, nil
+}
+
+// redeem consumes a ticket: true once, if it was issued and has not expired.
+func (t *tickets) redeem(tok string) bool {
+	if tok == "" || len(tok) > 128 {
+		return false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	exp, ok := t.m[sum]
+	if !ok {
+		return false
+	}
+	delete(t.m, sum)
+	return t.now().Before(exp)
+}
+
+// streams counts open event streams and ends them on Shutdown.
+type streams struct {
+	mu   sync.Mutex
+	n    int
+	done chan struct{}
+}
+
+func newStreams() *streams { return &streams{done: make(chan struct{})} }
+
+func (s *streams) acquire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	if s.n >= maxStreams {
+		return false
+	}
+	s.n++
+	return true
+}
+
+func (s *streams) release() {
+	s.mu.Lock()
+	s.n--
+	s.mu.Unlock()
+}
+
+// CloseStreams ends every event stream (http.Server.Shutdown waits for
+// active connections, and a stream never goes idle by itself). Register it
+// with srv.RegisterOnShutdown.
+func (h *Handler) CloseStreams() {
+	h.streams.mu.Lock()
+	defer h.streams.mu.Unlock()
+	select {
+	case <-h.streams.done:
+	default:
+		close(h.streams.done)
+	}
+}
+
+func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
+	tok, err := h.tickets.issue()
+	if err != nil {
+		h.writeError(w, &procs.Error{Kind: procs.KindFailed, Msg: "cannot make a ticket", Err: err})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ticket": tok, "expires_in": int(ticketTTL / time.Second)})
+}
+
+// eventsAuth accepts a valid X-Auth-Token header or a single-use ticket,
+// with the same failure limiter as auth.
+func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
+	withHeader := h.auth(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Auth-Token") != "" || !r.URL.Query().Has("ticket") {
+			withHeader.ServeHTTP(w, r)
+			return
+		}
+		if h.authLim.blocked() {
+			retryAfter(w, 1)
+			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
+			return
+		}
+		if !h.tickets.redeem(r.URL.Query().Get("ticket")) {
+			if logIt, sup := h.authLim.fail(); logIt {
+				h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
+			}
+			writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
+			return
+		}
+		next(w, r)
+	})
+}
+
+// parseInterval reads ?interval= in seconds (decimals allowed, 1..60,
+// default 3).
+func parseInterval(s string) (time.Duration, error) {
+	if s == "" {
+		return defaultInterval, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != f {
+		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+	}
+	d := time.Duration(f * float64(time.Second))
+	if d < minInterval || d > maxInterval {
+		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+	}
+	return d, nil
+}
+
+// procKey identifies a process across snapshots: a reused PID is a removal
+// and an addition.
+type procKey struct {
+	pid int
+	ct  float64
+}
+
+// Delta is the payload of a "delta" event. Changed holds, per process, the
+// pid and only the fields that changed (JSON names of the list item).
+type Delta struct {
+	Seq     uint64           `json:"seq"`
+	Base    uint64           `json:"base"`
+	Time    string           `json:"time"`
+	Count   int              `json:"count"`
+	Added   []procs.Process  `json:"added"`
+	Removed []int            `json:"removed"`
+	Changed []map[string]any `json:"changed"`
+}
+
+// Snapshot is the payload of a "snapshot" event.
+type Snapshot struct {
+	Seq   uint64          `json:"seq"`
+	Time  string          `json:"time"`
+	Count int             `json:"count"`
+	Items []procs.Process `json:"items"`
+}
+
+// diffProcess returns the changed fields of b against a (nil when equal).
+func diffProcess(a, b *procs.Process) map[string]any {
+	var m map[string]any
+	set := func(k string, v any) {
+		if m == nil {
+			m = map[string]any{"pid": b.PID}
+		}
+		m[k] = v
+	}
+	if a.PPID != b.PPID {
+		set("ppid", b.PPID)
+	}
+	if a.Name != b.Name {
+		set("name", b.Name)
+	}
+	if a.Exe != b.Exe {
+		set("exe", b.Exe)
+	}
+	if a.Username != b.Username {
+		set("username", b.Username)
+	}
+	if a.UID != b.UID {
+		set("uid", b.UID)
+	}
+	if a.Status != b.Status {
+		set("status", b.Status)
+	}
+	if a.CreateTimeISO != b.CreateTimeISO {
+		set("create_time_iso", b.CreateTimeISO)
+	}
+	if a.CPUPercent != b.CPUPercent {
+		set("cpu_percent", b.CPUPercent)
+	}
+	if a.MemoryRSS != b.MemoryRSS {
+		set("memory_rss", b.MemoryRSS)
+	}
+	if a.Nice != b.Nice {
+		set("nice", b.Nice)
+	}
+	if a.Threads != b.Threads {
+		set("num_threads", b.Threads)
+	}
+	if !slices.Equal(a.Cmdline, b.Cmdline) {
+		set("cmdline", b.Cmdline)
+	}
+	if !portsEqual(a.Ports, b.Ports) {
+		set("ports", b.Ports)
+	}
+	if a.OpenFilesCount != b.OpenFilesCount {
+		set("open_files_count", b.OpenFilesCount)
+	}
+	return m
+}
+
+func portsEqual(a, b []procs.Port) bool {
+	return slices.EqualFunc(a, b, func(x, y procs.Port) bool {
+		if (x.Remote == nil) != (y.Remote == nil) || (x.Remote != nil && *x.Remote != *y.Remote) {
+			return false
+		}
+		return x.Local == y.Local && x.Status == y.Status && x.Family == y.Family && x.Type == y.Type && x.LocalPort == y.LocalPort
+	})
+}
+
+// computeDelta compares two snapshots (each in PID order, as the core
+// returns them).
+func computeDelta(prev, cur []procs.Process) (added []procs.Process, removed []int, changed []map[string]any) {
+	old := make(map[procKey]*procs.Process, len(prev))
+	for i := range prev {
+		old[procKey{prev[i].PID, prev[i].CreateTime}] = &prev[i]
+	}
+	seen := make(map[procKey]bool, len(cur))
+	added, removed, changed = []procs.Process{}, []int{}, []map[string]any{}
+	for i := range cur {
+		k := procKey{cur[i].PID, cur[i].CreateTime}
+		seen[k] = true
+		p, ok := old[k]
+		if !ok {
+			added = append(added, cur[i])
+			continue
+		}
+		if d := diffProcess(p, &cur[i]); d != nil {
+			changed = append(changed, d)
+		}
+	}
+	for i := range prev {
+		k := procKey{prev[i].PID, prev[i].CreateTime}
+		if !seen[k] {
+			// A PID reused by a new process appears in both lists: the
+			// client removes first, then adds.
+			removed = append(removed, prev[i].PID)
+		}
+	}
+	return added, removed, changed
+}
+
+// sseEvent formats one event; data is one line of JSON.
+func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
+	fmt.Fprintf(buf, "event: %s\nid: %d\ndata: ", name, id)
+	buf.Write(data)
+	buf.WriteString("\n\n")
+}
+
+func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	core, ok := h.core.(Snapshotter)
+	if !ok {
+		writeJSONError(w, http.StatusNotImplemented, "live events are not available with this core")
+		return
+	}
+	interval, err := parseInterval(r.URL.Query().Get("interval"))
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !h.streams.acquire() {
+		retryAfter(w, 5)
+		writeJSONError(w, http.StatusServiceUnavailable, "too many event streams open")
+		return
+	}
+	defer h.streams.release()
+
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	var (
+		prev      []procs.Process
+		prevTaken time.Time
+		seq       uint64
+		buf       bytes.Buffer
+		lastRun   time.Time
+		forceUp   = true
+	)
+	send := func() error {
+		lastRun = time.Now()
+		ctx, cancel := context.WithTimeout(r.Context(), interval+10*time.Second)
+		cur, taken, err := core.Snapshot(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		buf.Reset()
+		if !forceUp && prev != nil && taken.Equal(prevTaken) {
+			// The core's cached snapshot has not changed since the last
+			// event (its TTL is longer than the interval): a comment keeps
+			// the connection alive and costs 2 bytes of payload.
+			buf.WriteString(":\n\n")
+			_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+		seq++
+		ts := taken.Format(time.RFC3339Nano)
+		full := func() error {
+			b, err := json.Marshal(Snapshot{Seq: seq, Time: ts, Count: len(cur), Items: cur})
+			if err != nil {
+				return err
+			}
+			sseEvent(&buf, "snapshot", seq, b)
+			return nil
+		}
+		if forceUp || prev == nil {
+			if err := full(); err != nil {
+				return err
+			}
+		} else {
+			a, rm, ch := computeDelta(prev, cur)
+			b, err := json.Marshal(Delta{Seq: seq, Base: seq - 1, Time: ts, Count: len(cur), Added: a, Removed: rm, Changed: ch})
+			if err != nil {
+				return err
+			}
+			// When most of the list changed, the snapshot is no larger.
+			if len(a)+len(ch) > len(cur)/2 {
+				if err := full(); err != nil {
+					return err
+				}
+			} else {
+				sseEvent(&buf, "delta", seq, b)
+			}
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		if err := rc.Flush(); err != nil {
+			return err
+		}
+		prev, prevTaken, forceUp = cur, taken, false
+		return nil
+	}
+
+	// retry: tells EventSource how long to wait before reconnecting.
+	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
+	fmt.Fprintf(w, "retry: %d\n\n", max(interval, 3*time.Second).Milliseconds())
+	if err := send(); err != nil {
+		h.log.Debug("event stream ended", "err", err)
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-h.streams.done:
+			return
+		case <-t.C:
+		}
+		// A client that fell behind (its reads blocked our writes past
+		// two intervals, so ticks were dropped) gets a full snapshot.
+		if time.Since(lastRun) > 2*interval+interval/2 {
+			forceUp = true
+		}
+		if err := send(); err != nil {
+			h.log.Debug("event stream ended", "err", err)
+			return
+		}
+	}
+}

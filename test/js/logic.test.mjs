@@ -1,0 +1,179 @@
+// Unit tests of httpui/static/logic.js with Node's built-in runner:
+//   node --test test/js/   (or scripts/js-test.sh)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const L = require("../../httpui/static/logic.js");
+
+const P = (pid, ppid, name, extra) =>
+  Object.assign({ pid, ppid, name, username: "root", status: "sleeping", cpu_percent: 0, memory_rss: 0, nice: 0,
+    num_threads: 1, create_time: pid, create_time_iso: "2026-01-01T00:00:00", cmdline: [name], ports: [], open_files_count: 0, exe: "" }, extra || {});
+
+test("applySnapshot and applyDelta: added, removed, changed fields", () => {
+  const m = L.applySnapshot([P(1, 0, "init"), P(2, 1, "a"), P(3, 1, "b")]);
+  L.applyDelta(m, { seq: 2, base: 1, added: [P(4, 1, "c")], removed: [3], changed: [{ pid: 2, cpu_percent: 12.5, ports: [{ local: "0.0.0.0:80", status: "LISTEN", type: "tcp", local_port: 80, remote: null }] }] });
+  assert.deepEqual([...m.keys()].sort(), [1, 2, 4]);
+  assert.equal(m.get(2).cpu_percent, 12.5);
+  assert.equal(m.get(2).name, "a", "unchanged fields are kept");
+  assert.equal(m.get(2).ports[0].local_port, 80);
+});
+
+test("applyDelta: a reused PID ends up as the new process", () => {
+  const m = L.applySnapshot([P(5, 1, "old")]);
+  L.applyDelta(m, { removed: [5], added: [P(5, 1, "new")], changed: [] });
+  assert.equal(m.get(5).name, "new");
+});
+
+test("applyDelta: changes for an unknown PID are ignored, objects are not mutated", () => {
+  const orig = P(1, 0, "init");
+  const m = L.applySnapshot([orig]);
+  L.applyDelta(m, { changed: [{ pid: 9, cpu_percent: 1 }, { pid: 1, nice: 5 }] });
+  assert.equal(m.size, 1);
+  assert.equal(m.get(1).nice, 5);
+  assert.equal(orig.nice, 0);
+});
+
+test("inSequence detects a gap", () => {
+  assert.ok(L.inSequence(3, { base: 3 }));
+  assert.ok(!L.inSequence(3, { base: 5 }));
+  assert.ok(!L.inSequence(undefined, { base: 0 }));
+});
+
+test("matches: pid, name, user, cmdline, case-insensitive; port: and user: tokens", () => {
+  const p = P(4321, 1, "Postgres", { username: "postgres", cmdline: ["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/DATA"],
+    ports: [{ local: "127.0.0.1:5432", local_port: 5432, status: "LISTEN", type: "tcp" }] });
+  for (const q of ["", "432", "postGRES", "var/lib/data", "port:5432", "user:postgres", "port:5432 postgres"]) assert.ok(L.matches(p, q), q);
+  for (const q of ["nginx", "port:80", "user:root", "postgres nginx"]) assert.ok(!L.matches(p, q), q);
+});
+
+test("view filters and sorts, ties by PID ascending", () => {
+  const m = L.applySnapshot([P(3, 1, "c", { cpu_percent: 1 }), P(1, 0, "a", { cpu_percent: 1 }), P(2, 1, "b", { cpu_percent: 5 })]);
+  assert.deepEqual(L.view(m, "", "cpu", "desc").map((p) => p.pid), [2, 1, 3]);
+  assert.deepEqual(L.view(m, "", "pid", "asc").map((p) => p.pid), [1, 2, 3]);
+  assert.deepEqual(L.view(m, "", "pid", "desc").map((p) => p.pid), [3, 2, 1]);
+  assert.deepEqual(L.view(m, "", "name", "desc").map((p) => p.pid), [3, 2, 1]);
+  assert.deepEqual(L.view(m, "b", "pid", "asc").map((p) => p.pid), [2]);
+  assert.deepEqual(L.view(m, "", "bogus", "desc").map((p) => p.pid), [2, 1, 3], "unknown sort falls back to CPU");
+});
+
+test("treeRows nests children, collapses, keeps ancestors of matches", () => {
+  const m = L.applySnapshot([P(1, 0, "init"), P(10, 1, "sshd"), P(11, 10, "bash"), P(12, 11, "needle"), P(20, 1, "cron")]);
+  const rows = L.treeRows(m, "", "pid", "asc");
+  assert.deepEqual(rows.map((r) => [r.p.pid, r.depth]), [[1, 0], [10, 1], [11, 2], [12, 3], [20, 1]]);
+  assert.ok(rows[0].hasChildren && !rows[4].hasChildren);
+  const col = L.treeRows(m, "", "pid", "asc", new Set([10]));
+  assert.deepEqual(col.map((r) => r.p.pid), [1, 10, 20]);
+  assert.ok(col[1].collapsed);
+  const f = L.treeRows(m, "needle", "pid", "asc");
+  assert.deepEqual(f.map((r) => r.p.pid), [1, 10, 11, 12]);
+});
+
+test("treeRows: orphans are roots and a cycle does not loop", () => {
+  const m = L.applySnapshot([P(5, 99, "orphan"), P(6, 7, "x"), P(7, 6, "y")]);
+  const rows = L.treeRows(m, "", "pid", "asc");
+  assert.equal(rows[0].p.pid, 5);
+  assert.ok(rows.length <= 3);
+});
+
+test("portRows lists sockets with their process, filters by port, state, name", () => {
+  const m = L.applySnapshot([
+    P(100, 1, "postgres", { ports: [{ local: "127.0.0.1:5432", local_port: 5432, status: "LISTEN", type: "tcp", remote: null }] }),
+    P(200, 1, "nginx", { ports: [{ local: "0.0.0.0:80", local_port: 80, status: "LISTEN", type: "tcp", remote: null },
+      { local: "10.0.0.1:80", local_port: 80, status: "ESTABLISHED", type: "tcp", remote: "10.0.0.9:5432" }] }),
+  ]);
+  assert.equal(L.portRows(m, "").length, 3);
+  assert.deepEqual(L.portRows(m, "").map((r) => r.port), [80, 80, 5432]);
+  assert.deepEqual(L.portRows(m, "5432").map((r) => r.pid), [200, 100], "remote port matches too");
+  assert.deepEqual(L.portRows(m, "listen").map((r) => r.name), ["nginx", "postgres"]);
+  assert.deepEqual(L.portRows(m, "nginx").length, 2);
+});
+
+test("toCSV: header like the server, quoting, formula defusing", () => {
+  const csv = L.toCSV([P(7, 1, "=cmd|x", { cmdline: ["sh", "-c", 'echo "a,b"'], ports: [{ type: "tcp", local: "127.0.0.1:8080", remote: null, status: "LISTEN" }] })]);
+  const lines = csv.trimEnd().split("\r\n");
+  assert.equal(lines[0], L.CSV_HEADER.join(","));
+  assert.equal(lines.length, 2);
+  assert.match(lines[1], /^7,1,'=cmd\|x,root,sleeping,0\.00,0,0,1,/);
+  assert.match(lines[1], /tcp 127\.0\.0\.1:8080 LISTEN/);
+  assert.ok(lines[1].endsWith('"sh -c echo ""a,b"""'));
+  assert.equal(L.csvSafe("-1"), "'-1");
+  assert.equal(L.csvSafe("@x"), "'@x");
+  assert.equal(L.csvSafe("ok"), "ok");
+});
+
+test("toJSON has the list shape", () => {
+  const j = JSON.parse(L.toJSON([P(1, 0, "a")]));
+  assert.equal(j.count, 1);
+  assert.equal(j.items[0].pid, 1);
+});
+
+test("needsConfirm: KILL and STOP ask, TERM and HUP do not", () => {
+  for (const s of ["KILL", "SIGKILL", "stop", "QUIT", "INT"]) assert.ok(L.needsConfirm(s), s);
+  for (const s of ["TERM", "HUP", "CONT", "sigusr1"]) assert.ok(!L.needsConfirm(s), s);
+});
+
+test("loadPrefs validates and keeps defaults", () => {
+  assert.deepEqual(L.loadPrefs(null), L.PREF_DEFAULTS);
+  assert.deepEqual(L.loadPrefs("{not json"), L.PREF_DEFAULTS);
+  const p = L.loadPrefs(JSON.stringify({ columns: ["cmdline", "pid", "bogus", "pid"], sort: "mem", order: "asc", theme: "dark", interval: 5, view: "tree" }));
+  assert.deepEqual(p.columns, ["cmdline", "pid"]);
+  assert.equal(p.sort, "mem");
+  assert.equal(p.order, "asc");
+  assert.equal(p.theme, "dark");
+  assert.equal(p.interval, 5);
+  assert.equal(p.view, "tree");
+  const bad = L.loadPrefs(JSON.stringify({ columns: [], sort: "x", order: "up", theme: "pink", interval: 0.01, view: "3d" }));
+  assert.deepEqual(bad, L.PREF_DEFAULTS);
+});
+
+test("moveColumn", () => {
+  assert.deepEqual(L.moveColumn(["a", "b", "c"], "b", -1), ["b", "a", "c"]);
+  assert.deepEqual(L.moveColumn(["a", "b", "c"], "c", 1), ["a", "b", "c"]);
+});
+
+test("windowFor renders only visible rows plus overscan at 10,000 rows", () => {
+  assert.deepEqual(L.windowFor(0, 600, 30, 10000, 10), { start: 0, end: 31 });
+  const w = L.windowFor(150000, 600, 30, 10000, 10);
+  assert.equal(w.start, 4990);
+  assert.equal(w.end, 5031);
+  assert.deepEqual(L.windowFor(1e9, 600, 30, 100, 10), { start: 100, end: 100 });
+  assert.deepEqual(L.windowFor(0, 600, 30, 0, 10), { start: 0, end: 0 });
+});
+
+test("moveSelection", () => {
+  assert.equal(L.moveSelection(-1, "ArrowDown", 5, 2), 0);
+  assert.equal(L.moveSelection(4, "ArrowDown", 5, 2), 4);
+  assert.equal(L.moveSelection(0, "ArrowUp", 5, 2), 0);
+  assert.equal(L.moveSelection(1, "PageDown", 5, 2), 3);
+  assert.equal(L.moveSelection(3, "Home", 5, 2), 0);
+  assert.equal(L.moveSelection(0, "End", 5, 2), 4);
+  assert.equal(L.moveSelection(0, "ArrowDown", 0, 2), -1);
+});
+
+test("view on 10,000 processes stays fast", () => {
+  const items = [];
+  for (let i = 1; i <= 10000; i++) items.push(P(i, i > 1 ? 1 + (i % 50) : 0, "proc" + i, { cpu_percent: i % 97 }));
+  const m = L.applySnapshot(items);
+  const t0 = performance.now();
+  const v = L.view(m, "proc12", "cpu", "desc");
+  const t = L.treeRows(m, "", "pid", "asc");
+  const el = performance.now() - t0;
+  assert.ok(v.length > 0 && t.length === 10000);
+  assert.ok(el < 500, "took " + el + " ms");
+});
+
+test("portsToCSV and mappingKinds", () => {
+  const csv = L.portsToCSV([{ proto: "tcp", local: "127.0.0.1:80", remote: "", state: "LISTEN", pid: 5, name: "=evil", user: "root" }]);
+  assert.equal(csv, "proto,local,remote,state,pid,name,user\r\ntcp,127.0.0.1:80,,LISTEN,5,'=evil,root\r\n");
+  const k = L.mappingKinds([{ kind: "file", rss: 10, pss: 5, swap: 0 }, { kind: "heap", rss: 30, pss: 30, swap: 1 }, { kind: "file", rss: 5, pss: 5, swap: 0 }]);
+  assert.deepEqual(k.map((x) => [x.kind, x.count, x.rss]), [["heap", 1, 30], ["file", 2, 15]]);
+});
+
+test("fmtStarted: time alone today, date and minutes before", () => {
+  const now = new Date(2026, 10, 29, 12, 0, 0);
+  assert.equal(L.fmtStarted("2026-11-29T01:27:07", now), "01:27:07");
+  assert.equal(L.fmtStarted("2026-11-28T23:59:59.123", now), "2026-11-28 23:59");
+  assert.equal(L.fmtStarted("", now), "");
+});
