@@ -2,10 +2,12 @@ package httpui
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
 func TestHealth(t *testing.T) {
@@ -705,5 +709,49 @@ func TestRealServer(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 413 || !res.Close {
 		t.Errorf("70 KiB body: status %d, close %v; want 413 and the connection closed", res.StatusCode, res.Close)
+	}
+}
+
+// panicCore panics in List, as a bug in the core would.
+type panicCore struct{ Core }
+
+func (panicCore) List(context.Context, procs.Caller, procs.ListOptions) ([]procs.Process, error) {
+	panic("boom: core bug")
+}
+
+// TestHandlerPanic (D18): a panicking handler answers 500 JSON without
+// internals, and the server keeps serving.
+func TestHandlerPanic(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	h := New(panicCore{realCore(t)}, Options{Token: testToken, ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
+	srv.Config.Handler = h
+	srv.Start()
+	defer srv.Close()
+	get := func(path string) (*http.Response, string, error) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("X-Auth-Token", testToken)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b), nil
+	}
+	res, body, err := get("/api/processes")
+	if err != nil {
+		t.Fatalf("panicking handler: %v (connection dropped instead of a 500)", err)
+	}
+	if res.StatusCode != 500 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("panicking handler: %d %q %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if strings.Contains(body, "boom") || strings.Contains(body, "goroutine") {
+		t.Errorf("500 body leaks the panic: %s", body)
+	}
+	res.Body = io.NopCloser(strings.NewReader(body))
+	checkEveryResponse(t, "GET /api/processes", res)
+	if res, _, err := get("/api/signals"); err != nil || res.StatusCode != 200 {
+		t.Errorf("after a panic: %v %v", res, err)
 	}
 }
