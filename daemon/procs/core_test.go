@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -658,6 +659,42 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 	}
 	if _, err := s.Signal(ctx, owner, Target{PID: res.NewPID}, "KILL"); err != nil {
 		t.Errorf("owner cannot signal its relaunched process: %v", err)
+	}
+}
+
+// TestHugeAndHostileCmdline (B8): 1 MiB of arguments, with newlines, ')'
+// and invalid UTF-8, is listed capped and as valid text; the list works.
+func TestHugeAndHostileCmdline(t *testing.T) {
+	s := newCore(t, Options{})
+	// sh blocks reading its stdin (a pipe we hold), keeping its argv.
+	args := []string{"sh", "-c", "read x", "x) (y\nz", "bad\xff\xfeutf8", "<script>alert(1)</script>"}
+	for i := 0; i < 10; i++ {
+		args = append(args, strings.Repeat(string(rune('a'+i)), 100<<10))
+	}
+	cmd := exec.Command("/bin/sh")
+	cmd.Args = args
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	c := startChild(t, cmd, false)
+	p := find(t, listAll(t, s, root), c.pid)
+	if p == nil {
+		t.Fatal("shell not listed")
+	}
+	total := 0
+	for _, a := range p.Cmdline {
+		total += len(a) + 1
+		if !utf8.ValidString(a) {
+			t.Errorf("invalid UTF-8 in cmdline: %q", a[:min(len(a), 40)])
+		}
+	}
+	if total > cmdlineCap+len(p.Cmdline)*3 { // replacement chars may grow a byte to three
+		t.Errorf("cmdline of %d bytes listed, cap is %d", total, cmdlineCap)
+	}
+	if !slices.Equal(p.Cmdline[:6], []string{"sh", "-c", "read x", "x) (y\nz", "bad\uFFFDutf8", "<script>alert(1)</script>"}) {
+		t.Errorf("first arguments %q", p.Cmdline[:6])
 	}
 }
 
