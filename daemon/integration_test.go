@@ -999,3 +999,32 @@ func TestSlowAndManyConnections(t *testing.T) {
 		t.Fatal("the slow client was never cut off")
 	}
 }
+
+// TestHelp: --help documents every ROY_PROCWATCH_* variable the code reads.
+func TestHelp(t *testing.T) {
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]bool{}
+	for _, v := range regexp.MustCompile(`ROY_PROCWATCH_[A-Z_]+`).FindAllString(string(src), -1) {
+		vars[v] = true
+	}
+	if len(vars) < 10 {
+		t.Fatalf("found only %d variables in config.go", len(vars))
+	}
+	out, err := exec.Command(daemonBin, "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("--help: %v\n%s", err, out)
+	}
+	for v := range vars {
+		if !strings.Contains(string(out), v) {
+			t.Errorf("--help does not document %s", v)
+		}
+	}
+	cmd := exec.Command(daemonBin, "--no-such-flag")
+	cmd.Env = baseEnv(t)
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("an unknown flag was accepted:\n%s", out)
+	}
+}
