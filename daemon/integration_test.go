@@ -148,6 +148,8 @@ func baseEnv(t *testing.T, extra ...string) []string {
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"ROY_PROCWATCH_BUS=none",
 		"ROY_PROCWATCH_HOST=127.0.0.1",
+		// Never the default 8088 (callers may override with a later entry).
+		"ROY_PROCWATCH_PORT=" + strconv.Itoa(freePort(t)),
 		"ROY_PROCWATCH_IDLE_EXIT=0",
 		"ROY_PROCWATCH_REQUIRE_SOCKET=false",
 		"ROY_PROCWATCH_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-token-file"),
