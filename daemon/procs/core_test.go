@@ -26,6 +26,7 @@ func TestListShowsChild(t *testing.T) {
 	cmd := exec.Command("sleep", "3600")
 	cmd.Dir = dir
 	c := startChild(t, cmd, false)
+	waitState(t, c.pid, func(st byte) bool { return st == 'S' }, "sleeping")
 	ps := listAll(t, s, root)
 	p := find(t, ps, c.pid)
 	if p == nil {

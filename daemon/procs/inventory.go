@@ -274,8 +274,12 @@ func (inv *inventory) build() *snapshot {
 	// Merge in PID order.
 	procs := all[:0]
 	cur := make(map[int]sample, len(pids))
-	owners := map[uint64][]int{} // socket inode → PIDs holding it
-	netnsPID := map[string]int{} // netns id → one PID in it
+	nsocks := 0
+	for c := range finds {
+		nsocks += len(finds[c].socks)
+	}
+	owners := make(map[uint64][]int, nsocks) // socket inode → PIDs holding it
+	netnsPID := map[string]int{}             // netns id → one PID in it
 	var netnsOrder []string
 	for i := range all {
 		if all[i].PID != 0 {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // clockTicks is USER_HZ, fixed at 100 on every Linux architecture we ship.
@@ -141,12 +142,24 @@ func splitNUL(b []byte) []string {
 	if len(b) == 0 {
 		return []string{}
 	}
-	parts := bytes.Split(b, []byte{0})
-	out := make([]string, len(parts))
-	for i, p := range parts {
-		out[i] = strings.ToValidUTF8(string(p), "\uFFFD")
+	out := make([]string, 0, bytes.Count(b, []byte{0})+1)
+	for {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			return append(out, validString(b))
+		}
+		out = append(out, validString(b[:i]))
+		b = b[i+1:]
 	}
-	return out
+}
+
+// validString is string(b) with invalid UTF-8 replaced by U+FFFD, copied
+// once when it is valid (the common case).
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
 // idsFromStatus returns the Uid: or Gid: line of /proc/PID/status:

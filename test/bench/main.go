@@ -41,6 +41,7 @@ type options struct {
 	clients, rounds               int
 	window                        time.Duration
 	daemonBin, pgidFile, goBench  string
+	baselineBin                   string
 	inProcess, workloadOnly       bool
 }
 
@@ -67,6 +68,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "(b) polling rounds, one per snapshot TTL")
 	flag.DurationVar(&o.window, "window", time.Second, "(b) the clients' requests spread over this window (< the 2s TTL)")
 	flag.StringVar(&o.daemonBin, "daemon", "bin/roy-procwatchd", "the daemon binary")
+	flag.StringVar(&o.baselineBin, "baseline-daemon", "", "another roy-procwatchd build to time in (a) alongside, e.g. one from before a change")
 	flag.StringVar(&o.pgidFile, "pgid-file", "", "write the workload's process group here (for the caller's cleanup trap)")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
 	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
@@ -125,7 +127,7 @@ func run(o options) int {
 		select {}
 	}
 
-	r := &report{opts: o}
+	r := &report{opts: o, loadStart: loadAvg()}
 	if err := r.measure(w, dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
@@ -135,6 +137,7 @@ func run(o options) int {
 			fmt.Fprintln(os.Stderr, "bench: in-process:", err)
 		}
 	}
+	r.loadEnd = loadAvg()
 	r.print(os.Stdout)
 	if o.goBench != "" {
 		fmt.Println("\nGo benchmarks (go test -bench . -benchmem), with the workload up:")
@@ -162,6 +165,16 @@ func closeOnExec() {
 			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
 		}
 	}
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // stats summarizes timings.
@@ -192,6 +205,9 @@ type report struct {
 	bodyBytes               int
 
 	floor, fresh, shared stats
+	baseline             stats // (a) for -baseline-daemon
+	baseRSS, baseHWM     uint64
+	loadStart, loadEnd   string
 	sharedBodies         []int // distinct response bodies per (b) round
 	sharedWall           time.Duration
 	rssA, hwmA           uint64
@@ -265,10 +281,17 @@ func (r *report) check(body []byte, holders []int) error {
 
 func (r *report) measure(w *workload, dir string) error {
 	o := r.opts
-	// (a) + (d), interleaved so that drift hits both alike.
+	// (a) + (d), interleaved so that drift hits both alike; and (a) for
+	// the -baseline-daemon too, when one is given.
 	d, err := startDaemon(w, o.daemonBin, dir, "1ms", 1)
 	if err != nil {
 		return err
+	}
+	var base *daemonProc
+	if o.baselineBin != "" {
+		if base, err = startDaemon(w, o.baselineBin, dir, "1ms", 1); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("(a)+(d): %d fresh snapshots and %d ps+ss runs, interleaved...\n", o.requests, o.floorRuns)
 	for i := 0; i < 3; i++ { // warm-up: CPU baseline, user cache, connections
@@ -281,9 +304,28 @@ func (r *report) measure(w *workload, dir string) error {
 				return err
 			}
 		}
+		if base != nil {
+			if _, _, err := base.list(); err != nil {
+				return err
+			}
+		}
 	}
-	var fresh, floor []time.Duration
-	var freshCPU, floorCPU time.Duration
+	var fresh, baseFresh, floor []time.Duration
+	var freshCPU, baseCPU, floorCPU time.Duration
+	timed := func(d *daemonProc, walls *[]time.Duration, cpu *time.Duration) error {
+		c0, err := cpuTime(d.pid())
+		if err != nil {
+			return err
+		}
+		_, wall, err := d.list()
+		if err != nil {
+			return err
+		}
+		c1, _ := cpuTime(d.pid())
+		*walls = append(*walls, wall)
+		*cpu += c1 - c0
+		return nil
+	}
 	for i := 0; i < max(o.requests, o.floorRuns); i++ {
 		if i < o.floorRuns {
 			wall, cpu, err := floorOnce()
@@ -294,22 +336,24 @@ func (r *report) measure(w *workload, dir string) error {
 			floorCPU += cpu
 		}
 		if i < o.requests {
-			c0, err := cpuTime(d.pid())
-			if err != nil {
+			if err := timed(d, &fresh, &freshCPU); err != nil {
 				return err
 			}
-			_, wall, err := d.list()
-			if err != nil {
-				return err
+			if base != nil {
+				if err := timed(base, &baseFresh, &baseCPU); err != nil {
+					return err
+				}
 			}
-			c1, _ := cpuTime(d.pid())
-			fresh = append(fresh, wall)
-			freshCPU += c1 - c0
 		}
 	}
 	r.fresh, r.floor = summarize(fresh, freshCPU), summarize(floor, floorCPU)
 	r.rssA, r.hwmA = memKiB(d.pid())
 	d.stop()
+	if base != nil {
+		r.baseline = summarize(baseFresh, baseCPU)
+		r.baseRSS, r.baseHWM = memKiB(base.pid())
+		base.stop()
+	}
 
 	// (b) the default TTL; clients poll within a window shorter than it.
 	d, err = startDaemon(w, o.daemonBin, dir, "", o.clients)
@@ -410,14 +454,20 @@ func (r *report) inProcess() error {
 	runtime.ReadMemStats(&ms1)
 	r.inProc.allocs = (ms1.Mallocs - ms0.Mallocs) / n
 	r.inProc.bytes = (ms1.TotalAlloc - ms0.TotalAlloc) / n
+	var items []procs.Process
 	t0 = time.Now()
 	for i := 0; i < n; i++ {
-		if _, err := core.List(context.Background(), caller, procs.ListOptions{}); err != nil {
+		if items, err = core.List(context.Background(), caller, procs.ListOptions{}); err != nil {
 			return err
 		}
 	}
 	r.inProc.list = time.Since(t0) / n
-	r.inProc.encode = r.inProc.full - r.inProc.list
+	// The encoding as httpui's writeJSON does it, on one list.
+	t0 = time.Now()
+	for i := 0; i < n; i++ {
+		_ = json.NewEncoder(io.Discard).Encode(map[string]any{"count": len(items), "items": items})
+	}
+	r.inProc.encode = time.Since(t0) / n
 	r.inProc.ok = true
 	return nil
 }
@@ -441,6 +491,7 @@ func mark(ok bool) string {
 func (r *report) print(out io.Writer) {
 	o := r.opts
 	fmt.Fprintf(out, "\nroy-procwatch bench: %d CPUs, %s\n", runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "load average (1, 5, 15 min) at start: %s, at end: %s (other jobs on the machine skew every figure)\n", r.loadStart, r.loadEnd)
 	fmt.Fprintf(out, "workload: %d idle processes (%d socket holders + sleep), %d listening TCP, %d established loopback connections\n",
 		o.procs, o.holders, o.listen, o.conns)
 	fmt.Fprintf(out, "the list showed %d processes, %d LISTEN and %d ESTABLISHED ports on the holders (want %d and %d); body %d KiB\n\n",
@@ -453,12 +504,19 @@ func (r *report) print(out io.Writer) {
 	}
 	row("(d) floor: ps -eo ... + ss -tanupH, together", r.floor)
 	row("(a) fresh snapshot: GET /api/processes, TTL 1ms", r.fresh)
+	if o.baselineBin != "" {
+		row("(a) the same, -baseline-daemon", r.baseline)
+	}
 	row(fmt.Sprintf("(b) %d clients within %s, default TTL 2s, per request", o.clients, o.window), r.shared)
 	fmt.Fprintln(out, strings.Repeat("-", 112))
 	fmt.Fprintf(out, "(b) distinct response bodies per round (1 = one shared snapshot): %v; CPU per round %s = %.2f fresh snapshots\n",
 		r.sharedBodies, ms(r.shared.cpu*time.Duration(o.clients)), float64(r.shared.cpu*time.Duration(o.clients))/float64(max(r.fresh.cpu, 1)))
 	fmt.Fprintf(out, "(c) daemon memory: after (a) VmRSS %.1f MiB, VmHWM %.1f MiB; after (b) VmRSS %.1f MiB, VmHWM %.1f MiB\n",
 		float64(r.rssA)/1024, float64(r.hwmA)/1024, float64(r.rssB)/1024, float64(r.hwmB)/1024)
+	if o.baselineBin != "" {
+		fmt.Fprintf(out, "(c) -baseline-daemon memory after (a): VmRSS %.1f MiB, VmHWM %.1f MiB (%s)\n",
+			float64(r.baseRSS)/1024, float64(r.baseHWM)/1024, o.baselineBin)
+	}
 	if r.inProc.ok {
 		fmt.Fprintf(out, "allocations per fresh /api/processes (in-process, runtime.MemStats): %d allocs, %.2f MiB; time: core (build + filter/sort) %s, JSON encoding %s\n",
 			r.inProc.allocs, float64(r.inProc.bytes)/(1<<20), ms(r.inProc.list), ms(r.inProc.encode))
