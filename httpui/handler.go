@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,7 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 // ServeHTTP applies, in order: security headers, the Host allow-list,
 // cross-origin checks on unsafe methods, the body cap; then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer h.recoverPanic(w, r)
 	securityHeaders(w.Header())
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		w.Header().Set("Cache-Control", "no-store")
@@ -160,6 +162,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
 	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// recoverPanic turns a handler panic into a 500 JSON answer (SECURITY.md
+// §6 D18) instead of net/http's dropped connection, and logs the panic with
+// its stack; the caller sees no internals.
+func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	h.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr,
+		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	writeJSONError(w, http.StatusInternalServerError, "internal error")
 }
 
 // auth checks X-Auth-Token (never a query or body token). Failed attempts

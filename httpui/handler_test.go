@@ -2,10 +2,12 @@ package httpui
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
 func TestHealth(t *testing.T) {
@@ -461,7 +465,9 @@ func TestShapes(t *testing.T) {
 	if w.Body.String() != `{"ok":true,"pid":`+pid+`,"signal":"CONT"}`+"\n" {
 		t.Errorf("signal response %s", w.Body.String())
 	}
-	w = do(t, h, req{method: "POST", path: "/api/process/" + pid + "/renice", body: `{"nice":10}`})
+	// Browsers send a charset parameter; it is still JSON.
+	w = do(t, h, req{method: "POST", path: "/api/process/" + pid + "/renice", body: `{"nice":10}`,
+		hdr: map[string]string{"Content-Type": "application/json;charset=UTF-8"}})
 	wantStatus(t, w, 200)
 	if w.Body.String() != `{"nice":10,"ok":true,"pid":`+pid+`}`+"\n" {
 		t.Errorf("renice response %s", w.Body.String())
@@ -511,6 +517,7 @@ func TestSignalAndRestartThroughHTTP(t *testing.T) {
 	m := decode(t, w)
 	newPID := int(m["new_pid"].(float64))
 	t.Cleanup(func() { killPID(newPID) })
+	waitExec(t, newPID)
 	if keys := sortedKeys(m); !slices.Equal(keys, []string{"how", "new_pid", "ok", "old_pid", "unit"}) {
 		t.Errorf("restart keys %v", keys)
 	}
@@ -702,5 +709,49 @@ func TestRealServer(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 413 || !res.Close {
 		t.Errorf("70 KiB body: status %d, close %v; want 413 and the connection closed", res.StatusCode, res.Close)
+	}
+}
+
+// panicCore panics in List, as a bug in the core would.
+type panicCore struct{ Core }
+
+func (panicCore) List(context.Context, procs.Caller, procs.ListOptions) ([]procs.Process, error) {
+	panic("boom: core bug")
+}
+
+// TestHandlerPanic (D18): a panicking handler answers 500 JSON without
+// internals, and the server keeps serving.
+func TestHandlerPanic(t *testing.T) {
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	h := New(panicCore{realCore(t)}, Options{Token: testToken, ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
+	srv.Config.Handler = h
+	srv.Start()
+	defer srv.Close()
+	get := func(path string) (*http.Response, string, error) {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.Header.Set("X-Auth-Token", testToken)
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			return nil, "", err
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b), nil
+	}
+	res, body, err := get("/api/processes")
+	if err != nil {
+		t.Fatalf("panicking handler: %v (connection dropped instead of a 500)", err)
+	}
+	if res.StatusCode != 500 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("panicking handler: %d %q %s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if strings.Contains(body, "boom") || strings.Contains(body, "goroutine") {
+		t.Errorf("500 body leaks the panic: %s", body)
+	}
+	res.Body = io.NopCloser(strings.NewReader(body))
+	checkEveryResponse(t, "GET /api/processes", res)
+	if res, _, err := get("/api/signals"); err != nil || res.StatusCode != 200 {
+		t.Errorf("after a panic: %v %v", res, err)
 	}
 }

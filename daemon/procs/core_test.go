@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -261,7 +262,11 @@ func TestRenice(t *testing.T) {
 		t.Fatalf("helper has %d threads, want >= 5", len(tids))
 	}
 	ctx := context.Background()
-	for _, n := range []int{7, 19, -3, -20, 0} {
+	values := []int{7, 19, -3, -20, 0}
+	if os.Geteuid() != 0 {
+		values = []int{7, 19} // without CAP_SYS_NICE the daemon can only raise it
+	}
+	for _, n := range values {
 		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
 			t.Fatalf("Renice(%d): %v", n, err)
 		}
@@ -279,8 +284,31 @@ func TestRenice(t *testing.T) {
 			t.Errorf("Renice(%d) = %v, want InvalidArgument", n, err)
 		}
 	}
-	if got := niceOf(t, c.pid); got != 0 {
-		t.Errorf("an invalid renice changed nice to %d", got)
+	if got, want := niceOf(t, c.pid), values[len(values)-1]; got != want {
+		t.Errorf("an invalid renice changed nice to %d (was %d)", got, want)
+	}
+}
+
+// TestReniceWhileThreadsStart: threads created while Renice runs must not
+// keep the old nice value (they are cloned from threads not yet reniced).
+func TestReniceWhileThreadsStart(t *testing.T) {
+	requireRoot(t) // it lowers nice back and forth
+	s := newCore(t, Options{})
+	c := helper(t, "threadspawner")
+	ctx := context.Background()
+	for i := 0; i < 40 && alive(c.pid); i++ {
+		n := 1 + i%2 // alternate 1 and 2, so the old value is always wrong
+		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
+			t.Fatalf("Renice(%d): %v", n, err)
+		}
+		// Threads started after Renice returned inherit n from a reniced
+		// thread; none may be left with the previous value.
+		for _, tid := range tidsOf(t, c.pid) {
+			if got, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-got != n {
+				t.Fatalf("round %d: after Renice(%d) thread %d has nice %d (%d threads)", i, n, tid, 20-got, len(tidsOf(t, c.pid)))
+			}
+		}
+		time.Sleep(3 * time.Millisecond)
 	}
 }
 
@@ -337,6 +365,7 @@ func TestRestartDetached(t *testing.T) {
 				t.Fatalf("Restart: %v", err)
 			}
 			t.Cleanup(func() { killPID(res.NewPID) })
+			waitExec(t, res.NewPID)
 			if res.OldPID != c.pid || res.NewPID <= 0 || res.NewPID == c.pid || res.How != "detached" || res.Unit != "" {
 				t.Fatalf("Restart = %+v", res)
 			}
@@ -623,6 +652,7 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 		t.Fatalf("owner Restart: %v", err)
 	}
 	t.Cleanup(func() { killPID(res.NewPID) })
+	waitExec(t, res.NewPID)
 	c.exitedBy(t, syscall.SIGTERM)
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(res.NewPID) + "/status")
 	if err != nil {
@@ -635,6 +665,99 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 	}
 	if _, err := s.Signal(ctx, owner, Target{PID: res.NewPID}, "KILL"); err != nil {
 		t.Errorf("owner cannot signal its relaunched process: %v", err)
+	}
+}
+
+// TestHugeAndHostileCmdline (B8): 1 MiB of arguments, with newlines, ')'
+// and invalid UTF-8, is listed capped and as valid text; the list works.
+func TestHugeAndHostileCmdline(t *testing.T) {
+	s := newCore(t, Options{})
+	// sh blocks reading its stdin (a pipe we hold), keeping its argv.
+	args := []string{"sh", "-c", "read x", "x) (y\nz", "bad\xff\xfeutf8", "<script>alert(1)</script>"}
+	for i := 0; i < 10; i++ {
+		args = append(args, strings.Repeat(string(rune('a'+i)), 100<<10))
+	}
+	cmd := exec.Command("/bin/sh")
+	cmd.Args = args
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	c := startChild(t, cmd, false)
+	p := find(t, listAll(t, s, root), c.pid)
+	if p == nil {
+		t.Fatal("shell not listed")
+	}
+	total := 0
+	for _, a := range p.Cmdline {
+		total += len(a) + 1
+		if !utf8.ValidString(a) {
+			t.Errorf("invalid UTF-8 in cmdline: %q", a[:min(len(a), 40)])
+		}
+	}
+	if total > cmdlineCap+len(p.Cmdline)*3 { // replacement chars may grow a byte to three
+		t.Errorf("cmdline of %d bytes listed, cap is %d", total, cmdlineCap)
+	}
+	if !slices.Equal(p.Cmdline[:6], []string{"sh", "-c", "read x", "x) (y\nz", "bad\uFFFDutf8", "<script>alert(1)</script>"}) {
+		t.Errorf("first arguments %q", p.Cmdline[:6])
+	}
+}
+
+// TestSetuidProcessNotOwned (A7): a process its caller started but that
+// runs with another effective uid (a setuid program) is not the caller's.
+func TestSetuidProcessNotOwned(t *testing.T) {
+	requireRoot(t)
+	s := newCore(t, Options{})
+	c := helper(t, "setresuid")
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/status")
+	if uids, _ := idsFromStatus(b, "Uid"); uids != [3]uint32{65534, 0, 0} {
+		t.Fatalf("helper uids %v, want [65534 0 0]", uids)
+	}
+	ctx := context.Background()
+	no := &authorizer{ok: false}
+	caller := Caller{UID: 65534, Name: "nobody", Authorize: no.fn}
+	_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "STOP")
+	wantKind(t, "Signal of a setuid process by its real uid", err, ErrAccessDenied)
+	wantKind(t, "Renice of a setuid process by its real uid", s.Renice(ctx, caller, Target{PID: c.pid}, 10), ErrAccessDenied)
+	_, err = s.Restart(ctx, caller, Target{PID: c.pid})
+	wantKind(t, "Restart of a setuid process by its real uid", err, ErrAccessDenied)
+	pid := strconv.Itoa(c.pid)
+	if want := []string{ActionSignal + " " + pid, ActionRenice + " " + pid, ActionRestart + " " + pid}; !slices.Equal(no.calls, want) {
+		t.Errorf("authority calls %q, want %q (the polkit path)", no.calls, want)
+	}
+	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+		t.Fatal("the setuid process was touched")
+	}
+}
+
+// TestRestartDeletedExecutable (B11): a process whose executable was
+// deleted or replaced cannot be started again, so it is not stopped.
+func TestRestartDeletedExecutable(t *testing.T) {
+	s := newCore(t, Options{})
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(t.TempDir(), "sleep-copy")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := startChild(t, exec.Command(exe, "3600"), false)
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Restart(context.Background(), root, Target{PID: c.pid})
+	wantKind(t, "Restart with a deleted executable", err, ErrNotRestartable)
+	if !strings.Contains(err.Error(), "deleted") {
+		t.Errorf("message %q does not say deleted", err)
+	}
+	if !alive(c.pid) {
+		t.Fatal("the process was stopped although it cannot be started again")
 	}
 }
 
