@@ -52,23 +52,7 @@ func parseStat(b []byte) (statFields, error) {
 	rest := b[closing+2:]
 	// Fields from "state" (field 3) on; we need up to rss (field 24).
 	var f [22][]byte
-	n := 0
-	for n < len(f) {
-		for len(rest) > 0 && rest[0] == ' ' {
-			rest = rest[1:]
-		}
-		if len(rest) == 0 {
-			break
-		}
-		end := bytes.IndexByte(rest, ' ')
-		if end < 0 {
-			end = len(rest)
-		}
-		f[n] = rest[:end]
-		rest = rest[end:]
-		n++
-	}
-	if n < len(f) || len(f[0]) != 1 {
+	if n := splitFields(rest, f[:]); n < len(f) || len(f[0]) != 1 {
 		return st, errShortStat
 	}
 	st.state = f[0][0]
@@ -99,6 +83,28 @@ func parseStat(b []byte) (statFields, error) {
 		return st, errShortStat
 	}
 	return st, nil
+}
+
+// splitFields fills f with the space-separated fields of b, without
+// allocating, and returns how many it found (at most len(f)).
+func splitFields(b []byte, f [][]byte) int {
+	n := 0
+	for n < len(f) {
+		for len(b) > 0 && b[0] == ' ' {
+			b = b[1:]
+		}
+		if len(b) == 0 {
+			break
+		}
+		end := bytes.IndexByte(b, ' ')
+		if end < 0 {
+			end = len(b)
+		}
+		f[n] = b[:end]
+		b = b[end:]
+		n++
+	}
+	return n
 }
 
 // statusName maps the state letter to psutil's status names (the seed's).

@@ -135,24 +135,7 @@ func parseSocketTable(b []byte, t socketTable, want func(inode uint64) bool, fn 
 			continue
 		}
 		var f [10][]byte
-		n := 0
-		rest := line
-		for n < len(f) {
-			for len(rest) > 0 && rest[0] == ' ' {
-				rest = rest[1:]
-			}
-			if len(rest) == 0 {
-				break
-			}
-			end := bytes.IndexByte(rest, ' ')
-			if end < 0 {
-				end = len(rest)
-			}
-			f[n] = rest[:end]
-			rest = rest[end:]
-			n++
-		}
-		if n < len(f) {
+		if splitFields(line, f[:]) < len(f) {
 			continue
 		}
 		inode, err := strconv.ParseUint(string(f[9]), 10, 64)
