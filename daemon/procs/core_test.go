@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 var root = Caller{Privileged: true, Name: "test"}
@@ -25,12 +27,12 @@ func TestListShowsChild(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("sleep", "3600")
 	cmd.Dir = dir
-	c := startChild(t, cmd, false)
-	waitState(t, c.pid, func(st byte) bool { return st == 'S' }, "sleeping")
+	c := testproc.Start(t, cmd)
+	waitState(t, c.PID, func(st byte) bool { return st == 'S' }, "sleeping")
 	ps := listAll(t, s, root)
-	p := find(t, ps, c.pid)
+	p := find(t, ps, c.PID)
 	if p == nil {
-		t.Fatalf("child %d not in the list of %d processes", c.pid, len(ps))
+		t.Fatalf("child %d not in the list of %d processes", c.PID, len(ps))
 	}
 	if !slices.Equal(p.Cmdline, []string{"sleep", "3600"}) {
 		t.Errorf("cmdline = %q, want [sleep 3600]", p.Cmdline)
@@ -42,7 +44,7 @@ func TestListShowsChild(t *testing.T) {
 	if real, err := filepath.EvalSymlinks(exe); err == nil && p.Exe != real {
 		t.Errorf("exe = %q, want %q", p.Exe, real)
 	}
-	st, _ := procStat(c.pid)
+	st, _ := procStat(c.PID)
 	if want := createTime(s.inv.boot, st.startTicks); p.CreateTime != want {
 		t.Errorf("create_time = %v, want %v", p.CreateTime, want)
 	}
@@ -60,10 +62,10 @@ func TestListShowsChild(t *testing.T) {
 	}
 
 	// The query finds it by argv and by PID.
-	for _, q := range []string{strconv.Itoa(c.pid), "SLEEP"} {
+	for _, q := range []string{strconv.Itoa(c.PID), "SLEEP"} {
 		got, err := s.List(context.Background(), root, ListOptions{Query: q})
-		if err != nil || find(t, got, c.pid) == nil {
-			t.Errorf("List(q=%q) does not contain %d (err %v)", q, c.pid, err)
+		if err != nil || find(t, got, c.PID) == nil {
+			t.Errorf("List(q=%q) does not contain %d (err %v)", q, c.PID, err)
 		}
 	}
 	if _, err := s.List(context.Background(), root, ListOptions{Sort: "bogus"}); !errors.Is(err, ErrInvalidArgument) {
@@ -102,15 +104,15 @@ func owners(ps []Process, typ, local string, remote *string, status string) []in
 
 func TestPortsOfRealSockets(t *testing.T) {
 	s := newCore(t, Options{})
-	srv := helper(t, "listen4")
-	v6 := helper(t, "listen6")
-	udp := helper(t, "udp4")
-	cli := helper(t, "connect", "PROCWATCH_TEST_ADDR="+srv.line)
-	cliAddr, srvAddr := cli.line, srv.line
+	srv := testproc.Helper(t, "listen4")
+	v6 := testproc.Helper(t, "listen6")
+	udp := testproc.Helper(t, "udp4")
+	cli := testproc.Helper(t, "connect", "PROCWATCH_TEST_ADDR="+srv.Line)
+	cliAddr, srvAddr := cli.Line, srv.Line
 
 	var ps []Process
 	// The server's accepted socket belongs to it once accept() returns.
-	poll(t, 10*time.Second, "the accepted connection to be listed", func() bool {
+	testproc.Poll(t, 10*time.Second, "the accepted connection to be listed", func() bool {
 		ps = listAll(t, s, root)
 		return len(owners(ps, "tcp", srvAddr, &cliAddr, "ESTABLISHED")) > 0
 	})
@@ -123,11 +125,11 @@ func TestPortsOfRealSockets(t *testing.T) {
 		pid    int
 		family string
 	}{
-		{"listener", "tcp", srvAddr, nil, "LISTEN", srv.pid, familyInet},
-		{"client side", "tcp", cliAddr, &srvAddr, "ESTABLISHED", cli.pid, familyInet},
-		{"server side", "tcp", srvAddr, &cliAddr, "ESTABLISHED", srv.pid, familyInet},
-		{"IPv6 listener", "tcp", v6.line, nil, "LISTEN", v6.pid, familyInet6},
-		{"UDP", "udp", udp.line, nil, "NONE", udp.pid, familyInet},
+		{"listener", "tcp", srvAddr, nil, "LISTEN", srv.PID, familyInet},
+		{"client side", "tcp", cliAddr, &srvAddr, "ESTABLISHED", cli.PID, familyInet},
+		{"server side", "tcp", srvAddr, &cliAddr, "ESTABLISHED", srv.PID, familyInet},
+		{"IPv6 listener", "tcp", v6.Line, nil, "LISTEN", v6.PID, familyInet6},
+		{"UDP", "udp", udp.Line, nil, "NONE", udp.PID, familyInet},
 	}
 	for _, tc := range checks {
 		got := owners(ps, tc.typ, tc.local, tc.remote, tc.status)
@@ -140,12 +142,12 @@ func TestPortsOfRealSockets(t *testing.T) {
 			}
 		}
 	}
-	if !strings.HasPrefix(v6.line, "[::1]:") {
-		t.Errorf("IPv6 helper address %q", v6.line)
+	if !strings.HasPrefix(v6.Line, "[::1]:") {
+		t.Errorf("IPv6 helper address %q", v6.Line)
 	}
 	// LocalPort matches the address, and the listener has exactly its one
 	// LISTEN socket (plus accepted connections).
-	for _, pt := range portsOf(t, s, srv.pid) {
+	for _, pt := range portsOf(t, s, srv.PID) {
 		if !strings.HasSuffix(pt.Local, ":"+strconv.Itoa(pt.LocalPort)) {
 			t.Errorf("local %q but local_port %d", pt.Local, pt.LocalPort)
 		}
@@ -174,14 +176,14 @@ func cpuTicksOf(t *testing.T, pid int) uint64 {
 }
 
 func TestCPUPercentFirstList(t *testing.T) {
-	busy := startChild(t, exec.Command("sh", "-c", "while :; do :; done"), false)
-	idle := sleeper(t)
-	poll(t, 10*time.Second, "the busy child to use some CPU", func() bool { return cpuTicksOf(t, busy.pid) >= 5 })
+	busy := testproc.Start(t, exec.Command("sh", "-c", "while :; do :; done"))
+	idle := testproc.Sleeper(t)
+	testproc.Poll(t, 10*time.Second, "the busy child to use some CPU", func() bool { return cpuTicksOf(t, busy.PID) >= 5 })
 
 	// A fresh core, listed at once: the busy child must not show 0.
 	s := newCore(t, Options{})
 	ps := listAll(t, s, root)
-	p := find(t, ps, busy.pid)
+	p := find(t, ps, busy.PID)
 	if p == nil {
 		t.Fatal("busy child not listed")
 	}
@@ -189,14 +191,14 @@ func TestCPUPercentFirstList(t *testing.T) {
 	if p.CPUPercent <= 0 || p.CPUPercent > 150 {
 		t.Errorf("busy child: cpu_percent = %v on the first List after New, want in (0, 150]", p.CPUPercent)
 	}
-	if q := find(t, ps, idle.pid); q == nil || q.CPUPercent > 5 {
+	if q := find(t, ps, idle.PID); q == nil || q.CPUPercent > 5 {
 		t.Errorf("idle sleep: %+v, want cpu_percent near 0", q)
 	}
 	// A later list, over a longer interval, is a real rate too.
 	// Later lists, over longer intervals, are real rates too, never above
 	// one CPU.
-	poll(t, 10*time.Second, "a second sample with CPU", func() bool {
-		p := find(t, listAll(t, s, root), busy.pid)
+	testproc.Poll(t, 10*time.Second, "a second sample with CPU", func() bool {
+		p := find(t, listAll(t, s, root), busy.PID)
 		if p != nil && p.CPUPercent > 150 {
 			t.Fatalf("cpu_percent = %v for one shell loop", p.CPUPercent)
 		}
@@ -204,7 +206,7 @@ func TestCPUPercentFirstList(t *testing.T) {
 	})
 	// Sorting by cpu desc puts it ahead of the idle sleep.
 	ps, _ = s.List(context.Background(), root, ListOptions{Sort: "cpu"})
-	bi, ii := slices.IndexFunc(ps, func(p Process) bool { return p.PID == busy.pid }), slices.IndexFunc(ps, func(p Process) bool { return p.PID == idle.pid })
+	bi, ii := slices.IndexFunc(ps, func(p Process) bool { return p.PID == busy.PID }), slices.IndexFunc(ps, func(p Process) bool { return p.PID == idle.PID })
 	if bi < 0 || ii < 0 || bi > ii {
 		t.Errorf("cpu desc: busy at %d, idle at %d", bi, ii)
 	}
@@ -217,37 +219,37 @@ func TestSignalChangesState(t *testing.T) {
 	s.Subscribe(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
 	ctx := context.Background()
 
-	c := sleeper(t)
-	name, err := s.Signal(ctx, root, Target{PID: c.pid}, "sigstop")
+	c := testproc.Sleeper(t)
+	name, err := s.Signal(ctx, root, Target{PID: c.PID}, "sigstop")
 	if err != nil || name != "STOP" {
 		t.Fatalf("Signal(STOP) = %q, %v", name, err)
 	}
-	waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
-	if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Status != "stopped" {
+	waitState(t, c.PID, func(b byte) bool { return b == 'T' }, "stopped")
+	if p := find(t, listAll(t, s, root), c.PID); p == nil || p.Status != "stopped" {
 		t.Errorf("listed status after STOP: %+v", p)
 	}
-	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "CONT"); err != nil {
+	if _, err := s.Signal(ctx, root, Target{PID: c.PID}, "CONT"); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, c.pid, func(b byte) bool { return b == 'S' || b == 'R' }, "running again")
-	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "15"); err != nil {
+	waitState(t, c.PID, func(b byte) bool { return b == 'S' || b == 'R' }, "running again")
+	if _, err := s.Signal(ctx, root, Target{PID: c.PID}, "15"); err != nil {
 		t.Fatal(err)
 	}
-	c.exitedBy(t, syscall.SIGTERM)
+	c.ExitedBy(t, syscall.SIGTERM)
 
-	k := sleeper(t)
-	if _, err := s.Signal(ctx, root, Target{PID: k.pid}, "KILL"); err != nil {
+	k := testproc.Sleeper(t)
+	if _, err := s.Signal(ctx, root, Target{PID: k.PID}, "KILL"); err != nil {
 		t.Fatal(err)
 	}
-	k.exitedBy(t, syscall.SIGKILL)
+	k.ExitedBy(t, syscall.SIGKILL)
 
 	mu.Lock()
 	defer mu.Unlock()
 	want := []Event{
-		{Kind: EventSignalled, PID: c.pid, Signal: "STOP"},
-		{Kind: EventSignalled, PID: c.pid, Signal: "CONT"},
-		{Kind: EventSignalled, PID: c.pid, Signal: "TERM"},
-		{Kind: EventSignalled, PID: k.pid, Signal: "KILL"},
+		{Kind: EventSignalled, PID: c.PID, Signal: "STOP"},
+		{Kind: EventSignalled, PID: c.PID, Signal: "CONT"},
+		{Kind: EventSignalled, PID: c.PID, Signal: "TERM"},
+		{Kind: EventSignalled, PID: k.PID, Signal: "KILL"},
 	}
 	if !slices.Equal(events, want) {
 		t.Errorf("events = %+v, want %+v", events, want)
@@ -256,8 +258,8 @@ func TestSignalChangesState(t *testing.T) {
 
 func TestRenice(t *testing.T) {
 	s := newCore(t, Options{})
-	c := helper(t, "threads")
-	tids := tidsOf(t, c.pid)
+	c := testproc.Helper(t, "threads")
+	tids := tidsOf(t, c.PID)
 	if len(tids) < 5 {
 		t.Fatalf("helper has %d threads, want >= 5", len(tids))
 	}
@@ -267,24 +269,24 @@ func TestRenice(t *testing.T) {
 		values = []int{7, 19} // without CAP_SYS_NICE the daemon can only raise it
 	}
 	for _, n := range values {
-		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
+		if err := s.Renice(ctx, root, Target{PID: c.PID}, n); err != nil {
 			t.Fatalf("Renice(%d): %v", n, err)
 		}
-		for _, tid := range tidsOf(t, c.pid) {
+		for _, tid := range tidsOf(t, c.PID) {
 			if got := niceOf(t, tid); got != n {
 				t.Errorf("after Renice(%d): thread %d has nice %d", n, tid, got)
 			}
 		}
-		if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Nice != n {
+		if p := find(t, listAll(t, s, root), c.PID); p == nil || p.Nice != n {
 			t.Errorf("listed nice after Renice(%d): %+v", n, p)
 		}
 	}
 	for _, n := range []int{20, -21, 99} {
-		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); !errors.Is(err, ErrInvalidArgument) {
+		if err := s.Renice(ctx, root, Target{PID: c.PID}, n); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("Renice(%d) = %v, want InvalidArgument", n, err)
 		}
 	}
-	if got, want := niceOf(t, c.pid), values[len(values)-1]; got != want {
+	if got, want := niceOf(t, c.PID), values[len(values)-1]; got != want {
 		t.Errorf("an invalid renice changed nice to %d (was %d)", got, want)
 	}
 }
@@ -294,18 +296,18 @@ func TestRenice(t *testing.T) {
 func TestReniceWhileThreadsStart(t *testing.T) {
 	requireRoot(t) // it lowers nice back and forth
 	s := newCore(t, Options{})
-	c := helper(t, "threadspawner")
+	c := testproc.Helper(t, "threadspawner")
 	ctx := context.Background()
-	for i := 0; i < 40 && alive(c.pid); i++ {
+	for i := 0; i < 40 && alive(c.PID); i++ {
 		n := 1 + i%2 // alternate 1 and 2, so the old value is always wrong
-		if err := s.Renice(ctx, root, Target{PID: c.pid}, n); err != nil {
+		if err := s.Renice(ctx, root, Target{PID: c.PID}, n); err != nil {
 			t.Fatalf("Renice(%d): %v", n, err)
 		}
 		// Threads started after Renice returned inherit n from a reniced
 		// thread; none may be left with the previous value.
-		for _, tid := range tidsOf(t, c.pid) {
+		for _, tid := range tidsOf(t, c.PID) {
 			if got, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-got != n {
-				t.Fatalf("round %d: after Renice(%d) thread %d has nice %d (%d threads)", i, n, tid, 20-got, len(tidsOf(t, c.pid)))
+				t.Fatalf("round %d: after Renice(%d) thread %d has nice %d (%d threads)", i, n, tid, 20-got, len(tidsOf(t, c.PID)))
 			}
 		}
 		time.Sleep(3 * time.Millisecond)
@@ -346,30 +348,30 @@ func TestRestartDetached(t *testing.T) {
 			cmd := exec.Command(tc.argv[0], tc.argv[1:]...)
 			cmd.Dir = dir
 			cmd.Env = []string{"PATH=/usr/bin:/bin", "PROCWATCH_MARK=restart-" + tc.name}
-			c := startChild(t, cmd, false)
+			c := testproc.Start(t, cmd)
 			if tc.sig == syscall.SIGKILL {
 				// Let the shell install its trap before the restart.
-				poll(t, 10*time.Second, "the shell to start its loop", func() bool {
-					return sigIgnored(c.pid, syscall.SIGTERM)
+				testproc.Poll(t, 10*time.Second, "the shell to start its loop", func() bool {
+					return testproc.SigIgnored(c.PID, syscall.SIGTERM)
 				})
 			}
-			oldCmd := cmdlineOf(t, c.pid)
+			oldCmd := cmdlineOf(t, c.PID)
 			var evs []Event
 			s.Subscribe(func(e Event) {
 				if e.Kind == EventRestarted {
 					evs = append(evs, e)
 				}
 			})
-			res, err := s.Restart(context.Background(), root, Target{PID: c.pid})
+			res, err := s.Restart(context.Background(), root, Target{PID: c.PID})
 			if err != nil {
 				t.Fatalf("Restart: %v", err)
 			}
-			t.Cleanup(func() { killPID(res.NewPID) })
-			waitExec(t, res.NewPID)
-			if res.OldPID != c.pid || res.NewPID <= 0 || res.NewPID == c.pid || res.How != "detached" || res.Unit != "" {
+			t.Cleanup(func() { testproc.KillPID(res.NewPID) })
+			testproc.WaitExec(t, res.NewPID)
+			if res.OldPID != c.PID || res.NewPID <= 0 || res.NewPID == c.PID || res.How != "detached" || res.Unit != "" {
 				t.Fatalf("Restart = %+v", res)
 			}
-			c.exitedBy(t, tc.sig)
+			c.ExitedBy(t, tc.sig)
 			if !alive(res.NewPID) {
 				t.Fatalf("new process %d is not running", res.NewPID)
 			}
@@ -386,7 +388,7 @@ func TestRestartDetached(t *testing.T) {
 			if sid, err := unix.Getsid(res.NewPID); err != nil || sid != res.NewPID {
 				t.Errorf("new process is not a session leader (setsid): sid %d, %v", sid, err)
 			}
-			if len(evs) != 1 || evs[0].PID != c.pid || evs[0].NewPID != res.NewPID {
+			if len(evs) != 1 || evs[0].PID != c.PID || evs[0].NewPID != res.NewPID {
 				t.Errorf("restart events = %+v", evs)
 			}
 		})
@@ -395,16 +397,16 @@ func TestRestartDetached(t *testing.T) {
 
 func TestNoSuchProcessAfterExit(t *testing.T) {
 	s := newCore(t, Options{})
-	c := sleeper(t)
-	st, _ := procStat(c.pid)
+	c := testproc.Sleeper(t)
+	st, _ := procStat(c.PID)
 	ct := createTime(s.inv.boot, st.startTicks)
-	_ = c.cmd.Process.Kill()
-	c.exitedBy(t, syscall.SIGKILL)
+	_ = c.Cmd.Process.Kill()
+	c.ExitedBy(t, syscall.SIGKILL)
 	ctx := context.Background()
 	// With the create_time, as a client that listed it would send: should
 	// the PID ever be reused meanwhile, the answer is ProcessChanged and
 	// nothing is touched.
-	tg := Target{PID: c.pid, CreateTime: ct}
+	tg := Target{PID: c.PID, CreateTime: ct}
 	_, err := s.Signal(ctx, root, tg, "TERM")
 	wantKind(t, "Signal after exit", err, ErrNoSuchProcess)
 	wantKind(t, "Renice after exit", s.Renice(ctx, root, tg, 5), ErrNoSuchProcess)
@@ -413,36 +415,36 @@ func TestNoSuchProcessAfterExit(t *testing.T) {
 	_, err = s.Get(ctx, root, tg)
 	wantKind(t, "Get after exit", err, ErrNoSuchProcess)
 	// By bare PID, with harmless requests only.
-	_, err = s.Signal(ctx, root, Target{PID: c.pid}, "CONT")
+	_, err = s.Signal(ctx, root, Target{PID: c.PID}, "CONT")
 	wantKind(t, "Signal(bare PID) after exit", err, ErrNoSuchProcess)
-	_, err = s.Get(ctx, root, Target{PID: c.pid})
+	_, err = s.Get(ctx, root, Target{PID: c.PID})
 	wantKind(t, "Get(bare PID) after exit", err, ErrNoSuchProcess)
 }
 
 func TestProcessChanged(t *testing.T) {
 	s := newCore(t, Options{})
-	c := sleeper(t)
-	p := find(t, listAll(t, s, root), c.pid)
+	c := testproc.Sleeper(t)
+	p := find(t, listAll(t, s, root), c.PID)
 	if p == nil {
 		t.Fatal("child not listed")
 	}
 	ctx := context.Background()
 	for _, ct := range []float64{p.CreateTime - 10, p.CreateTime + 0.01, p.CreateTime - 0.01, 1} {
-		stale := Target{PID: c.pid, CreateTime: ct}
+		stale := Target{PID: c.PID, CreateTime: ct}
 		_, err := s.Signal(ctx, root, stale, "KILL")
 		wantKind(t, "Signal with a wrong create_time", err, ErrProcessChanged)
 		wantKind(t, "Renice with a wrong create_time", s.Renice(ctx, root, stale, 10), ErrProcessChanged)
 		_, err = s.Restart(ctx, root, stale)
 		wantKind(t, "Restart with a wrong create_time", err, ErrProcessChanged)
 	}
-	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+	if !alive(c.PID) || niceOf(t, c.PID) != 0 {
 		t.Fatal("a refused action touched the process")
 	}
 	// The right create_time (as listed, 2 decimals) is accepted.
-	if _, err := s.Signal(ctx, root, Target{PID: c.pid, CreateTime: p.CreateTime}, "KILL"); err != nil {
+	if _, err := s.Signal(ctx, root, Target{PID: c.PID, CreateTime: p.CreateTime}, "KILL"); err != nil {
 		t.Fatalf("Signal with the listed create_time: %v", err)
 	}
-	c.exitedBy(t, syscall.SIGKILL)
+	c.ExitedBy(t, syscall.SIGKILL)
 }
 
 func TestProtectedProcesses(t *testing.T) {
@@ -480,23 +482,23 @@ func TestProtectedProcesses(t *testing.T) {
 
 func TestZombieRestartRefused(t *testing.T) {
 	s := newCore(t, Options{})
-	c := sleeper(t)
-	_ = c.cmd.Process.Signal(syscall.SIGKILL) // not reaped: a zombie
-	waitState(t, c.pid, func(b byte) bool { return b == 'Z' }, "a zombie")
+	c := testproc.Sleeper(t)
+	_ = c.Cmd.Process.Signal(syscall.SIGKILL) // not reaped: a zombie
+	waitState(t, c.PID, func(b byte) bool { return b == 'Z' }, "a zombie")
 	ctx := context.Background()
-	_, err := s.Restart(ctx, root, Target{PID: c.pid})
+	_, err := s.Restart(ctx, root, Target{PID: c.PID})
 	wantKind(t, "Restart(zombie)", err, ErrNotRestartable)
 	if !strings.Contains(err.Error(), "zombie") {
 		t.Errorf("message %q does not say zombie", err)
 	}
 	// Signalling a zombie is harmless: it works or says the process is gone.
-	if _, err := s.Signal(ctx, root, Target{PID: c.pid}, "TERM"); err != nil && !errors.Is(err, ErrNoSuchProcess) {
+	if _, err := s.Signal(ctx, root, Target{PID: c.PID}, "TERM"); err != nil && !errors.Is(err, ErrNoSuchProcess) {
 		t.Errorf("Signal(zombie) = %v", err)
 	}
-	if p := find(t, listAll(t, s, root), c.pid); p == nil || p.Status != "zombie" {
+	if p := find(t, listAll(t, s, root), c.PID); p == nil || p.Status != "zombie" {
 		t.Errorf("zombie listed as %+v", p)
 	}
-	c.exitedBy(t, syscall.SIGKILL)
+	c.ExitedBy(t, syscall.SIGKILL)
 }
 
 // authorizer records the calls an Authorize func gets.
@@ -517,30 +519,30 @@ func (a *authorizer) fn(_ context.Context, action string, pid int) (bool, error)
 func TestAuthorizationOnRootProcess(t *testing.T) {
 	s := newCore(t, Options{})
 	ctx := context.Background()
-	c := sleeper(t) // owned by root (the test runs as root) or by us
+	c := testproc.Sleeper(t) // owned by root (the test runs as root) or by us
 	if os.Geteuid() == 65534 {
 		t.Skip("running as nobody")
 	}
-	pid := strconv.Itoa(c.pid)
+	pid := strconv.Itoa(c.PID)
 
 	t.Run("no authority", func(t *testing.T) {
 		nobody := Caller{UID: 65534, Name: "nobody"}
-		_, err := s.Signal(ctx, nobody, Target{PID: c.pid}, "KILL")
+		_, err := s.Signal(ctx, nobody, Target{PID: c.PID}, "KILL")
 		wantKind(t, "Signal by uid 65534", err, ErrAccessDenied)
-		wantKind(t, "Renice by uid 65534", s.Renice(ctx, nobody, Target{PID: c.pid}, 10), ErrAccessDenied)
-		_, err = s.Restart(ctx, nobody, Target{PID: c.pid})
+		wantKind(t, "Renice by uid 65534", s.Renice(ctx, nobody, Target{PID: c.PID}, 10), ErrAccessDenied)
+		_, err = s.Restart(ctx, nobody, Target{PID: c.PID})
 		wantKind(t, "Restart by uid 65534", err, ErrAccessDenied)
 		if !strings.Contains(err.Error(), ActionRestart) {
 			t.Errorf("message %q does not name the polkit action", err)
 		}
-		if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+		if !alive(c.PID) || niceOf(t, c.PID) != 0 {
 			t.Fatal("a denied caller changed the process")
 		}
 		// Unprivileged callers do not see other users' exe.
-		if p := find(t, listAll(t, s, nobody), c.pid); p == nil || p.Exe != "" {
+		if p := find(t, listAll(t, s, nobody), c.PID); p == nil || p.Exe != "" {
 			t.Errorf("uid 65534 sees exe of a root process: %+v", p)
 		}
-		d, err := s.Get(ctx, nobody, Target{PID: c.pid})
+		d, err := s.Get(ctx, nobody, Target{PID: c.PID})
 		if err != nil || d.Exe != "" || d.Cwd != "" || d.Environ != nil || len(d.OpenFiles) != 0 {
 			t.Errorf("uid 65534 Get of a root process leaks: exe %q cwd %q env %d files %d (%v)", d.Exe, d.Cwd, len(d.Environ), len(d.OpenFiles), err)
 		}
@@ -548,7 +550,7 @@ func TestAuthorizationOnRootProcess(t *testing.T) {
 	t.Run("authority says no", func(t *testing.T) {
 		a := &authorizer{ok: false}
 		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
-		_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "KILL")
+		_, err := s.Signal(ctx, caller, Target{PID: c.PID}, "KILL")
 		wantKind(t, "Signal, authority no", err, ErrAccessDenied)
 		if !slices.Equal(a.calls, []string{ActionSignal + " " + pid}) {
 			t.Errorf("authority calls = %q", a.calls)
@@ -557,35 +559,35 @@ func TestAuthorizationOnRootProcess(t *testing.T) {
 	t.Run("authority fails", func(t *testing.T) {
 		a := &authorizer{ok: true, err: errors.New("polkit timed out")}
 		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
-		_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "KILL")
+		_, err := s.Signal(ctx, caller, Target{PID: c.PID}, "KILL")
 		wantKind(t, "Signal, authority error", err, ErrAccessDenied)
-		wantKind(t, "Renice, authority error", s.Renice(ctx, caller, Target{PID: c.pid}, 5), ErrAccessDenied)
-		_, err = s.Restart(ctx, caller, Target{PID: c.pid})
+		wantKind(t, "Renice, authority error", s.Renice(ctx, caller, Target{PID: c.PID}, 5), ErrAccessDenied)
+		_, err = s.Restart(ctx, caller, Target{PID: c.PID})
 		wantKind(t, "Restart, authority error", err, ErrAccessDenied)
 		if strings.Contains(err.Error(), "polkit timed out") {
 			t.Errorf("the authority's internal error leaks to the caller: %q", err)
 		}
-		if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+		if !alive(c.PID) || niceOf(t, c.PID) != 0 {
 			t.Fatal("a caller whose authorization failed changed the process")
 		}
 	})
 	t.Run("authority says yes", func(t *testing.T) {
 		a := &authorizer{ok: true}
 		caller := Caller{UID: 65534, Name: "nobody", Authorize: a.fn}
-		if _, err := s.Signal(ctx, caller, Target{PID: c.pid}, "STOP"); err != nil {
+		if _, err := s.Signal(ctx, caller, Target{PID: c.PID}, "STOP"); err != nil {
 			t.Fatalf("Signal with authority: %v", err)
 		}
-		waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
-		if _, err := s.Signal(ctx, caller, Target{PID: c.pid}, "CONT"); err != nil {
+		waitState(t, c.PID, func(b byte) bool { return b == 'T' }, "stopped")
+		if _, err := s.Signal(ctx, caller, Target{PID: c.PID}, "CONT"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Renice(ctx, caller, Target{PID: c.pid}, 4); err != nil {
+		if err := s.Renice(ctx, caller, Target{PID: c.PID}, 4); err != nil {
 			t.Fatalf("Renice with authority: %v", err)
 		}
-		if got := niceOf(t, c.pid); got != 4 {
+		if got := niceOf(t, c.PID); got != 4 {
 			t.Errorf("nice = %d, want 4", got)
 		}
-		d, err := s.Get(ctx, caller, Target{PID: c.pid})
+		d, err := s.Get(ctx, caller, Target{PID: c.PID})
 		if err != nil || d.Exe == "" || d.Cwd == "" {
 			t.Errorf("Get with inspect authority: exe %q cwd %q (%v)", d.Exe, d.Cwd, err)
 		}
@@ -603,57 +605,57 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 	cmd := exec.Command("sleep", "3600")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	c := startChild(t, cmd, false)
+	c := testproc.Start(t, cmd)
 	never := func(_ context.Context, action string, pid int) (bool, error) {
 		t.Errorf("authority asked for %s on %d: an owner needs none", action, pid)
 		return false, nil
 	}
 	owner := Caller{UID: 65534, Name: "nobody", Authorize: never}
 
-	if _, err := s.Signal(ctx, owner, Target{PID: c.pid}, "STOP"); err != nil {
+	if _, err := s.Signal(ctx, owner, Target{PID: c.PID}, "STOP"); err != nil {
 		t.Fatalf("owner Signal(STOP): %v", err)
 	}
-	waitState(t, c.pid, func(b byte) bool { return b == 'T' }, "stopped")
-	if _, err := s.Signal(ctx, owner, Target{PID: c.pid}, "CONT"); err != nil {
+	waitState(t, c.PID, func(b byte) bool { return b == 'T' }, "stopped")
+	if _, err := s.Signal(ctx, owner, Target{PID: c.PID}, "CONT"); err != nil {
 		t.Fatal(err)
 	}
 	// Raising nice is the owner's right (setpriority(2) allows it).
-	if err := s.Renice(ctx, owner, Target{PID: c.pid}, 5); err != nil {
+	if err := s.Renice(ctx, owner, Target{PID: c.PID}, 5); err != nil {
 		t.Fatalf("owner Renice(5): %v", err)
 	}
-	if got := niceOf(t, c.pid); got != 5 {
+	if got := niceOf(t, c.PID); got != 5 {
 		t.Fatalf("nice = %d, want 5", got)
 	}
 	// Lowering it needs the authority: denied without one ...
 	noAuth := Caller{UID: 65534, Name: "nobody"}
-	wantKind(t, "owner Renice(2) without authority", s.Renice(ctx, noAuth, Target{PID: c.pid}, 2), ErrAccessDenied)
+	wantKind(t, "owner Renice(2) without authority", s.Renice(ctx, noAuth, Target{PID: c.PID}, 2), ErrAccessDenied)
 	no := &authorizer{ok: false}
-	wantKind(t, "owner Renice(-5), authority no", s.Renice(ctx, Caller{UID: 65534, Authorize: no.fn}, Target{PID: c.pid}, -5), ErrAccessDenied)
-	if got := niceOf(t, c.pid); got != 5 {
+	wantKind(t, "owner Renice(-5), authority no", s.Renice(ctx, Caller{UID: 65534, Authorize: no.fn}, Target{PID: c.PID}, -5), ErrAccessDenied)
+	if got := niceOf(t, c.PID); got != 5 {
 		t.Fatalf("nice changed to %d by a denied renice", got)
 	}
 	// ... allowed with it.
 	yes := &authorizer{ok: true}
-	if err := s.Renice(ctx, Caller{UID: 65534, Authorize: yes.fn}, Target{PID: c.pid}, 2); err != nil {
+	if err := s.Renice(ctx, Caller{UID: 65534, Authorize: yes.fn}, Target{PID: c.PID}, 2); err != nil {
 		t.Fatalf("owner Renice(2) with authority: %v", err)
 	}
-	if got := niceOf(t, c.pid); got != 2 || !slices.Equal(yes.calls, []string{ActionRenice + " " + strconv.Itoa(c.pid)}) {
+	if got := niceOf(t, c.PID); got != 2 || !slices.Equal(yes.calls, []string{ActionRenice + " " + strconv.Itoa(c.PID)}) {
 		t.Errorf("nice %d, authority calls %q", got, yes.calls)
 	}
 	// Another unprivileged uid may do nothing.
 	other := Caller{UID: 65533, Name: "other"}
-	_, err := s.Signal(ctx, other, Target{PID: c.pid}, "KILL")
+	_, err := s.Signal(ctx, other, Target{PID: c.PID}, "KILL")
 	wantKind(t, "uid 65533 Signal", err, ErrAccessDenied)
 
 	// The owner may restart its own non-service process; the new one runs
 	// as the owner, never as root.
-	res, err := s.Restart(ctx, owner, Target{PID: c.pid})
+	res, err := s.Restart(ctx, owner, Target{PID: c.PID})
 	if err != nil {
 		t.Fatalf("owner Restart: %v", err)
 	}
-	t.Cleanup(func() { killPID(res.NewPID) })
-	waitExec(t, res.NewPID)
-	c.exitedBy(t, syscall.SIGTERM)
+	t.Cleanup(func() { testproc.KillPID(res.NewPID) })
+	testproc.WaitExec(t, res.NewPID)
+	c.ExitedBy(t, syscall.SIGTERM)
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(res.NewPID) + "/status")
 	if err != nil {
 		t.Fatal(err)
@@ -684,8 +686,8 @@ func TestHugeAndHostileCmdline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stdin.Close()
-	c := startChild(t, cmd, false)
-	p := find(t, listAll(t, s, root), c.pid)
+	c := testproc.Start(t, cmd)
+	p := find(t, listAll(t, s, root), c.PID)
 	if p == nil {
 		t.Fatal("shell not listed")
 	}
@@ -709,24 +711,24 @@ func TestHugeAndHostileCmdline(t *testing.T) {
 func TestSetuidProcessNotOwned(t *testing.T) {
 	requireRoot(t)
 	s := newCore(t, Options{})
-	c := helper(t, "setresuid")
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/status")
+	c := testproc.Helper(t, "setresuid")
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.PID) + "/status")
 	if uids, _ := idsFromStatus(b, "Uid"); uids != [3]uint32{65534, 0, 0} {
 		t.Fatalf("helper uids %v, want [65534 0 0]", uids)
 	}
 	ctx := context.Background()
 	no := &authorizer{ok: false}
 	caller := Caller{UID: 65534, Name: "nobody", Authorize: no.fn}
-	_, err := s.Signal(ctx, caller, Target{PID: c.pid}, "STOP")
+	_, err := s.Signal(ctx, caller, Target{PID: c.PID}, "STOP")
 	wantKind(t, "Signal of a setuid process by its real uid", err, ErrAccessDenied)
-	wantKind(t, "Renice of a setuid process by its real uid", s.Renice(ctx, caller, Target{PID: c.pid}, 10), ErrAccessDenied)
-	_, err = s.Restart(ctx, caller, Target{PID: c.pid})
+	wantKind(t, "Renice of a setuid process by its real uid", s.Renice(ctx, caller, Target{PID: c.PID}, 10), ErrAccessDenied)
+	_, err = s.Restart(ctx, caller, Target{PID: c.PID})
 	wantKind(t, "Restart of a setuid process by its real uid", err, ErrAccessDenied)
-	pid := strconv.Itoa(c.pid)
+	pid := strconv.Itoa(c.PID)
 	if want := []string{ActionSignal + " " + pid, ActionRenice + " " + pid, ActionRestart + " " + pid}; !slices.Equal(no.calls, want) {
 		t.Errorf("authority calls %q, want %q (the polkit path)", no.calls, want)
 	}
-	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+	if !alive(c.PID) || niceOf(t, c.PID) != 0 {
 		t.Fatal("the setuid process was touched")
 	}
 }
@@ -747,16 +749,16 @@ func TestRestartDeletedExecutable(t *testing.T) {
 	if err := os.WriteFile(exe, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := startChild(t, exec.Command(exe, "3600"), false)
+	c := testproc.Start(t, exec.Command(exe, "3600"))
 	if err := os.Remove(exe); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Restart(context.Background(), root, Target{PID: c.pid})
+	_, err = s.Restart(context.Background(), root, Target{PID: c.PID})
 	wantKind(t, "Restart with a deleted executable", err, ErrNotRestartable)
 	if !strings.Contains(err.Error(), "deleted") {
 		t.Errorf("message %q does not say deleted", err)
 	}
-	if !alive(c.pid) {
+	if !alive(c.PID) {
 		t.Fatal("the process was stopped although it cannot be started again")
 	}
 }
@@ -824,25 +826,25 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 	ctx := context.Background()
 	reused, stopsOnOld := 0, 0
 	for i := 0; i < 40 && reused < 8; i++ {
-		a := sleeper(t)
-		st, err := procStat(a.pid)
+		a := testproc.Sleeper(t)
+		st, err := procStat(a.PID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stale := Target{PID: a.pid, CreateTime: createTime(s.inv.boot, st.startTicks)}
+		stale := Target{PID: a.PID, CreateTime: createTime(s.inv.boot, st.startTicks)}
 
-		var b *child
+		var b *testproc.Child
 		spawned := make(chan struct{})
 		go func() {
 			defer close(spawned)
-			_ = a.cmd.Process.Kill()
-			a.wait()
+			_ = a.Cmd.Process.Kill()
+			a.Wait()
 			// create_time has clock-tick resolution: start B in a later tick
 			// so the two processes are distinguishable at all.
 			for bootTicks() <= st.startTicks+1 {
 				time.Sleep(time.Millisecond)
 			}
-			if !forceNextPID(a.pid) {
+			if !forceNextPID(a.PID) {
 				return
 			}
 			cmd := exec.Command("sleep", "3600")
@@ -850,7 +852,7 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				return
 			}
-			b = &child{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+			b = testproc.Adopt(cmd)
 		}()
 		// Hammer the stale target while A dies and B is born, and a while after.
 		after := 0
@@ -875,8 +877,8 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 		if b == nil {
 			continue
 		}
-		t.Cleanup(func() { _ = b.cmd.Process.Kill(); b.wait() })
-		if b.pid != a.pid {
+		t.Cleanup(func() { _ = b.Cmd.Process.Kill(); b.Wait() })
+		if b.PID != a.PID {
 			continue // someone else forked in between; no reuse this round
 		}
 		reused++
@@ -885,26 +887,13 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 		wantKind(t, "Renice(stale target, reused PID)", s.Renice(ctx, root, stale, 19), ErrProcessChanged)
 		_, err = s.Restart(ctx, root, stale)
 		wantKind(t, "Restart(stale target, reused PID)", err, ErrProcessChanged)
-		bst, err := procStat(b.pid)
+		bst, err := procStat(b.PID)
 		if err != nil || bst.state == 'T' || bst.state == 'Z' || bst.nice != 0 {
-			t.Fatalf("the new process %d behind the reused PID was hit: %+v (%v)", b.pid, bst, err)
+			t.Fatalf("the new process %d behind the reused PID was hit: %+v (%v)", b.PID, bst, err)
 		}
 	}
 	if reused == 0 {
 		t.Skip("could not get a PID reused (busy machine?)")
 	}
 	t.Logf("%d PID reuses forced; %d STOPs reached the old process before it died", reused, stopsOnOld)
-}
-
-// sigIgnored says whether pid ignores sig (the SigIgn mask of its status),
-// whatever else it ignores (make and CI runners may ignore SIGINT/SIGQUIT).
-func sigIgnored(pid int, sig syscall.Signal) bool {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	return false
 }

@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // denyPidfdOpen installs a seccomp filter on every thread of this process
@@ -60,23 +62,23 @@ func TestNoPidfdNoFallback(t *testing.T) {
 		t.Fatalf("the filter does not work: pidfd_open = %v", err)
 	}
 	s := newCore(t, Options{})
-	c := sleeper(t)
+	c := testproc.Sleeper(t)
 	ctx := context.Background()
-	_, err := s.Signal(ctx, root, Target{PID: c.pid}, "KILL")
+	_, err := s.Signal(ctx, root, Target{PID: c.PID}, "KILL")
 	if err == nil || !strings.Contains(err.Error(), "pidfd_open is not available") {
 		t.Errorf("Signal without pidfds = %v, want a refusal naming pidfd_open", err)
 	}
-	if err := s.Renice(ctx, root, Target{PID: c.pid}, 10); err == nil {
+	if err := s.Renice(ctx, root, Target{PID: c.PID}, 10); err == nil {
 		t.Error("Renice without pidfds succeeded")
 	}
-	if _, err := s.Restart(ctx, root, Target{PID: c.pid}); err == nil {
+	if _, err := s.Restart(ctx, root, Target{PID: c.PID}); err == nil {
 		t.Error("Restart without pidfds succeeded")
 	}
-	if !alive(c.pid) || niceOf(t, c.pid) != 0 {
+	if !alive(c.PID) || niceOf(t, c.PID) != 0 {
 		t.Fatal("the process was touched without a pidfd (a fallback to kill/setpriority by PID)")
 	}
 	// Listing needs no pidfd and still works.
-	if find(t, listAll(t, s, root), c.pid) == nil {
+	if find(t, listAll(t, s, root), c.PID) == nil {
 		t.Error("List does not work without pidfds")
 	}
 }
