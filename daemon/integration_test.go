@@ -7,8 +7,6 @@ package main
 // test starts is killed at cleanup.
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,23 +19,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-const helperEnv = "PROCWATCH_TEST_HELPER"
+	"github.com/roy/roy-procwatch/internal/testproc"
+)
 
 var daemonBin string // built by TestMain
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		runHelper(mode)
-		return
-	}
+	testproc.RunHelperIfAsked()
 	// Orphans of the daemon (a relaunched child outliving it) come back to
 	// us rather than to PID 1, so cleanup can reap them.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -47,13 +41,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	daemonBin = filepath.Join(dir, "roy-procwatchd")
-	args := []string{"build", "-o", daemonBin}
+	var race []string
 	if raceEnabled {
-		args = append(args, "-race") // find data races in the daemon too
+		race = append(race, "-race") // find data races in the daemon too
 	}
-	build := exec.Command(goTool(), append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := testproc.BuildDaemon(daemonBin, race...); err != nil {
 		fmt.Fprintln(os.Stderr, "building the daemon:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -63,79 +55,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return "/usr/local/go/bin/go"
-}
-
-func runHelper(mode string) {
-	hold := func() {
-		for {
-			time.Sleep(time.Hour)
-		}
-	}
-	switch mode {
-	case "listen4", "listen6":
-		network, addr := "tcp4", "127.0.0.1:0"
-		if mode == "listen6" {
-			network, addr = "tcp6", "[::1]:0"
-		}
-		l, err := net.Listen(network, addr)
-		if err != nil {
-			fmt.Println("error", err)
-			os.Exit(3)
-		}
-		fmt.Println(l.Addr().String())
-		var conns []net.Conn
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				hold()
-			}
-			conns = append(conns, c)
-		}
-	case "connect":
-		c, err := net.Dial("tcp", os.Getenv("PROCWATCH_TEST_ADDR"))
-		if err != nil {
-			fmt.Println("error", err)
-			os.Exit(3)
-		}
-		fmt.Println(c.LocalAddr().String())
-		defer c.Close()
-		hold()
-	default:
-		fmt.Println("ready")
-		hold()
-	}
-}
-
 // --- the daemon under test ---
-
-// syncBuffer collects a process's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type daemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testproc.SyncBuffer
+	stderr *testproc.SyncBuffer
 	addr   string // host:port it serves
 	token  string
 	exited chan struct{}
@@ -149,7 +75,7 @@ func baseEnv(t *testing.T, extra ...string) []string {
 		"ROY_PROCWATCH_BUS=none",
 		"ROY_PROCWATCH_HOST=127.0.0.1",
 		// Never the default 8088 (callers may override with a later entry).
-		"ROY_PROCWATCH_PORT=" + strconv.Itoa(freePort(t)),
+		"ROY_PROCWATCH_PORT=" + strconv.Itoa(testproc.FreePort(t)),
 		"ROY_PROCWATCH_IDLE_EXIT=0",
 		"ROY_PROCWATCH_REQUIRE_SOCKET=false",
 		"ROY_PROCWATCH_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-token-file"),
@@ -164,21 +90,11 @@ func baseEnv(t *testing.T, extra ...string) []string {
 	return append(env, extra...)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // start runs cmd as a daemon under test; it is killed at cleanup, and its
 // output is logged when the test fails.
 func start(t *testing.T, cmd *exec.Cmd, addr, token string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, addr: addr, token: token, exited: make(chan struct{})}
+	d := &daemon{t: t, cmd: cmd, stdout: &testproc.SyncBuffer{}, stderr: &testproc.SyncBuffer{}, addr: addr, token: token, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.stdout, d.stderr
 	if cmd.Dir == "" {
 		cmd.Dir = t.TempDir() // no stray .env
@@ -207,7 +123,7 @@ func start(t *testing.T, cmd *exec.Cmd, addr, token string) *daemon {
 
 func startStandalone(t *testing.T, extraEnv ...string) *daemon {
 	t.Helper()
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	token := "itest-" + strconv.Itoa(port) + "-0123456789abcdef0123456789abcdef"
 	env := baseEnv(t, append([]string{"ROY_PROCWATCH_PORT=" + strconv.Itoa(port), "ROY_PROCWATCH_TOKEN=" + token}, extraEnv...)...)
 	cmd := exec.Command(daemonBin)
@@ -297,106 +213,27 @@ func (d *daemon) waitReady() {
 	}
 }
 
+// waitFor polls cond for up to 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testproc.PollEvery(t, 15*time.Second, 10*time.Millisecond, what, cond)
 }
 
 // --- children ---
-
-type child struct {
-	cmd  *exec.Cmd
-	pid  int
-	line string
-	done chan struct{}
-}
-
-func startChild(t *testing.T, cmd *exec.Cmd, wantLine bool) *child {
-	t.Helper()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	var out io.Reader
-	if wantLine {
-		out, _ = cmd.StdoutPipe()
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
-	if !wantLine {
-		waitExec(t, c.pid)
-	}
-	if wantLine {
-		l, _ := bufio.NewReader(out).ReadString('\n')
-		c.line = strings.TrimSpace(l)
-		if c.line == "" || strings.HasPrefix(c.line, "error") {
-			t.Fatalf("helper %v: %q", cmd.Args, c.line)
-		}
-	}
-	go func() { _ = cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.done
-	})
-	return c
-}
-
-func helper(t *testing.T, mode string, env ...string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), helperEnv+"="+mode), env...)
-	return startChild(t, cmd, true)
-}
 
 // reapLater kills (through a pidfd) and reaps a process the daemon
 // started, at cleanup.
 func reapLater(t *testing.T, pid int) {
 	t.Cleanup(func() {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000)
+		testproc.KillPID(pid)
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil) // ours if it was orphaned to us
 	})
 }
 
-// sigIgnored says whether pid ignores sig, whatever else it ignores (make
-// and CI runners may ignore SIGINT/SIGQUIT, which children inherit).
-func sigIgnored(pid int, sig syscall.Signal) bool {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "SigIgn:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(uint(sig)-1)) != 0
-		}
-	}
-	return false
-}
-
 func procCmdline(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return string(b)
-}
-
-func stateOf(pid int) byte {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0
-	}
-	return b[i+2]
 }
 
 // --- tests ---
@@ -454,7 +291,7 @@ func TestStandalone(t *testing.T) {
 }
 
 func TestStandaloneGeneratedToken(t *testing.T) {
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	cmd := exec.Command(daemonBin)
 	cmd.Env = baseEnv(t, "ROY_PROCWATCH_PORT="+strconv.Itoa(port))
 	d := start(t, cmd, "127.0.0.1:"+strconv.Itoa(port), "")
@@ -477,7 +314,7 @@ func TestStandaloneGeneratedToken(t *testing.T) {
 		t.Error("the generated token is in the logs (printed once on stdout only)")
 	}
 	// A second daemon generates another token.
-	port2 := freePort(t)
+	port2 := testproc.FreePort(t)
 	cmd2 := exec.Command(daemonBin)
 	cmd2.Env = baseEnv(t, "ROY_PROCWATCH_PORT="+strconv.Itoa(port2))
 	d2 := start(t, cmd2, "127.0.0.1:"+strconv.Itoa(port2), "")
@@ -512,7 +349,7 @@ func TestSocketActivation(t *testing.T) {
 		if err != nil {
 			t.Skip("systemd-socket-activate not installed (Debian package systemd)")
 		}
-		port := freePort(t)
+		port := testproc.FreePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		args := []string{"-l", addr}
 		for _, kv := range baseEnv(t, "ROY_PROCWATCH_TOKEN="+token, "ROY_PROCWATCH_REQUIRE_SOCKET=true",
@@ -576,7 +413,7 @@ func TestStartupErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			port := freePort(t)
+			port := testproc.FreePort(t)
 			cmd := exec.Command("sh", "-c", tc.shell, daemonBin)
 			cmd.Env = baseEnv(t, append([]string{"ROY_PROCWATCH_PORT=" + strconv.Itoa(port), "ROY_PROCWATCH_TOKEN=t0ken"}, tc.env...)...)
 			if strings.Contains(tc.name, "as a service") || strings.Contains(tc.name, "without a token") {
@@ -671,15 +508,15 @@ func TestSIGTERMDuringRequest(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("sh", "-c", "trap '' TERM; while :; do sleep 1; done", "ignores-term")
 	cmd.Dir = dir
-	c := startChild(t, cmd, false)
-	waitFor(t, "the trap", func() bool { return sigIgnored(c.pid, syscall.SIGTERM) })
+	c := testproc.Start(t, cmd).ReapInBackground()
+	waitFor(t, "the trap", func() bool { return testproc.SigIgnored(c.PID, syscall.SIGTERM) })
 	type result struct {
 		code int
 		m    map[string]any
 	}
 	got := make(chan result, 1)
 	go func() {
-		code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.pid)+"/restart", "")
+		code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.PID)+"/restart", "")
 		got <- result{code, m}
 	}()
 	// In flight: the daemon has logged the relaunch and waits for the
@@ -697,14 +534,14 @@ func TestSIGTERMDuringRequest(t *testing.T) {
 	}
 	newPID := int(r.m["new_pid"].(float64))
 	reapLater(t, newPID)
-	<-c.done
-	if ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Errorf("old process ended with %v, want SIGKILL after the timeout", c.cmd.ProcessState)
+	<-c.Done()
+	if ws := c.Cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("old process ended with %v, want SIGKILL after the timeout", c.Cmd.ProcessState)
 	}
 	if code := d.waitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
-	if st := stateOf(newPID); st == 0 || st == 'Z' || st == 'X' {
+	if st := testproc.StateOf(newPID); st == 0 || st == 'Z' || st == 'X' {
 		t.Errorf("the relaunched process %d did not survive the daemon's exit (state %q)", newPID, st)
 	}
 }
@@ -715,7 +552,7 @@ func TestSIGHUPReloadsToken(t *testing.T) {
 	if err := os.WriteFile(tokFile, []byte("first-token-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	cmd := exec.Command(daemonBin)
 	cmd.Env = baseEnv(t, "ROY_PROCWATCH_PORT="+strconv.Itoa(port), "ROY_PROCWATCH_TOKEN_FILE="+tokFile)
 	d := start(t, cmd, "127.0.0.1:"+strconv.Itoa(port), "first-token-0123456789abcdef")
@@ -791,13 +628,13 @@ func portsOf(p map[string]any) []portJSON {
 func TestAPIWithRealChildren(t *testing.T) {
 	d := startStandalone(t)
 	t.Run("ports", func(t *testing.T) {
-		srv := helper(t, "listen4")
-		v6 := helper(t, "listen6")
-		cli := helper(t, "connect", "PROCWATCH_TEST_ADDR="+srv.line)
+		srv := testproc.Helper(t, "listen4").ReapInBackground()
+		v6 := testproc.Helper(t, "listen6").ReapInBackground()
+		cli := testproc.Helper(t, "connect", testproc.HelperAddrEnv+"="+srv.Line).ReapInBackground()
 		want := map[int][]portJSON{
-			srv.pid: {{srv.line, "null", "LISTEN", "AddressFamily.AF_INET"}, {srv.line, cli.line, "ESTABLISHED", "AddressFamily.AF_INET"}},
-			cli.pid: {{cli.line, srv.line, "ESTABLISHED", "AddressFamily.AF_INET"}},
-			v6.pid:  {{v6.line, "null", "LISTEN", "AddressFamily.AF_INET6"}},
+			srv.PID: {{srv.Line, "null", "LISTEN", "AddressFamily.AF_INET"}, {srv.Line, cli.Line, "ESTABLISHED", "AddressFamily.AF_INET"}},
+			cli.PID: {{cli.Line, srv.Line, "ESTABLISHED", "AddressFamily.AF_INET"}},
+			v6.PID:  {{v6.Line, "null", "LISTEN", "AddressFamily.AF_INET6"}},
 		}
 		for pid, w := range want {
 			var got []portJSON
@@ -817,60 +654,60 @@ func TestAPIWithRealChildren(t *testing.T) {
 		}
 	})
 	t.Run("signals", func(t *testing.T) {
-		c := startChild(t, exec.Command("sleep", "3600"), false)
-		pid := strconv.Itoa(c.pid)
+		c := testproc.Sleeper(t).ReapInBackground()
+		pid := strconv.Itoa(c.PID)
 		for _, step := range []struct {
 			sig   string
 			state byte
 		}{{"STOP", 'T'}, {"CONT", 'S'}, {"SIGSTOP", 'T'}, {"cont", 'S'}} {
 			code, m := d.api("POST", "/api/process/"+pid+"/signal", `{"signal":"`+step.sig+`"}`)
-			if code != 200 || m["ok"] != true || m["pid"] != float64(c.pid) {
+			if code != 200 || m["ok"] != true || m["pid"] != float64(c.PID) {
 				t.Fatalf("signal %s: %d %v", step.sig, code, m)
 			}
-			waitFor(t, "state "+string(step.state), func() bool { return stateOf(c.pid) == step.state })
-			if p := listed(t, d, c.pid); p == nil || (step.state == 'T') != (p["status"] == "stopped") {
+			waitFor(t, "state "+string(step.state), func() bool { return testproc.StateOf(c.PID) == step.state })
+			if p := listed(t, d, c.PID); p == nil || (step.state == 'T') != (p["status"] == "stopped") {
 				t.Errorf("after %s listed as %v", step.sig, p["status"])
 			}
 		}
 		if code, _ := d.api("POST", "/api/process/"+pid+"/signal", `{"signal":"TERM"}`); code != 200 {
 			t.Fatal(code)
 		}
-		<-c.done
-		if ws := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
-			t.Errorf("after TERM: %v", c.cmd.ProcessState)
+		<-c.Done()
+		if ws := c.Cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
+			t.Errorf("after TERM: %v", c.Cmd.ProcessState)
 		}
 		if code, m := d.api("POST", "/api/process/"+pid+"/signal", `{"signal":"CONT"}`); code != 404 {
 			t.Errorf("signal to the exited child: %d %v", code, m)
 		}
-		k := startChild(t, exec.Command("sleep", "3600"), false)
-		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(k.pid)+"/signal", `{"signal":"KILL"}`); code != 200 {
+		k := testproc.Sleeper(t).ReapInBackground()
+		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(k.PID)+"/signal", `{"signal":"KILL"}`); code != 200 {
 			t.Fatal(code)
 		}
-		<-k.done
-		if ws := k.cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGKILL {
-			t.Errorf("after KILL: %v", k.cmd.ProcessState)
+		<-k.Done()
+		if ws := k.Cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGKILL {
+			t.Errorf("after KILL: %v", k.Cmd.ProcessState)
 		}
 	})
 	t.Run("renice", func(t *testing.T) {
-		c := startChild(t, exec.Command("sleep", "3600"), false)
+		c := testproc.Sleeper(t).ReapInBackground()
 		values := []int{10, -5, 19, 0}
 		if os.Geteuid() != 0 {
 			values = []int{10, 19} // a daemon without CAP_SYS_NICE can only raise it
 		}
 		for _, n := range values {
-			code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.pid)+"/renice", `{"nice":`+strconv.Itoa(n)+`}`)
+			code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.PID)+"/renice", `{"nice":`+strconv.Itoa(n)+`}`)
 			if code != 200 || m["nice"] != float64(n) {
 				t.Fatalf("renice %d: %d %v", n, code, m)
 			}
-			prio, err := unix.Getpriority(unix.PRIO_PROCESS, c.pid)
+			prio, err := unix.Getpriority(unix.PRIO_PROCESS, c.PID)
 			if err != nil || 20-prio != n {
 				t.Errorf("after renice %d: getpriority says nice %d (%v)", n, 20-prio, err)
 			}
-			if p := listed(t, d, c.pid); p == nil || p["nice"] != float64(n) {
+			if p := listed(t, d, c.PID); p == nil || p["nice"] != float64(n) {
 				t.Errorf("after renice %d: listed %v", n, p)
 			}
 		}
-		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(c.pid)+"/renice", `{"nice":99}`); code != 400 {
+		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(c.PID)+"/renice", `{"nice":99}`); code != 400 {
 			t.Errorf("nice 99: %d", code)
 		}
 	})
@@ -878,20 +715,20 @@ func TestAPIWithRealChildren(t *testing.T) {
 		dir := t.TempDir()
 		cmd := exec.Command("sleep", "3602")
 		cmd.Dir = dir
-		c := startChild(t, cmd, false)
-		before := listed(t, d, c.pid)
-		code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.pid)+"/restart",
+		c := testproc.Start(t, cmd).ReapInBackground()
+		before := listed(t, d, c.PID)
+		code, m := d.api("POST", "/api/process/"+strconv.Itoa(c.PID)+"/restart",
 			fmt.Sprintf(`{"create_time":%v}`, before["create_time"]))
-		if code != 200 || m["ok"] != true || m["old_pid"] != float64(c.pid) {
+		if code != 200 || m["ok"] != true || m["old_pid"] != float64(c.PID) {
 			t.Fatalf("restart: %d %v", code, m)
 		}
 		newPID := int(m["new_pid"].(float64))
 		reapLater(t, newPID)
-		waitExec(t, newPID)
-		if newPID == c.pid || m["how"] != "detached" {
+		testproc.WaitExec(t, newPID)
+		if newPID == c.PID || m["how"] != "detached" {
 			t.Errorf("restart result %v", m)
 		}
-		<-c.done
+		<-c.Done()
 		after := listed(t, d, newPID)
 		if after == nil {
 			t.Fatalf("new pid %d not listed", newPID)
@@ -907,30 +744,11 @@ func TestAPIWithRealChildren(t *testing.T) {
 			t.Errorf("detail of the new process: %d cwd %v", code, dm["cwd"])
 		}
 		// The old {pid, create_time} no longer names anything.
-		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(c.pid)+"/signal",
+		if code, _ := d.api("POST", "/api/process/"+strconv.Itoa(c.PID)+"/signal",
 			fmt.Sprintf(`{"signal":"KILL","create_time":%v}`, before["create_time"])); code != 404 && code != 409 {
 			t.Errorf("stale target: %d", code)
 		}
 	})
-}
-
-// waitExec waits until pid has finished exec: the kernel fills
-// /proc/PID/cmdline only late in execve, after the close-on-exec pipe that
-// makes exec.Cmd.Start return, so a fresh child can briefly show an empty
-// command line (measured: 17 of 300 reads right after Start).
-func waitExec(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil || len(b) > 0 {
-			return // gone (the caller will see it) or exec done
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d never finished exec", pid)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // TestSlowAndManyConnections (D12, D14): a client trickling its headers is

@@ -107,7 +107,7 @@ func TestPortsOfRealSockets(t *testing.T) {
 	srv := testproc.Helper(t, "listen4")
 	v6 := testproc.Helper(t, "listen6")
 	udp := testproc.Helper(t, "udp4")
-	cli := testproc.Helper(t, "connect", "PROCWATCH_TEST_ADDR="+srv.Line)
+	cli := testproc.Helper(t, "connect", testproc.HelperAddrEnv+"="+srv.Line)
 	cliAddr, srvAddr := cli.Line, srv.Line
 
 	var ps []Process
