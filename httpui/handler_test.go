@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 func TestHealth(t *testing.T) {
@@ -107,11 +108,11 @@ func TestAuth(t *testing.T) {
 	}
 	// The token in the body only (not the header) is not a token.
 	h, cc := newHandler(t, Options{})
-	c := sleeper(t)
-	w := do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(c.pid) + "/signal", noToken: true,
+	c := testproc.Sleeper(t)
+	w := do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(c.PID) + "/signal", noToken: true,
 		body: `{"signal":"STOP","token":"` + testToken + `","X-Auth-Token":"` + testToken + `"}`})
 	wantStatus(t, w, 401)
-	if cc.calls.Load() != 0 || stateOf(c.pid) == 'T' {
+	if cc.calls.Load() != 0 || testproc.StateOf(c.PID) == 'T' {
 		t.Error("a body token was honoured")
 	}
 	// The exact token works, and a 256-byte one is compared, not refused.
@@ -161,9 +162,9 @@ func TestAuthLimiter(t *testing.T) {
 
 func TestHostAllowList(t *testing.T) {
 	h, cc := newHandler(t, Options{AllowedHosts: []string{"procwatch.example.org"}})
-	c := sleeper(t)
+	c := testproc.Sleeper(t)
 	stop := `{"signal":"STOP"}`
-	sig := "/api/process/" + strconv.Itoa(c.pid) + "/signal"
+	sig := "/api/process/" + strconv.Itoa(c.PID) + "/signal"
 	refused := []struct {
 		host   string
 		status int
@@ -197,7 +198,7 @@ func TestHostAllowList(t *testing.T) {
 	if cc.calls.Load() != 0 {
 		t.Fatalf("the core ran %d times for refused hosts", cc.calls.Load())
 	}
-	if stateOf(c.pid) == 'T' {
+	if testproc.StateOf(c.PID) == 'T' {
 		t.Fatal("a refused host stopped the process")
 	}
 
@@ -213,8 +214,8 @@ func TestHostAllowList(t *testing.T) {
 
 func TestCrossOrigin(t *testing.T) {
 	h, cc := newHandler(t, Options{})
-	c := sleeper(t)
-	sig := "/api/process/" + strconv.Itoa(c.pid) + "/signal"
+	c := testproc.Sleeper(t)
+	sig := "/api/process/" + strconv.Itoa(c.PID) + "/signal"
 	for _, hdr := range []map[string]string{
 		{"Origin": "http://evil.example"},
 		{"Origin": "http://evil.example:8088"},
@@ -225,7 +226,7 @@ func TestCrossOrigin(t *testing.T) {
 		{"Sec-Fetch-Site": "same-site"},
 		{"Origin": "http://127.0.0.1:8088", "Sec-Fetch-Site": "cross-site"},
 	} {
-		for _, path := range []string{sig, "/api/process/" + strconv.Itoa(c.pid) + "/renice", "/api/process/" + strconv.Itoa(c.pid) + "/restart"} {
+		for _, path := range []string{sig, "/api/process/" + strconv.Itoa(c.PID) + "/renice", "/api/process/" + strconv.Itoa(c.PID) + "/restart"} {
 			body := `{"signal":"STOP"}`
 			if strings.HasSuffix(path, "renice") {
 				body = `{"nice":5}`
@@ -238,7 +239,7 @@ func TestCrossOrigin(t *testing.T) {
 			}
 		}
 	}
-	if cc.calls.Load() != 0 || stateOf(c.pid) == 'T' {
+	if cc.calls.Load() != 0 || testproc.StateOf(c.PID) == 'T' {
 		t.Fatal("a cross-origin POST reached the core")
 	}
 	for _, hdr := range []map[string]string{
@@ -287,8 +288,8 @@ func TestMethods(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	h, _ := newHandler(t, Options{})
-	c := sleeper(t)
-	pid := strconv.Itoa(c.pid)
+	c := testproc.Sleeper(t)
+	pid := strconv.Itoa(c.PID)
 	deadN, deadCT := deadPID(t)
 	dead := strconv.Itoa(deadN)
 	deadAt := strconv.FormatFloat(deadCT, 'f', 2, 64)
@@ -360,12 +361,12 @@ func TestBadInput(t *testing.T) {
 	if sort := decode(t, do(t, h, req{path: "/api/processes?sort=bogus"}))["error"].(string); !strings.Contains(sort, "cpu, mem, pid, name") {
 		t.Errorf("sort error %q does not list the valid values", sort)
 	}
-	if !alive(c.pid) {
+	if !alive(c.PID) {
 		t.Fatal("a refused request killed the child")
 	}
 }
 
-func alive(pid int) bool { s := stateOf(pid); return s != 0 && s != 'Z' && s != 'T' }
+func alive(pid int) bool { s := testproc.StateOf(pid); return s != 0 && s != 'Z' && s != 'T' }
 
 // TestShapes checks the seed's JSON shapes, key by key.
 func TestShapes(t *testing.T) {
@@ -375,8 +376,8 @@ func TestShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c := sleeper(t)
-	pid := strconv.Itoa(c.pid)
+	c := testproc.Sleeper(t)
+	pid := strconv.Itoa(c.PID)
 
 	w := do(t, h, req{path: "/api/processes?sort=pid&order=asc"})
 	wantStatus(t, w, 200)
@@ -427,7 +428,7 @@ func TestShapes(t *testing.T) {
 		if p == os.Getpid() {
 			me = it
 		}
-		if p == c.pid {
+		if p == c.PID {
 			kid = it
 		}
 	}
@@ -472,7 +473,7 @@ func TestShapes(t *testing.T) {
 	if w.Body.String() != `{"nice":10,"ok":true,"pid":`+pid+`}`+"\n" {
 		t.Errorf("renice response %s", w.Body.String())
 	}
-	if d := decode(t, do(t, h, req{path: "/api/process/" + pid})); d["nice"] != float64(10) || d["pid"] != float64(c.pid) {
+	if d := decode(t, do(t, h, req{path: "/api/process/" + pid})); d["nice"] != float64(10) || d["pid"] != float64(c.PID) {
 		t.Errorf("detail after renice: nice %v pid %v", d["nice"], d["pid"])
 	}
 	sig := decode(t, do(t, h, req{path: "/api/signals"}))
@@ -501,30 +502,30 @@ func jsonType(r json.RawMessage) string {
 
 func TestSignalAndRestartThroughHTTP(t *testing.T) {
 	h, _ := newHandler(t, Options{})
-	c := sleeper(t)
-	pid := strconv.Itoa(c.pid)
+	c := testproc.Sleeper(t)
+	pid := strconv.Itoa(c.PID)
 	wantStatus(t, do(t, h, req{method: "POST", path: "/api/process/" + pid + "/signal", body: `{"signal":"STOP"}`}), 200)
-	poll(t, "stopped", func() bool { return stateOf(c.pid) == 'T' })
+	testproc.Poll(t, 10*time.Second, "stopped", func() bool { return testproc.StateOf(c.PID) == 'T' })
 	wantStatus(t, do(t, h, req{method: "POST", path: "/api/process/" + pid + "/signal", body: `{"signal":"CONT"}`}), 200)
-	poll(t, "running", func() bool { return stateOf(c.pid) == 'S' })
+	testproc.Poll(t, 10*time.Second, "running", func() bool { return testproc.StateOf(c.PID) == 'S' })
 
 	dir := t.TempDir()
 	r := exec.Command("sleep", "3601")
 	r.Dir = dir
-	rc := startChild(t, r)
-	w := do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(rc.pid) + "/restart"})
+	rc := testproc.Start(t, r)
+	w := do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(rc.PID) + "/restart"})
 	wantStatus(t, w, 200)
 	m := decode(t, w)
 	newPID := int(m["new_pid"].(float64))
-	t.Cleanup(func() { killPID(newPID) })
-	waitExec(t, newPID)
+	t.Cleanup(func() { testproc.KillPID(newPID) })
+	testproc.WaitExec(t, newPID)
 	if keys := sortedKeys(m); !slices.Equal(keys, []string{"how", "new_pid", "ok", "old_pid", "unit"}) {
 		t.Errorf("restart keys %v", keys)
 	}
-	if m["ok"] != true || m["old_pid"] != float64(rc.pid) || newPID == rc.pid || newPID <= 0 || m["how"] != "detached" {
+	if m["ok"] != true || m["old_pid"] != float64(rc.PID) || newPID == rc.PID || newPID <= 0 || m["how"] != "detached" {
 		t.Errorf("restart response %v", m)
 	}
-	rc.wait()
+	rc.Wait()
 	cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(newPID) + "/cmdline")
 	cwd, _ := os.Readlink("/proc/" + strconv.Itoa(newPID) + "/cwd")
 	if string(cmdline) != "sleep\x003601\x00" || cwd != dir {
@@ -532,19 +533,19 @@ func TestSignalAndRestartThroughHTTP(t *testing.T) {
 	}
 
 	// Restart of a zombie: 409 NotRestartable.
-	z := sleeper(t)
-	_ = z.cmd.Process.Kill()
-	poll(t, "zombie", func() bool { return stateOf(z.pid) == 'Z' })
-	w = do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(z.pid) + "/restart"})
+	z := testproc.Sleeper(t)
+	_ = z.Cmd.Process.Kill()
+	testproc.Poll(t, 10*time.Second, "zombie", func() bool { return testproc.StateOf(z.PID) == 'Z' })
+	w = do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(z.PID) + "/restart"})
 	wantStatus(t, w, 409)
 	if decode(t, w)["code"] != "NotRestartable" {
 		t.Errorf("zombie restart: %s", w.Body.String())
 	}
 
-	k := sleeper(t)
-	wantStatus(t, do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(k.pid) + "/signal", body: `{"signal":"KILL"}`}), 200)
-	k.wait()
-	if st := k.cmd.ProcessState.String(); st != "signal: killed" {
+	k := testproc.Sleeper(t)
+	wantStatus(t, do(t, h, req{method: "POST", path: "/api/process/" + strconv.Itoa(k.PID) + "/signal", body: `{"signal":"KILL"}`}), 200)
+	k.Wait()
+	if st := k.Cmd.ProcessState.String(); st != "signal: killed" {
 		t.Errorf("after KILL: %s", st)
 	}
 }
@@ -564,12 +565,12 @@ func TestUntrustedNames(t *testing.T) {
 	}
 	cmd := exec.Command(link, "3600")
 	cmd.Args = []string{"=HYPERLINK(\"http://x\") <img src=x onerror=alert(1)>", "3600"}
-	c := startChild(t, cmd)
-	poll(t, "exec", func() bool {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.pid) + "/comm")
+	c := testproc.Start(t, cmd)
+	testproc.Poll(t, 10*time.Second, "exec", func() bool {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.PID) + "/comm")
 		return strings.HasPrefix(string(b), "=SUM")
 	})
-	w := do(t, h, req{path: "/api/processes?q=" + strconv.Itoa(c.pid)})
+	w := do(t, h, req{path: "/api/processes?q=" + strconv.Itoa(c.PID)})
 	wantStatus(t, w, 200)
 	if strings.Contains(w.Body.String(), "<img") {
 		t.Errorf("raw HTML in the JSON: %s", w.Body.String())
@@ -584,7 +585,7 @@ func TestUntrustedNames(t *testing.T) {
 	_ = json.Unmarshal(w.Body.Bytes(), &list)
 	var got []string
 	for _, it := range list.Items {
-		if it.PID == c.pid {
+		if it.PID == c.PID {
 			got = it.Cmdline
 			if it.Name != "=SUM(1+1)" {
 				t.Errorf("name %q", it.Name)
@@ -609,7 +610,7 @@ func TestUntrustedNames(t *testing.T) {
 	}
 	var row []string
 	for _, r := range rows[1:] {
-		if r[0] == strconv.Itoa(c.pid) {
+		if r[0] == strconv.Itoa(c.PID) {
 			row = r
 		}
 	}

@@ -7,19 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // The handler is driven through ServeHTTP with this Host: nothing binds
@@ -202,108 +197,17 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, code int) {
 
 // --- real child processes ---
 
-type child struct {
-	cmd  *exec.Cmd
-	pid  int
-	once sync.Once
-	done chan struct{}
-}
-
-func (c *child) wait() {
-	c.once.Do(func() { _ = c.cmd.Wait(); close(c.done) })
-	<-c.done
-}
-
-func startChild(t *testing.T, cmd *exec.Cmd) *child {
-	t.Helper()
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{}
-	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			_ = cmd.Process.Kill()
-			c.wait()
-		}
-	})
-	waitExec(t, c.pid)
-	return c
-}
-
-func sleeper(t *testing.T) *child {
-	t.Helper()
-	return startChild(t, exec.Command("sleep", "3600"))
-}
-
 // deadPID returns the PID and create_time of a process that has just
 // exited and been reaped. Requests that could harm a process name it with
 // the create_time: were the PID reused meanwhile, they get 409, not a victim.
 func deadPID(t *testing.T) (int, float64) {
 	t.Helper()
-	c := sleeper(t)
-	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.pid})
+	c := testproc.Sleeper(t)
+	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.PID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c.cmd.Process.Kill()
-	c.wait()
-	return c.pid, d.CreateTime
-}
-
-func stateOf(pid int) byte {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0
-	}
-	return b[i+2]
-}
-
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func killPID(pid int) {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-	_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000)
-}
-
-// waitExec waits until pid has finished exec: the kernel fills
-// /proc/PID/cmdline only late in execve, after the close-on-exec pipe that
-// makes exec.Cmd.Start return, so a fresh child can briefly show an empty
-// command line (measured: 17 of 300 reads right after Start).
-func waitExec(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if err != nil || len(b) > 0 {
-			return // gone (the caller will see it) or exec done
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d never finished exec", pid)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	_ = c.Cmd.Process.Kill()
+	c.Wait()
+	return c.PID, d.CreateTime
 }
