@@ -21,6 +21,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // nobody is the unprivileged uid the client runs as.
@@ -386,39 +387,16 @@ func (b *testBus) rootCall(method string, args ...any) *dbus.Call {
 	return b.root.Object(BusName, ObjectPath).Call(Interface+"."+method, 0, args...)
 }
 
-// child is a real target process.
-type child struct {
-	cmd    *exec.Cmd
-	pid    int
-	exited chan struct{}
-	state  *os.ProcessState
-}
-
-// spawn starts `sleep 300`, as uid when uid >= 0 (root otherwise).
-func spawn(t *testing.T, uid int) *child {
+// spawn starts `sleep 300`, as uid when uid >= 0 (root otherwise), reaped
+// as soon as it exits.
+func spawn(t *testing.T, uid int) *testproc.Child {
 	t.Helper()
 	cmd := exec.Command("sleep", "300")
 	cmd.Dir = "/"
 	if uid >= 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid), Groups: []uint32{}}}
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); c.state = cmd.ProcessState; close(c.exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-c.exited })
-	return c
-}
-
-// gone waits up to d for the child to exit.
-func (c *child) gone(d time.Duration) bool {
-	select {
-	case <-c.exited:
-		return true
-	case <-time.After(d):
-		return false
-	}
+	return testproc.Start(t, cmd).ReapInBackground()
 }
 
 // niceOf reads field 19 of /proc/PID/stat.
@@ -444,11 +422,4 @@ func dbusErrName(err error) string {
 		return de.Name
 	}
 	return "not a D-Bus error: " + err.Error()
-}
-
-// killPID kills a relaunched process (not our child any more).
-func killPID(pid int) {
-	if pid > 1 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
 }

@@ -128,17 +128,17 @@ func TestBus(t *testing.T) {
 	t.Run("ListProcesses", func(t *testing.T) {
 		c := spawn(t, nobody)
 		var list []map[string]dbus.Variant
-		if err := b.rootCall("ListProcesses", strconv.Itoa(c.pid), "pid", "asc").Store(&list); err != nil {
+		if err := b.rootCall("ListProcesses", strconv.Itoa(c.PID), "pid", "asc").Store(&list); err != nil {
 			t.Fatal(err)
 		}
 		var p map[string]dbus.Variant
 		for _, e := range list {
-			if e["pid"].Value() == uint32(c.pid) {
+			if e["pid"].Value() == uint32(c.PID) {
 				p = e
 			}
 		}
 		if p == nil {
-			t.Fatalf("pid %d not listed in %d entries", c.pid, len(list))
+			t.Fatalf("pid %d not listed in %d entries", c.PID, len(list))
 		}
 		types := map[string]string{"pid": "u", "ppid": "u", "name": "s", "exe": "s", "username": "s", "uid": "u",
 			"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t",
@@ -162,10 +162,10 @@ func TestBus(t *testing.T) {
 	t.Run("GetProcess", func(t *testing.T) {
 		c := spawn(t, -1)
 		var d map[string]dbus.Variant
-		if err := b.rootCall("GetProcess", uint32(c.pid)).Store(&d); err != nil {
+		if err := b.rootCall("GetProcess", uint32(c.PID)).Store(&d); err != nil {
 			t.Fatal(err)
 		}
-		if d["pid"].Value() != uint32(c.pid) || d["cwd"].Value() != "/" {
+		if d["pid"].Value() != uint32(c.PID) || d["cwd"].Value() != "/" {
 			t.Errorf("detail = %v", d)
 		}
 		for _, k := range []string{"cgroup", "unit", "open_files", "environ", "num_threads", "uids", "gids", "memory", "parents", "children"} {
@@ -177,41 +177,41 @@ func TestBus(t *testing.T) {
 
 	t.Run("SignalAsRootEmitsSignal", func(t *testing.T) {
 		c := spawn(t, nobody) // another user's process: root may
-		if err := b.rootCall("Signal", uint32(c.pid), "sigterm").Err; err != nil {
+		if err := b.rootCall("Signal", uint32(c.PID), "sigterm").Err; err != nil {
 			t.Fatal(err)
 		}
-		if !c.gone(5 * time.Second) {
+		if !c.Exited(5 * time.Second) {
 			t.Fatal("process still alive after TERM")
 		}
-		if ws := c.state.Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
+		if ws := c.Wait().Sys().(syscall.WaitStatus); ws.Signal() != syscall.SIGTERM {
 			t.Errorf("exit status %v, want killed by TERM", ws)
 		}
-		waitSignal(t, "ProcessSignalled", uint32(c.pid), "TERM")
+		waitSignal(t, "ProcessSignalled", uint32(c.PID), "TERM")
 	})
 
 	t.Run("ReniceAsRootEmitsSignal", func(t *testing.T) {
 		c := spawn(t, -1)
-		if err := b.rootCall("Renice", uint32(c.pid), int32(7)).Err; err != nil {
+		if err := b.rootCall("Renice", uint32(c.PID), int32(7)).Err; err != nil {
 			t.Fatal(err)
 		}
-		if n := niceOf(t, c.pid); n != 7 {
+		if n := niceOf(t, c.PID); n != 7 {
 			t.Errorf("nice = %d, want 7", n)
 		}
-		waitSignal(t, "ProcessReniced", uint32(c.pid), int32(7))
+		waitSignal(t, "ProcessReniced", uint32(c.PID), int32(7))
 	})
 
 	t.Run("RestartEmitsSignal", func(t *testing.T) {
 		c := spawn(t, -1)
 		var newPID uint32
 		var unit string
-		if err := b.rootCall("Restart", uint32(c.pid)).Store(&newPID, &unit); err != nil {
+		if err := b.rootCall("Restart", uint32(c.PID)).Store(&newPID, &unit); err != nil {
 			t.Fatal(err)
 		}
 		defer syscall.Kill(int(newPID), syscall.SIGKILL)
-		if newPID == 0 || int(newPID) == c.pid || !c.gone(5*time.Second) {
-			t.Fatalf("new pid %d, old gone %v", newPID, c.gone(0))
+		if newPID == 0 || int(newPID) == c.PID || !c.Exited(5*time.Second) {
+			t.Fatalf("new pid %d, old gone %v", newPID, c.Exited(0))
 		}
-		waitSignal(t, "ProcessRestarted", uint32(c.pid), newPID, unit)
+		waitSignal(t, "ProcessRestarted", uint32(c.PID), newPID, unit)
 	})
 
 	t.Run("ActionsThroughTheCoreEmitSignals", func(t *testing.T) {
@@ -219,55 +219,55 @@ func TestBus(t *testing.T) {
 		c := spawn(t, -1)
 		http := procs.Caller{Privileged: true, Name: "http"}
 		ctx := context.Background()
-		if err := b.svc.Renice(ctx, http, procs.Target{PID: c.pid}, 3); err != nil {
+		if err := b.svc.Renice(ctx, http, procs.Target{PID: c.PID}, 3); err != nil {
 			t.Fatal(err)
 		}
-		waitSignal(t, "ProcessReniced", uint32(c.pid), int32(3))
-		if _, err := b.svc.Signal(ctx, http, procs.Target{PID: c.pid}, "KILL"); err != nil {
+		waitSignal(t, "ProcessReniced", uint32(c.PID), int32(3))
+		if _, err := b.svc.Signal(ctx, http, procs.Target{PID: c.PID}, "KILL"); err != nil {
 			t.Fatal(err)
 		}
-		waitSignal(t, "ProcessSignalled", uint32(c.pid), "KILL")
+		waitSignal(t, "ProcessSignalled", uint32(c.PID), "KILL")
 		c2 := spawn(t, -1)
-		res, err := b.svc.Restart(ctx, http, procs.Target{PID: c2.pid})
+		res, err := b.svc.Restart(ctx, http, procs.Target{PID: c2.PID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer syscall.Kill(res.NewPID, syscall.SIGKILL)
-		waitSignal(t, "ProcessRestarted", uint32(c2.pid), uint32(res.NewPID), res.Unit)
+		waitSignal(t, "ProcessRestarted", uint32(c2.PID), uint32(res.NewPID), res.Unit)
 	})
 
 	t.Run("BadInput", func(t *testing.T) {
 		c := spawn(t, -1)
 		dead := spawn(t, -1)
-		_ = dead.cmd.Process.Kill()
-		dead.gone(5 * time.Second)
+		_ = dead.Cmd.Process.Kill()
+		dead.Exited(5 * time.Second)
 		tests := []struct {
 			name   string
 			method string
 			args   []any
 			want   string
 		}{
-			{"signal BOGUS", "Signal", []any{uint32(c.pid), "BOGUS"}, ErrInvalidArgument},
-			{"signal 0", "Signal", []any{uint32(c.pid), "0"}, ErrInvalidArgument},
-			{"signal 33", "Signal", []any{uint32(c.pid), "33"}, ErrInvalidArgument},
-			{"nice 99", "Renice", []any{uint32(c.pid), int32(99)}, ErrInvalidArgument},
-			{"nice -21", "Renice", []any{uint32(c.pid), int32(-21)}, ErrInvalidArgument},
+			{"signal BOGUS", "Signal", []any{uint32(c.PID), "BOGUS"}, ErrInvalidArgument},
+			{"signal 0", "Signal", []any{uint32(c.PID), "0"}, ErrInvalidArgument},
+			{"signal 33", "Signal", []any{uint32(c.PID), "33"}, ErrInvalidArgument},
+			{"nice 99", "Renice", []any{uint32(c.PID), int32(99)}, ErrInvalidArgument},
+			{"nice -21", "Renice", []any{uint32(c.PID), int32(-21)}, ErrInvalidArgument},
 			{"pid 0 signal", "Signal", []any{uint32(0), "TERM"}, ErrInvalidArgument},
 			{"pid 0 get", "GetProcess", []any{uint32(0)}, ErrInvalidArgument},
 			{"pid max signal", "Signal", []any{uint32(4294967295), "TERM"}, ErrInvalidArgument},
 			{"pid max renice", "Renice", []any{uint32(4294967295), int32(1)}, ErrInvalidArgument},
 			{"pid max restart", "Restart", []any{uint32(4294967295)}, ErrInvalidArgument},
-			{"exited signal", "Signal", []any{uint32(dead.pid), "TERM"}, ErrNoSuchProcess},
-			{"exited renice", "Renice", []any{uint32(dead.pid), int32(1)}, ErrNoSuchProcess},
-			{"exited get", "GetProcess", []any{uint32(dead.pid)}, ErrNoSuchProcess},
-			{"exited restart", "Restart", []any{uint32(dead.pid)}, ErrNoSuchProcess},
+			{"exited signal", "Signal", []any{uint32(dead.PID), "TERM"}, ErrNoSuchProcess},
+			{"exited renice", "Renice", []any{uint32(dead.PID), int32(1)}, ErrNoSuchProcess},
+			{"exited get", "GetProcess", []any{uint32(dead.PID)}, ErrNoSuchProcess},
+			{"exited restart", "Restart", []any{uint32(dead.PID)}, ErrNoSuchProcess},
 			{"pid 1", "Signal", []any{uint32(1), "TERM"}, ErrAccessDenied},
 			{"the daemon itself", "Signal", []any{uint32(os.Getpid()), "KILL"}, ErrAccessDenied},
 			{"restart the daemon itself", "Restart", []any{uint32(os.Getpid())}, ErrAccessDenied},
 			{"kthreadd", "Signal", []any{uint32(2), "KILL"}, ErrAccessDenied},
 			{"renice kthreadd", "Renice", []any{uint32(2), int32(5)}, ErrAccessDenied},
 			{"wrong signature", "Signal", []any{"1", "TERM"}, "org.freedesktop.DBus.Error.InvalidArgs"},
-			{"too few args", "Renice", []any{uint32(c.pid)}, "org.freedesktop.DBus.Error.InvalidArgs"},
+			{"too few args", "Renice", []any{uint32(c.PID)}, "org.freedesktop.DBus.Error.InvalidArgs"},
 			{"unknown method", "Frobnicate", nil, "org.freedesktop.DBus.Error.UnknownMethod"},
 		}
 		for _, tt := range tests {
@@ -282,7 +282,7 @@ func TestBus(t *testing.T) {
 				stillServing(t)
 			})
 		}
-		if c.gone(0) {
+		if c.Exited(0) {
 			t.Error("the target died")
 		}
 	})
@@ -291,24 +291,24 @@ func TestBus(t *testing.T) {
 		requireSetpriv(t)
 		t.Run("SignalOwnProcess", func(t *testing.T) {
 			c := spawn(t, nobody)
-			if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != "" {
+			if r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM"); r.Error != "" {
 				t.Fatalf("signal own process: %+v", r)
 			}
-			if !c.gone(5 * time.Second) {
+			if !c.Exited(5 * time.Second) {
 				t.Fatal("own process not signalled")
 			}
 		})
 		t.Run("SignalRootProcessDenied", func(t *testing.T) {
 			c := spawn(t, -1)
 			start := time.Now()
-			r := b.asNobody("signal", strconv.Itoa(c.pid), "KILL")
+			r := b.asNobody("signal", strconv.Itoa(c.PID), "KILL")
 			if r.Error != ErrAccessDenied || !strings.Contains(r.Message, "org.roy.procwatch.signal") {
 				t.Fatalf("signal root's process: %+v, want AccessDenied", r)
 			}
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("denial took %s (no polkit here: should be quick)", d)
 			}
-			if c.gone(300 * time.Millisecond) {
+			if c.Exited(300 * time.Millisecond) {
 				t.Fatal("root's process was killed")
 			}
 		})
@@ -327,39 +327,39 @@ func TestBus(t *testing.T) {
 		})
 		t.Run("Renice", func(t *testing.T) {
 			c := spawn(t, nobody)
-			if err := b.rootCall("Renice", uint32(c.pid), int32(10)).Err; err != nil {
+			if err := b.rootCall("Renice", uint32(c.PID), int32(10)).Err; err != nil {
 				t.Fatal(err)
 			}
-			if r := b.asNobody("renice", strconv.Itoa(c.pid), "15"); r.Error != "" {
+			if r := b.asNobody("renice", strconv.Itoa(c.PID), "15"); r.Error != "" {
 				t.Fatalf("renice own +: %+v", r)
 			}
-			if n := niceOf(t, c.pid); n != 15 {
+			if n := niceOf(t, c.PID); n != 15 {
 				t.Fatalf("nice = %d, want 15", n)
 			}
-			r := b.asNobody("renice", strconv.Itoa(c.pid), "5")
+			r := b.asNobody("renice", strconv.Itoa(c.PID), "5")
 			if r.Error != ErrAccessDenied {
 				t.Fatalf("renice own to a lower nice: %+v, want AccessDenied", r)
 			}
-			if n := niceOf(t, c.pid); n != 15 {
+			if n := niceOf(t, c.PID); n != 15 {
 				t.Fatalf("nice = %d after a refused renice, want 15", n)
 			}
 			root := spawn(t, -1)
-			if r := b.asNobody("renice", strconv.Itoa(root.pid), "19"); r.Error != ErrAccessDenied {
+			if r := b.asNobody("renice", strconv.Itoa(root.PID), "19"); r.Error != ErrAccessDenied {
 				t.Fatalf("renice root's process: %+v, want AccessDenied", r)
 			}
 		})
 		t.Run("RestartRootProcessDenied", func(t *testing.T) {
 			c := spawn(t, -1)
-			if r := b.asNobody("restart", strconv.Itoa(c.pid)); r.Error != ErrAccessDenied {
+			if r := b.asNobody("restart", strconv.Itoa(c.PID)); r.Error != ErrAccessDenied {
 				t.Fatalf("restart root's process: %+v", r)
 			}
-			if c.gone(300 * time.Millisecond) {
+			if c.Exited(300 * time.Millisecond) {
 				t.Fatal("root's process was stopped")
 			}
 		})
 		t.Run("GetHidesOthersSecrets", func(t *testing.T) {
 			c := spawn(t, -1)
-			r := b.asNobody("get", strconv.Itoa(c.pid))
+			r := b.asNobody("get", strconv.Itoa(c.PID))
 			if r.Error != "" || len(r.Body) != 1 {
 				t.Fatalf("get: %+v", r)
 			}
@@ -373,21 +373,21 @@ func TestBus(t *testing.T) {
 				t.Errorf("cwd/exe visible to another uid: %v %v", d["cwd"], d["exe"])
 			}
 			own := spawn(t, nobody)
-			r = b.asNobody("get", strconv.Itoa(own.pid))
+			r = b.asNobody("get", strconv.Itoa(own.PID))
 			if _, ok := r.Body[0].(map[string]any)["environ"]; r.Error != "" || !ok {
 				t.Errorf("own process: environ missing: %+v", r)
 			}
 		})
 		t.Run("ListHidesOthersExe", func(t *testing.T) {
 			c := spawn(t, -1)
-			r := b.asNobody("list", strconv.Itoa(c.pid))
+			r := b.asNobody("list", strconv.Itoa(c.PID))
 			if r.Error != "" {
 				t.Fatal(r)
 			}
 			found := false
 			for _, e := range r.Body[0].([]any) {
 				m := e.(map[string]any)
-				if m["pid"] == float64(c.pid) {
+				if m["pid"] == float64(c.PID) {
 					found = true
 					if m["exe"] != "" {
 						t.Errorf("exe of root's process visible: %v", m["exe"])
@@ -414,7 +414,7 @@ func TestBus(t *testing.T) {
 				t.Fatalf("watcher: %q %v", line, err)
 			}
 			c := spawn(t, -1)
-			if err := b.rootCall("Renice", uint32(c.pid), int32(2)).Err; err != nil {
+			if err := b.rootCall("Renice", uint32(c.PID), int32(2)).Err; err != nil {
 				t.Fatal(err)
 			}
 			line, err := rd.ReadString('\n')
@@ -425,7 +425,7 @@ func TestBus(t *testing.T) {
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				t.Fatal(err)
 			}
-			if r.Message != Interface+".ProcessReniced" || len(r.Body) != 2 || r.Body[0] != float64(c.pid) || r.Body[1] != float64(2) {
+			if r.Message != Interface+".ProcessReniced" || len(r.Body) != 2 || r.Body[0] != float64(c.PID) || r.Body[1] != float64(2) {
 				t.Fatalf("unprivileged watcher got %+v", r)
 			}
 		})
@@ -450,11 +450,11 @@ func TestBus(t *testing.T) {
 		// the call is refused, never treated as uid 0 (A12).
 		c := spawn(t, nobody)
 		m := &manager{s: b.srv, conn: b.conn}
-		err := m.Signal(":1.999999", dbus.Message{}, uint32(c.pid), "KILL")
+		err := m.Signal(":1.999999", dbus.Message{}, uint32(c.PID), "KILL")
 		if err == nil || err.Name != ErrAccessDenied {
 			t.Fatalf("unknown sender: %v, want AccessDenied", err)
 		}
-		if c.gone(300 * time.Millisecond) {
+		if c.Exited(300 * time.Millisecond) {
 			t.Fatal("process killed for an unknown caller")
 		}
 		if _, err := m.ListProcesses("", dbus.Message{}, "", "", ""); err == nil || err.Name != ErrAccessDenied {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // TestBusctl drives the object with systemd's busctl, as the README shows.
@@ -62,7 +64,7 @@ func TestBusctl(t *testing.T) {
 
 	t.Run("call", func(t *testing.T) {
 		c := spawn(t, nobody)
-		pid := strconv.Itoa(c.pid)
+		pid := strconv.Itoa(c.PID)
 		out := mustBusctl(t, "--json=short", "call", BusName, string(ObjectPath), Interface, "ListProcesses", "sss", pid, "pid", "asc")
 		var list struct {
 			Type string                        `json:"type"`
@@ -73,27 +75,27 @@ func TestBusctl(t *testing.T) {
 		}
 		found := false
 		for _, p := range list.Data[0] {
-			if p["pid"]["data"] == float64(c.pid) && p["name"]["data"] == "sleep" {
+			if p["pid"]["data"] == float64(c.PID) && p["name"]["data"] == "sleep" {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("pid %d not in %s", c.pid, out)
+			t.Errorf("pid %d not in %s", c.PID, out)
 		}
 		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "GetProcess", "u", pid)
 		if !strings.HasPrefix(out, "a{sv} ") || !strings.Contains(out, `"cmdline" as 2 "sleep" "300"`) {
 			t.Errorf("GetProcess: %s", out)
 		}
 		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Renice", "ui", pid, "12")
-		if n := niceOf(t, c.pid); n != 12 {
+		if n := niceOf(t, c.PID); n != 12 {
 			t.Errorf("nice %d, want 12", n)
 		}
 		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", pid, "SIGTERM")
-		if !c.gone(5 * time.Second) {
+		if !c.Exited(5 * time.Second) {
 			t.Error("not signalled")
 		}
 		c2 := spawn(t, -1)
-		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Restart", "u", strconv.Itoa(c2.pid))
+		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Restart", "u", strconv.Itoa(c2.PID))
 		var newPID int
 		if f := strings.Fields(out); len(f) >= 2 && f[0] == "us" {
 			newPID, _ = strconv.Atoi(f[1])
@@ -101,7 +103,7 @@ func TestBusctl(t *testing.T) {
 		if newPID <= 0 {
 			t.Fatalf("Restart: %q", out)
 		}
-		killPID(newPID)
+		testproc.KillPID(newPID)
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -110,8 +112,8 @@ func TestBusctl(t *testing.T) {
 			args []string
 			want string
 		}{
-			{[]string{"Signal", "us", strconv.Itoa(c.pid), "BOGUS"}, `unknown signal "BOGUS"`},
-			{[]string{"Renice", "ui", strconv.Itoa(c.pid), "99"}, "invalid nice 99"},
+			{[]string{"Signal", "us", strconv.Itoa(c.PID), "BOGUS"}, `unknown signal "BOGUS"`},
+			{[]string{"Renice", "ui", strconv.Itoa(c.PID), "99"}, "invalid nice 99"},
 			{[]string{"GetProcess", "u", "0"}, "invalid pid 0"},
 			{[]string{"Signal", "us", "4294967295", "TERM"}, "invalid pid 4294967295"},
 		} {
@@ -120,7 +122,7 @@ func TestBusctl(t *testing.T) {
 				t.Errorf("busctl call %v: %v %q, want failure with %q", tt.args, err, out, tt.want)
 			}
 		}
-		if c.gone(0) {
+		if c.Exited(0) {
 			t.Error("target died")
 		}
 	})
@@ -139,7 +141,7 @@ func TestBusctl(t *testing.T) {
 		defer func() { cancel(); _ = mon.Wait() }()
 		time.Sleep(300 * time.Millisecond) // let the monitor attach
 		c := spawn(t, -1)
-		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", strconv.Itoa(c.pid), "KILL")
+		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", strconv.Itoa(c.PID), "KILL")
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -151,7 +153,7 @@ func TestBusctl(t *testing.T) {
 				} `json:"payload"`
 			}
 			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "signal" && m.Member == "ProcessSignalled" {
-				if len(m.Payload.Data) == 2 && m.Payload.Data[0] == float64(c.pid) && m.Payload.Data[1] == "KILL" {
+				if len(m.Payload.Data) == 2 && m.Payload.Data[0] == float64(c.PID) && m.Payload.Data[1] == "KILL" {
 					return
 				}
 			}

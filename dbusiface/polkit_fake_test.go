@@ -84,16 +84,16 @@ func TestPolkitFake(t *testing.T) {
 	t.Run("ChallengeWithoutInteractiveFlag", func(t *testing.T) { // A5
 		f.set(polkitResult{IsAuthorized: false, IsChallenge: true}, nil, nil)
 		c := spawn(t, -1)
-		r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM")
+		r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM")
 		if r.Error != "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" {
 			t.Fatalf("%+v, want InteractiveAuthorizationRequired", r)
 		}
-		if c.gone(300 * time.Millisecond) {
+		if c.Exited(300 * time.Millisecond) {
 			t.Fatal("target killed")
 		}
 		// With the flag set, polkit had its chance to ask: a challenge
 		// answer is then a plain denial.
-		if r := b.asNobody("signal-interactive", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("signal-interactive", strconv.Itoa(c.PID), "TERM"); r.Error != ErrAccessDenied {
 			t.Fatalf("interactive: %+v, want AccessDenied", r)
 		}
 	})
@@ -102,10 +102,10 @@ func TestPolkitFake(t *testing.T) {
 		f.set(polkitResult{}, &dbus.Error{Name: "org.freedesktop.PolicyKit1.Error.Failed",
 			Body: []any{"Action org.roy.procwatch.signal is not registered"}}, nil)
 		c := spawn(t, -1)
-		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM"); r.Error != ErrAccessDenied {
 			t.Fatalf("%+v, want AccessDenied", r)
 		}
-		if c.gone(300 * time.Millisecond) {
+		if c.Exited(300 * time.Millisecond) {
 			t.Fatal("target killed")
 		}
 	})
@@ -115,7 +115,7 @@ func TestPolkitFake(t *testing.T) {
 		f.set(polkitResult{IsAuthorized: true}, nil, hold)
 		defer f.set(polkitResult{}, nil, nil)
 		c := spawn(t, -1)
-		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", b.client, "signal", strconv.Itoa(c.pid), "TERM")
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", b.client, "signal", strconv.Itoa(c.PID), "TERM")
 		cmd.Env = []string{"PW_TEST_CLIENT=1", "PW_ADDR=" + b.addr}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -129,7 +129,7 @@ func TestPolkitFake(t *testing.T) {
 		_ = cmd.Wait()
 		time.Sleep(100 * time.Millisecond) // let the bus see the name go
 		close(hold)                        // polkit now says yes
-		if c.gone(700 * time.Millisecond) {
+		if c.Exited(700 * time.Millisecond) {
 			t.Fatal("acted for a caller that left the bus")
 		}
 	})
@@ -144,15 +144,15 @@ func TestPolkitFake(t *testing.T) {
 			// While the flood is held at polkit, another caller is
 			// served; then polkit answers.
 			time.Sleep(500 * time.Millisecond)
-			meanwhile <- b.rootCall("GetProcess", uint32(c.pid)).Err
+			meanwhile <- b.rootCall("GetProcess", uint32(c.PID)).Err
 			close(hold)
 		}()
-		r := b.asNobody("flood", "200", strconv.Itoa(c.pid))
+		r := b.asNobody("flood", "200", strconv.Itoa(c.PID))
 		counts := r.Body[0].(map[string]any)
 		if counts[errLimitsExceeded] != float64(200-maxInFlightPerSender) || counts[ErrAccessDenied] != float64(maxInFlightPerSender) {
 			t.Fatalf("flood of 200 calls: %v, want %d LimitsExceeded and %d AccessDenied", counts, 200-maxInFlightPerSender, maxInFlightPerSender)
 		}
-		if c.gone(0) {
+		if c.Exited(0) {
 			t.Fatal("target killed")
 		}
 		if err := <-meanwhile; err != nil {
@@ -173,7 +173,7 @@ func TestPolkitFake(t *testing.T) {
 		defer f.set(polkitResult{}, nil, nil)
 		c := spawn(t, -1)
 		start := time.Now()
-		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM"); r.Error != ErrAccessDenied {
 			t.Fatalf("%+v, want AccessDenied", r)
 		}
 		if d := time.Since(start); d < b.srv.polkitTimeout || d > b.srv.polkitTimeout+3*time.Second {

@@ -74,10 +74,10 @@ func TestPolkit(t *testing.T) {
 	t.Run("OwnProcessNeedsNoPolkit", func(t *testing.T) { // A3
 		c := spawn(t, nobody)
 		before := checks()
-		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != "" {
+		if r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM"); r.Error != "" {
 			t.Fatalf("%+v", r)
 		}
-		if !c.gone(5 * time.Second) {
+		if !c.Exited(5 * time.Second) {
 			t.Fatal("not signalled")
 		}
 		if n := checks() - before; n != 0 {
@@ -89,11 +89,11 @@ func TestPolkit(t *testing.T) {
 		mockCall("SetAllowed", []string{})
 		c := spawn(t, -1)
 		before := checks()
-		r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM")
+		r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM")
 		if r.Error != ErrAccessDenied {
 			t.Fatalf("%+v, want AccessDenied", r)
 		}
-		if c.gone(300 * time.Millisecond) {
+		if c.Exited(300 * time.Millisecond) {
 			t.Fatal("target killed")
 		}
 		log := mockLog(t, logPath)
@@ -106,15 +106,15 @@ func TestPolkit(t *testing.T) {
 		mockCall("SetAllowed", []string{"org.roy.procwatch.signal"})
 		defer mockCall("SetAllowed", []string{})
 		c := spawn(t, -1)
-		if r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM"); r.Error != "" {
+		if r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM"); r.Error != "" {
 			t.Fatalf("%+v", r)
 		}
-		if !c.gone(5 * time.Second) {
+		if !c.Exited(5 * time.Second) {
 			t.Fatal("not signalled although polkit allowed it")
 		}
 		// The grant is per action: renice stays refused.
 		c2 := spawn(t, -1)
-		if r := b.asNobody("renice", strconv.Itoa(c2.pid), "5"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("renice", strconv.Itoa(c2.PID), "5"); r.Error != ErrAccessDenied {
 			t.Fatalf("renice with only the signal action: %+v", r)
 		}
 	})
@@ -122,42 +122,42 @@ func TestPolkit(t *testing.T) {
 	t.Run("InteractiveFlagPassedOn", func(t *testing.T) {
 		c := spawn(t, -1)
 		before := mockLog(t, logPath)
-		if r := b.asNobody("signal-interactive", strconv.Itoa(c.pid), "TERM"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("signal-interactive", strconv.Itoa(c.PID), "TERM"); r.Error != ErrAccessDenied {
 			t.Fatalf("%+v", r)
 		}
 		added := strings.TrimPrefix(mockLog(t, logPath), before)
-		if !strings.Contains(added, `"org.roy.procwatch.signal" {"pid": "`+strconv.Itoa(c.pid)+`"} 1 `) {
+		if !strings.Contains(added, `"org.roy.procwatch.signal" {"pid": "`+strconv.Itoa(c.PID)+`"} 1 `) {
 			t.Errorf("polkit not asked with AllowUserInteraction and the pid detail; log:\n%s", added)
 		}
 	})
 
 	t.Run("ReniceLowerWithPolkit", func(t *testing.T) { // A15
 		c := spawn(t, nobody)
-		if err := b.rootCall("Renice", uint32(c.pid), int32(10)).Err; err != nil {
+		if err := b.rootCall("Renice", uint32(c.PID), int32(10)).Err; err != nil {
 			t.Fatal(err)
 		}
-		if r := b.asNobody("renice", strconv.Itoa(c.pid), "5"); r.Error != ErrAccessDenied {
+		if r := b.asNobody("renice", strconv.Itoa(c.PID), "5"); r.Error != ErrAccessDenied {
 			t.Fatalf("without polkit grant: %+v", r)
 		}
 		mockCall("SetAllowed", []string{"org.roy.procwatch.renice"})
 		defer mockCall("SetAllowed", []string{})
-		if r := b.asNobody("renice", strconv.Itoa(c.pid), "5"); r.Error != "" {
+		if r := b.asNobody("renice", strconv.Itoa(c.PID), "5"); r.Error != "" {
 			t.Fatalf("with the renice grant: %+v", r)
 		}
-		if n := niceOf(t, c.pid); n != 5 {
+		if n := niceOf(t, c.PID); n != 5 {
 			t.Errorf("nice = %d, want 5", n)
 		}
 	})
 
 	t.Run("InspectWithPolkit", func(t *testing.T) { // A16
 		c := spawn(t, -1)
-		r := b.asNobody("get", strconv.Itoa(c.pid))
+		r := b.asNobody("get", strconv.Itoa(c.PID))
 		if _, ok := r.Body[0].(map[string]any)["environ"]; ok || r.Error != "" {
 			t.Fatalf("environ without grant: %+v", r)
 		}
 		mockCall("SetAllowed", []string{"org.roy.procwatch.inspect"})
 		defer mockCall("SetAllowed", []string{})
-		r = b.asNobody("get", strconv.Itoa(c.pid))
+		r = b.asNobody("get", strconv.Itoa(c.PID))
 		d := r.Body[0].(map[string]any)
 		if _, ok := d["environ"]; !ok || d["cwd"] != "/" {
 			t.Fatalf("no environ/cwd with the inspect grant: %+v", r)
@@ -176,7 +176,7 @@ func TestPolkit(t *testing.T) {
 		runtime.GC()
 		goroutines := runtime.NumGoroutine()
 		start := time.Now()
-		r := b.asNobody("signal", strconv.Itoa(c.pid), "TERM")
+		r := b.asNobody("signal", strconv.Itoa(c.PID), "TERM")
 		took := time.Since(start)
 		if r.Error != ErrAccessDenied || !strings.Contains(r.Message, "failed") {
 			t.Fatalf("%+v, want AccessDenied (check failed)", r)
@@ -184,12 +184,12 @@ func TestPolkit(t *testing.T) {
 		if took > b.srv.polkitTimeout+3*time.Second {
 			t.Errorf("denial took %s with a polkit timeout of %s", took, b.srv.polkitTimeout)
 		}
-		if c.gone(300 * time.Millisecond) {
+		if c.Exited(300 * time.Millisecond) {
 			t.Fatal("target killed")
 		}
 		// Even released later, the hung answer must not act.
 		mockCall("ReleaseHangingCalls")
-		if c.gone(500 * time.Millisecond) {
+		if c.Exited(500 * time.Millisecond) {
 			t.Fatal("target killed after the late polkit answer")
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -1,39 +1,20 @@
 package dbusiface
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestConnectArgs(t *testing.T) {
 	if _, err := Connect(context.Background(), BusNone); !errors.Is(err, ErrNoBus) {
@@ -95,7 +76,7 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testproc.SyncBuffer
 	srv := New(svc, slog.New(slog.NewTextHandler(&logs, nil)), "v")
 	srv.retryMin, srv.retryMax = 200*time.Millisecond, 400*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
