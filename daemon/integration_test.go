@@ -219,6 +219,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	testproc.PollEvery(t, 15*time.Second, 10*time.Millisecond, what, cond)
 }
 
+// passedSocket is a loopback listener as systemd passes it: the listener
+// and its file, for cmd.ExtraFiles, both closed at cleanup.
+func passedSocket(t *testing.T) (net.Listener, *os.File) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return ln, f
+}
+
 // --- children ---
 
 // reapLater kills (through a pidfd) and reaps a process the daemon
@@ -364,16 +381,7 @@ func TestSocketActivation(t *testing.T) {
 	})
 
 	t.Run("ExtraFiles and LISTEN_PID", func(t *testing.T) {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		f, err := ln.(*net.TCPListener).File()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		ln, f := passedSocket(t)
 		cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0"`, daemonBin)
 		cmd.Env = baseEnv(t, "LISTEN_FDS=1", "LISTEN_FDNAMES=roy-procwatch.socket", "ROY_PROCWATCH_TOKEN="+token,
 			"ROY_PROCWATCH_REQUIRE_SOCKET=true", "ROY_PROCWATCH_PORT=1")
@@ -386,13 +394,7 @@ func TestSocketActivation(t *testing.T) {
 // TestStartupErrors (E4): a wrong socket hand-over is a clear error, never
 // a silent fallback to listening itself.
 func TestStartupErrors(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, _ := ln.(*net.TCPListener).File()
-	defer f.Close()
+	_, f := passedSocket(t)
 	tests := []struct {
 		name  string
 		shell string // run through sh -c, "$0" is the daemon
@@ -440,13 +442,7 @@ func TestStartupErrors(t *testing.T) {
 // on the socket (held by "systemd", here the test) and served by the next
 // instance: nothing is lost.
 func TestIdleExit(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f, _ := ln.(*net.TCPListener).File()
-	defer f.Close()
+	ln, f := passedSocket(t)
 	token := "idle-exit-token-0123456789abcdef"
 	run := func() *daemon {
 		cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0"`, daemonBin)
