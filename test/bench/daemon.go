@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // daemonProc is one roy-procwatchd started for the bench, standalone on a
@@ -28,25 +29,10 @@ type daemonProc struct {
 	log    string
 }
 
-// freePort asks the kernel for a free loopback port (never 8088).
-func freePort() (int, error) {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p != 8088 {
-			return p, nil
-		}
-	}
-}
-
 // startDaemon runs bin with the given snapshot TTL ("" = the default), in
 // dir (so no .env of the developer's is read), in the workload's group.
 func startDaemon(w *workload, bin, dir, ttl string, conns int) (*daemonProc, error) {
-	port, err := freePort()
+	port, err := testproc.FreeLoopbackPort()
 	if err != nil {
 		return nil, err
 	}

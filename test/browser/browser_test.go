@@ -32,6 +32,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 const token = "browser-test-token-0123456789"
@@ -107,20 +109,15 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "roy-procwatchd")
-	build := exec.Command("go", "build", "-o", bin, "./daemon")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := testproc.BuildDaemon(bin); err != nil {
 		fmt.Println("cannot build the daemon:", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreeLoopbackPort()
 	if err != nil {
 		fmt.Println(err)
 		return 1
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	d := exec.Command(bin)
 	d.Env = append(os.Environ(),
 		"ROY_PROCWATCH_BUS=none", "ROY_PROCWATCH_TOKEN="+token, "ROY_PROCWATCH_HOST=127.0.0.1",

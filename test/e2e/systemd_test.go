@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 const (
@@ -154,15 +156,11 @@ func isActive(unit string) string {
 	return strings.TrimSpace(out)
 }
 
+// waitFor polls cond every 100 ms until timeout (commands in the
+// container are slow).
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testproc.PollEvery(t, timeout, 100*time.Millisecond, what, cond)
 }
 
 // load is a set of clients sending GET path in a loop until stop.
