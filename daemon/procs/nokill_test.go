@@ -21,9 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // forbiddenFuncs are package-level functions that signal by PID or arrange
@@ -60,10 +61,7 @@ type listedPkg struct {
 
 func goTool(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	p := testproc.GoTool()
 	if _, err := os.Stat(p); err != nil {
 		t.Skip("go tool not found")
 	}
