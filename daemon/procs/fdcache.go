@@ -1,0 +1,83 @@
+package procs
+
+import (
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The fd-scan cache. Reading /proc/PID/fd (getdents plus one readlink per
+// descriptor) is the largest part of a build, yet most processes keep the
+// same descriptors for hours. Since Linux 6.2, stat(/proc/PID/fd).st_size
+// is the number of open descriptors (0 on older kernels), so one statx per
+// process tells whether its last scan can still be current: same process
+// (PID and start time) and same nonzero count → the scan is reused.
+//
+// A count hides swaps (close one fd, open another: same count). For ports
+// that is caught exactly: the socket tables are read in full, and a socket
+// in them that no process holds — and that was not already ownerless after
+// the last full scan (a socket in flight in SCM_RIGHTS, a kernel socket) —
+// makes the build rescan every process it served from the cache, then
+// attach the ports again. A socket swapped away is no longer in the tables,
+// so it shows on nobody.
+//
+// What stays stale, for at most fdFullRescan (every build after that reads
+// every fd directory again):
+//   - open_files_count after a same-count swap between a file and a
+//     non-file (a file replaced by a pipe or a socket, or the reverse);
+//   - the ports of a socket held by several processes (inherited, passed)
+//     when one of them swaps its copy for another descriptor of the same
+//     count: it still shows on that process; and a socket already held by
+//     another process (or already known ownerless) that a cached process
+//     takes in a same-count swap (dup2 of a received fd over an old one)
+//     shows on the others only;
+//   - a cached process holding no socket that moves to another network
+//     namespace and there swaps a descriptor for a socket: that namespace's
+//     tables are read only for processes known to hold sockets.
+
+// fdFullRescan bounds the staleness above: a build more than this long
+// after the last one that read every fd directory reads them all.
+const fdFullRescan = 30 * time.Second
+
+// fdScan is what one read of a process's fd directory found.
+type fdScan struct {
+	startTicks uint64   // which process (with the PID, the cache key)
+	count      int64    // descriptors at the scan; 0 = not reusable
+	files      int      // descriptors naming files (paths outside /dev)
+	socks      []uint64 // socket inodes, once per fd; shared, never modified
+	sockets    bool     // holds a socket of any family: needs its netns
+}
+
+// fdStats counts how a build got the fd scans (for tests and profiling).
+type fdStats struct {
+	cached, scanned, rescanned int
+}
+
+// reusable says whether s can stand for the fd directory of the process
+// started at startTicks that now has count descriptors.
+func (s fdScan) reusable(startTicks uint64, count int64) bool {
+	return s.count > 0 && s.count == count && s.startTicks == startTicks
+}
+
+// fdCount is the number of open descriptors of the reader's process (the
+// size of its fd directory), or 0 if unknown (older kernels, errors).
+func (r *procReader) fdCount() int64 {
+	path := r.file("fd")
+	var stx unix.Statx_t
+	cwd := unix.AT_FDCWD // a variable: the constant -100 does not convert to uintptr
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(&path[0])),
+			0, unix.STATX_SIZE, uintptr(unsafe.Pointer(&stx)), 0)
+		switch e {
+		case 0:
+			if stx.Mask&unix.STATX_SIZE == 0 || stx.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return 0
+			}
+			return int64(stx.Size)
+		case unix.EINTR:
+			continue
+		}
+		return 0
+	}
+}
