@@ -99,7 +99,7 @@ func BenchmarkParseSocketTableFew(b *testing.B) {
 // build, or one every fdFullRescan.
 func BenchmarkBuild(b *testing.B) { benchBuild(b, false) }
 
-// BenchmarkBuildCold is a build that reads every fd directory.
+// BenchmarkBuildCold is a build that reads every fd directory and exe link.
 func BenchmarkBuildCold(b *testing.B) { benchBuild(b, true) }
 
 func benchBuild(b *testing.B, cold bool) {
@@ -114,7 +114,7 @@ func benchBuild(b *testing.B, cold bool) {
 	for b.Loop() {
 		if cold {
 			inv.mu.Lock()
-			inv.fdCache = nil
+			inv.fdCache, inv.exeCache = nil, nil
 			inv.mu.Unlock()
 		}
 		n = len(inv.build().procs)

@@ -81,3 +81,27 @@ func (r *procReader) fdCount() int64 {
 		return 0
 	}
 }
+
+// The executable's path (readlink of /proc/PID/exe) is reused the same
+// way, for the same process whose comm and stack start are unchanged. An
+// execve changes it only together with both, in practice: comm becomes the
+// new file's name, and the new stack's top is randomized (ASLR) and, even
+// without ASLR, moves with the size of the new argv and environment. What
+// can stay stale, for at most fdFullRescan: the " (deleted)" suffix the
+// kernel adds once the file is deleted or replaced (a package upgrade), an
+// execve of another file of the same name that lands its stack at the same
+// address (ASLR off and arguments of the same size), and PR_SET_MM_EXE_FILE.
+// Actions never use this path: control.go reads exe afresh.
+
+// exeMemo is a process's executable path and what identifies its image.
+type exeMemo struct {
+	startTicks uint64
+	startStack uint64 // 0 = not reusable (no access, or the process is exiting)
+	comm       string
+	exe        string
+}
+
+// same says whether m was read for the image st describes.
+func (m exeMemo) same(st statFields) bool {
+	return m.startStack != 0 && m.startStack == st.startStack && m.startTicks == st.startTicks && m.comm == st.comm
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -456,5 +457,65 @@ func TestFDCacheOtherNetns(t *testing.T) {
 	ps := listAll(t, s, root)
 	if !hasPort(ps, sw.pid, nu) || hasPort(ps, sw.pid, old) {
 		t.Errorf("after the swap in another namespace: want %s listed and %s gone; ports %+v", nu, old, find(t, ps, sw.pid).Ports)
+	}
+}
+
+// TestExeCacheExec: a process that execs another file of the same name
+// (same comm, same PID and start time) shows the new path at once.
+func TestExeCacheExec(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	if sh, err = filepath.EvalSymlinks(sh); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a", "sh"), filepath.Join(dir, "b", "sh")
+	for _, p := range []string{a, b} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newCore(t, Options{})
+	cmd := exec.Command(a, "-c", `read x; exec "$0" -c 'echo again; read y'`, b)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := startChild(t, cmd, false)
+	poll(t, 10*time.Second, "the first shell's exe to be cached", func() bool {
+		if p := find(t, listAll(t, s, root), kid.pid); p == nil || p.Exe != a {
+			return false
+		}
+		s.inv.mu.Lock()
+		defer s.inv.mu.Unlock()
+		_, ok := s.inv.exeCache[kid.pid]
+		return ok
+	})
+	if _, err := io.WriteString(in, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := bufio.NewReader(outp).ReadString('\n'); l != "again\n" {
+		t.Fatalf("second shell said %q", l)
+	}
+	p := find(t, listAll(t, s, root), kid.pid)
+	if p == nil || p.Name != "sh" {
+		t.Fatalf("the exec'd shell: %+v", p)
+	}
+	if p.Exe != b {
+		t.Errorf("exe %q after exec, want %q (stale cached path)", p.Exe, b)
 	}
 }

@@ -54,9 +54,10 @@ type inventory struct {
 	users map[uint32]string
 
 	// The fd-scan cache (see fdcache.go): the last reusable scan of each
-	// live process, the socket inodes that no process held after the last
+	// live process, its executable's path, the socket inodes that no process held after the last
 	// full scan, and when that full scan was.
 	fdCache  map[int]fdScan
+	exeCache map[int]exeMemo
 	unowned  map[uint64]struct{}
 	lastFull time.Time
 	fdStats  fdStats // of the last build, for tests
@@ -190,12 +191,13 @@ const (
 
 // procReader reads processes for one build goroutine, with its buffers.
 type procReader struct {
-	inv     *inventory
-	prev    map[int]sample
-	boot0   float64   // CLOCK_BOOTTIME at mono0
-	mono0   time.Time // the build's start
-	fdCache map[int]fdScan
-	full    bool // scan every fd directory: the cache serves nothing
+	inv      *inventory
+	prev     map[int]sample
+	boot0    float64   // CLOCK_BOOTTIME at mono0
+	mono0    time.Time // the build's start
+	fdCache  map[int]fdScan
+	exeCache map[int]exeMemo
+	full     bool // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
 	// no string per file. path[:base] is "/proc/PID/".
@@ -222,8 +224,9 @@ func (r *procReader) at(pid int) {
 // fdSlot is what a build knows of one process's descriptors.
 type fdSlot struct {
 	fdScan
-	cached bool   // served from the fd-scan cache in this build
-	netns  string // its network namespace, when it holds sockets
+	cached bool    // served from the fd-scan cache in this build
+	netns  string  // its network namespace, when it holds sockets
+	exe    exeMemo // its executable, if it may be reused
 }
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
@@ -271,13 +274,13 @@ func (inv *inventory) build() *snapshot {
 
 	inv.mu.Lock()
 	prev := inv.prev
-	cache, known := inv.fdCache, inv.unowned
+	cache, exes, known := inv.fdCache, inv.exeCache, inv.unowned
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
-	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, full: full}
+	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, full: full}
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
@@ -338,14 +341,18 @@ func (inv *inventory) build() *snapshot {
 	}
 
 	newCache := make(map[int]fdScan, len(procs))
+	newExes := make(map[int]exeMemo, len(procs))
 	for i := range procs {
 		if fds[i].count > 0 {
 			newCache[procs[i].PID] = fds[i].fdScan
 		}
+		if fds[i].exe.startStack != 0 {
+			newExes[procs[i].PID] = fds[i].exe
+		}
 	}
 	inv.mu.Lock()
 	inv.prev = cur
-	inv.fdCache, inv.unowned, inv.fdStats = newCache, known, stats
+	inv.fdCache, inv.exeCache, inv.unowned, inv.fdStats = newCache, newExes, known, stats
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
 	}
@@ -428,8 +435,11 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 			p.Cmdline = splitNUL(b)
 		}
 	}
-	if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
+	if c, ok := r.exeCache[pid]; ok && !r.full && c.same(st) {
+		p.Exe, fs.exe = c.exe, c
+	} else if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
 		p.Exe = string(r.link[:n])
+		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
 	count := r.fdCount()
 	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
