@@ -519,3 +519,50 @@ func TestExeCacheExec(t *testing.T) {
 		t.Errorf("exe %q after exec, want %q (stale cached path)", p.Exe, b)
 	}
 }
+
+// TestFDCacheOwnerlessKnown: a socket no process holds (here one in flight
+// in an SCM_RIGHTS message nobody reads) is known as ownerless after a
+// full scan and does not make every later build rescan.
+func TestFDCacheOwnerlessKnown(t *testing.T) {
+	requireFDCount(t)
+	s := newCore(t, Options{})
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := socketInode(t, l.(*net.TCPListener))
+	lf, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Sendmsg(pair[0], []byte{0}, unix.UnixRights(int(lf.Fd())), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	lf.Close()
+	l.Close()
+	ps := listAll(t, s, root)
+	if o := anyOwner(ps, l.Addr().String()); len(o) != 0 {
+		t.Errorf("a socket in flight listed on %v", o)
+	}
+	s.inv.mu.Lock()
+	_, known := s.inv.unowned[ino]
+	s.inv.mu.Unlock()
+	if !known {
+		t.Fatalf("socket %d in flight not known as ownerless after a full scan", ino)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		listAll(t, s, root)
+		if st := lastStats(s); st.cached > 0 && st.rescanned == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Skip("every build rescanned: sockets open and close all the time on this machine")
+		}
+	}
+}

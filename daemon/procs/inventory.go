@@ -310,7 +310,7 @@ func (inv *inventory) build() *snapshot {
 	for i := range procs {
 		index[procs[i].PID] = i
 	}
-	unowned := inv.attachPorts(procs, index, fds, len(cachedAt) > 0)
+	unowned := inv.attachPorts(procs, index, fds)
 	stats := fdStats{cached: len(cachedAt), scanned: len(procs) - len(cachedAt)}
 	// A socket in the tables that no process holds, and that was not
 	// already ownerless after the last full scan, may be one a cached
@@ -324,7 +324,7 @@ func (inv *inventory) build() *snapshot {
 		for i := range procs {
 			procs[i].Ports = procs[i].Ports[:0]
 		}
-		unowned = inv.attachPorts(procs, index, fds, false)
+		unowned = inv.attachPorts(procs, index, fds)
 		stats.rescanned, cachedAt = len(cachedAt), nil
 	}
 	if len(cachedAt) == 0 {
@@ -514,9 +514,9 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 
 // attachPorts reads the socket tables once per network namespace and gives
 // each process the sockets whose inodes it holds. It returns the inodes in
-// the tables that no process holds; with all set, it reads the tables even
-// if no process holds a socket (a cached process might, unseen).
-func (inv *inventory) attachPorts(procs []Process, index map[int]int, fds []fdSlot, all bool) map[uint64]struct{} {
+// the tables that no process holds. The tables are read even when no
+// process is known to hold a socket: a cached one might (fdcache.go).
+func (inv *inventory) attachPorts(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
 	nsocks := 0
 	for i := range fds {
 		nsocks += len(fds[i].socks)
@@ -540,9 +540,6 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, fds []fdSl
 		}
 	}
 	unowned := map[uint64]struct{}{}
-	if len(owners) == 0 && !all {
-		return unowned
-	}
 	want := func(ino uint64) bool {
 		if _, ok := owners[ino]; ok {
 			return true
