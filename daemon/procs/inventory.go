@@ -333,11 +333,14 @@ func (inv *inventory) build() *snapshot {
 		known = unowned
 	} else {
 		// Forget the ownerless sockets that were closed (or found owners).
+		// A new map: the old one may be read by a concurrent build.
+		still := make(map[uint64]struct{}, len(known))
 		for ino := range known {
-			if _, ok := unowned[ino]; !ok {
-				delete(known, ino)
+			if _, ok := unowned[ino]; ok {
+				still[ino] = struct{}{}
 			}
 		}
+		known = still
 	}
 
 	newCache := make(map[int]fdScan, len(procs))
