@@ -109,7 +109,7 @@ func benchBuild(b *testing.B, cold bool) {
 	}
 	inv.build() // warm the user-name cache (and the fd-scan cache)
 	b.ReportAllocs()
-	var n, cached, rescans int
+	var n, cached, moved, rescans int
 	cpu0 := benchCPU()
 	for b.Loop() {
 		if cold {
@@ -120,6 +120,7 @@ func benchBuild(b *testing.B, cold bool) {
 		n = len(inv.build().procs)
 		inv.mu.Lock()
 		cached += inv.fdStats.cached
+		moved += inv.fdStats.moved
 		if inv.fdStats.rescanned > 0 {
 			rescans++
 		}
@@ -129,6 +130,7 @@ func benchBuild(b *testing.B, cold bool) {
 	b.ReportMetric(float64(benchCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(n), "procs")
 	b.ReportMetric(float64(cached)/float64(b.N), "fd-cached/op")
+	b.ReportMetric(float64(moved)/float64(b.N), "moved/op")
 	b.ReportMetric(float64(rescans)/float64(b.N), "rescans/op")
 }
 

@@ -19,7 +19,9 @@ import (
 // in them that no process holds — and that was not already ownerless after
 // the last full scan (a socket in flight in SCM_RIGHTS, a kernel socket) —
 // makes the build rescan every process it served from the cache, then
-// attach the ports again. A socket swapped away is no longer in the tables,
+// attach the ports again (after a cheaper first try: the processes whose
+// fd count moved during the build, the usual owners of such a socket; see
+// build). A socket swapped away is no longer in the tables,
 // so it shows on nobody.
 //
 // What stays stale, for at most fdFullRescan (every build after that reads
@@ -51,7 +53,10 @@ type fdScan struct {
 
 // fdStats counts how a build got the fd scans (for tests and profiling).
 type fdStats struct {
-	cached, scanned, rescanned int
+	cached    int // fd scans served from the cache
+	scanned   int // fd directories read (or kernel threads)
+	moved     int // read again because their count moved during the build
+	rescanned int // cached ones read again: a new socket had no owner
 }
 
 // reusable says whether s can stand for the fd directory of the process

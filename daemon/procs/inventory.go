@@ -61,6 +61,8 @@ type inventory struct {
 	unowned  map[uint64]struct{}
 	lastFull time.Time
 	fdStats  fdStats // of the last build, for tests
+
+	afterScan func() // tests: runs between the fd scans and the table read
 }
 
 func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
@@ -224,6 +226,8 @@ func (r *procReader) at(pid int) {
 // fdSlot is what a build knows of one process's descriptors.
 type fdSlot struct {
 	fdScan
+	fdRead bool    // its fd directory was looked at (not a kernel thread)
+	seen   int64   // its fd count when it was looked at (0 = unknown)
 	cached bool    // served from the fd-scan cache in this build
 	netns  string  // its network namespace, when it holds sockets
 	exe    exeMemo // its executable, if it may be reused
@@ -310,22 +314,43 @@ func (inv *inventory) build() *snapshot {
 	for i := range procs {
 		index[procs[i].PID] = i
 	}
+	if inv.afterScan != nil {
+		inv.afterScan()
+	}
 	unowned := inv.attachPorts(procs, index, fds)
 	stats := fdStats{cached: len(cachedAt), scanned: len(procs) - len(cachedAt)}
 	// A socket in the tables that no process holds, and that was not
 	// already ownerless after the last full scan, may be one a cached
-	// process took in a same-count swap: rescan all the cached processes,
-	// then attach the ports again.
-	if len(cachedAt) > 0 && hasNew(unowned, known) {
-		inv.parallel(len(cachedAt), proto, func(r *procReader, k int) {
-			i := cachedAt[k]
-			r.rescan(&procs[i], &fds[i])
+	// process took in a same-count swap. Usually it is not: a process
+	// accepted or made a connection after its fd directory was looked at,
+	// and its fd count has moved since. So first rescan the processes whose
+	// count moved and read the tables again; the sockets that were new and
+	// are still there without an owner make the build rescan every cached
+	// process. (A new socket that is gone by the second read is shown on
+	// no one either way.)
+	if suspects := newOnly(unowned, known); len(cachedAt) > 0 && len(suspects) > 0 {
+		var moved atomic.Int64
+		inv.parallel(len(procs), proto, func(r *procReader, i int) {
+			if fds[i].fdRead && r.rescanIfMoved(&procs[i], &fds[i]) {
+				moved.Add(1)
+			}
 		})
-		for i := range procs {
-			procs[i].Ports = procs[i].Ports[:0]
+		stats.moved = int(moved.Load())
+		unowned = inv.reattach(procs, index, fds)
+		cachedAt = cachedAt[:0]
+		for i := range fds {
+			if fds[i].cached {
+				cachedAt = append(cachedAt, i)
+			}
 		}
-		unowned = inv.attachPorts(procs, index, fds)
-		stats.rescanned, cachedAt = len(cachedAt), nil
+		if len(cachedAt) > 0 && anyIn(suspects, unowned) {
+			inv.parallel(len(cachedAt), proto, func(r *procReader, k int) {
+				i := cachedAt[k]
+				r.rescan(&procs[i], &fds[i])
+			})
+			unowned = inv.reattach(procs, index, fds)
+			stats.rescanned, cachedAt = len(cachedAt), nil
+		}
 	}
 	if len(cachedAt) == 0 {
 		// Every fd directory was read in this build: what no one holds now
@@ -363,14 +388,37 @@ func (inv *inventory) build() *snapshot {
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// hasNew says whether some inode of set is not in known.
-func hasNew(set, known map[uint64]struct{}) bool {
+// newOnly is the inodes of set that are not in known.
+func newOnly(set, known map[uint64]struct{}) map[uint64]struct{} {
+	var out map[uint64]struct{}
 	for ino := range set {
 		if _, ok := known[ino]; !ok {
+			if out == nil {
+				out = map[uint64]struct{}{}
+			}
+			out[ino] = struct{}{}
+		}
+	}
+	return out
+}
+
+// anyIn says whether some inode of a is in b.
+func anyIn(a, b map[uint64]struct{}) bool {
+	for ino := range a {
+		if _, ok := b[ino]; ok {
 			return true
 		}
 	}
 	return false
+}
+
+// reattach drops the ports attached so far and attaches them again, from a
+// new read of the tables, after some fd directories were read again.
+func (inv *inventory) reattach(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
+	for i := range procs {
+		procs[i].Ports = procs[i].Ports[:0]
+	}
+	return inv.attachPorts(procs, index, fds)
 }
 
 // read fills *p and *smp for pid, and *fs with its descriptors.
@@ -445,6 +493,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
 	count := r.fdCount()
+	fs.fdRead, fs.seen = true, count
 	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
 		fs.fdScan, fs.cached = c, true
 	} else {
@@ -453,12 +502,28 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	r.finishFDs(p, fs)
 }
 
-// rescan reads the fd directory of a process served from the cache again.
-// If it is gone by now, the cached scan (valid when this build began) stays.
+// rescan reads the fd directory of a process again. If it is gone by now,
+// the scan it had (valid when this build began) stays.
 func (r *procReader) rescan(p *Process, fs *fdSlot) {
 	r.at(p.PID)
-	if s, ok := r.scanFDs(p.startTicks, r.fdCount()); ok {
-		fs.fdScan, fs.cached = s, false
+	r.rescanAt(p, fs, r.fdCount())
+}
+
+// rescanIfMoved rescans the fd directory if its count is not the one seen
+// earlier in this build.
+func (r *procReader) rescanIfMoved(p *Process, fs *fdSlot) bool {
+	r.at(p.PID)
+	n := r.fdCount()
+	if n != 0 && n == fs.seen {
+		return false
+	}
+	r.rescanAt(p, fs, n)
+	return true
+}
+
+func (r *procReader) rescanAt(p *Process, fs *fdSlot, count int64) {
+	if s, ok := r.scanFDs(p.startTicks, count); ok {
+		fs.fdScan, fs.cached, fs.seen = s, false, count
 	}
 	r.finishFDs(p, fs)
 }
