@@ -10,19 +10,23 @@ import (
 // The fd-scan cache. Reading /proc/PID/fd (getdents plus one readlink per
 // descriptor) is the largest part of a build, yet most processes keep the
 // same descriptors for hours. Since Linux 6.2, stat(/proc/PID/fd).st_size
-// is the number of open descriptors (0 on older kernels), so one statx per
-// process tells whether its last scan can still be current: same process
-// (PID and start time) and same nonzero count → the scan is reused.
+// is the number of open descriptors (0 on older kernels: nothing is ever
+// reused there), so one statx per process tells whether its last scan can
+// still be current: same process (PID and start time) and same nonzero
+// count → the scan is reused. A scan is kept only if it saw exactly the
+// count stat gave just before it (an fd reserved but not yet installed
+// counts in st_size, not in the directory).
 //
 // A count hides swaps (close one fd, open another: same count). For ports
-// that is caught exactly: the socket tables are read in full, and a socket
-// in them that no process holds — and that was not already ownerless after
-// the last full scan (a socket in flight in SCM_RIGHTS, a kernel socket) —
-// makes the build rescan every process it served from the cache, then
-// attach the ports again (after a cheaper first try: the processes whose
-// fd count moved during the build, the usual owners of such a socket; see
-// build). A socket swapped away is no longer in the tables,
-// so it shows on nobody.
+// that is caught: the socket tables are read in full, and a socket in them
+// that no process holds — and that was not already ownerless after the
+// last full scan (a socket in flight in SCM_RIGHTS, a kernel socket, one
+// held by a process outside our PID namespace) — makes the build read fd
+// directories again and attach the ports again. First only those whose
+// count moved during the build (a connection accepted or made after the
+// process was looked at: the usual case, cheap); then, if such a socket is
+// still there without an owner, every process served from the cache. A
+// socket swapped away is no longer in the tables, so it shows on nobody.
 //
 // What stays stale, for at most fdFullRescan (every build after that reads
 // every fd directory again):
@@ -31,12 +35,18 @@ import (
 //   - the ports of a socket held by several processes (inherited, passed)
 //     when one of them swaps its copy for another descriptor of the same
 //     count: it still shows on that process; and a socket already held by
-//     another process (or already known ownerless) that a cached process
-//     takes in a same-count swap (dup2 of a received fd over an old one)
-//     shows on the others only;
+//     another process (or known ownerless: received from an SCM_RIGHTS
+//     message that was in flight during the last full scan) that a cached
+//     process takes in a same-count swap (dup2 of the received fd over an
+//     old one) shows on the others only, or on nobody;
 //   - a cached process holding no socket that moves to another network
 //     namespace and there swaps a descriptor for a socket: that namespace's
 //     tables are read only for processes known to hold sockets.
+//
+// Cost: a host where processes we cannot see (another PID namespace,
+// hidepid) open sockets all the time makes most builds read every cached
+// fd directory again: no worse than without the cache, plus one more read
+// of the tables.
 
 // fdFullRescan bounds the staleness above: a build more than this long
 // after the last one that read every fd directory reads them all.
