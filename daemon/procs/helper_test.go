@@ -84,6 +84,8 @@ func runHelper(mode string) {
 		}
 		fmt.Println(c.LocalAddr().String())
 		hold()
+	case "swap":
+		runSwapHelper() // fdcache_test.go
 	case "threads":
 		// Pin a few goroutines to their own OS threads so the process has
 		// several threads for certain, and say ready once they all run.
