@@ -94,20 +94,44 @@ func BenchmarkParseSocketTableFew(b *testing.B) {
 // exe, fd links and ns/net of every process, then the socket tables of each
 // network namespace, with the socket-inode map in between. The figures
 // depend on what runs on the machine: make bench runs it with its workload.
-func BenchmarkBuild(b *testing.B) {
+// Builds after the first reuse the fd scans that cannot have changed
+// (fdcache.go): this is the steady state; BenchmarkBuildCold is the first
+// build, or one every fdFullRescan.
+func BenchmarkBuild(b *testing.B) { benchBuild(b, false) }
+
+// BenchmarkBuildCold is a build that reads every fd directory and exe link.
+func BenchmarkBuildCold(b *testing.B) { benchBuild(b, true) }
+
+func benchBuild(b *testing.B, cold bool) {
 	inv, err := newInventory("/proc", time.Millisecond)
 	if err != nil {
 		b.Skip("no /proc:", err)
 	}
+	inv.build() // warm the user-name cache (and the fd-scan cache)
 	b.ReportAllocs()
-	var n int
+	var n, cached, moved, rescans int
 	cpu0 := benchCPU()
 	for b.Loop() {
+		if cold {
+			inv.mu.Lock()
+			inv.fdCache, inv.exeCache = nil, nil
+			inv.mu.Unlock()
+		}
 		n = len(inv.build().procs)
+		inv.mu.Lock()
+		cached += inv.fdStats.cached
+		moved += inv.fdStats.moved
+		if inv.fdStats.rescanned > 0 {
+			rescans++
+		}
+		inv.mu.Unlock()
 	}
 	// CPU time is steadier than wall time on a shared machine.
 	b.ReportMetric(float64(benchCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(n), "procs")
+	b.ReportMetric(float64(cached)/float64(b.N), "fd-cached/op")
+	b.ReportMetric(float64(moved)/float64(b.N), "moved/op")
+	b.ReportMetric(float64(rescans)/float64(b.N), "rescans/op")
 }
 
 // benchCPU is this process's user+system time so far.

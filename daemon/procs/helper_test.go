@@ -22,6 +22,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(testproc.HelperEnv) == "swap" {
+		runSwapHelper() // fdcache_test.go; exits
+	}
 	testproc.RunHelperIfAsked()
 	os.Exit(m.Run())
 }

@@ -52,6 +52,17 @@ type inventory struct {
 	gen   uint64 // bumped by invalidate
 	prev  map[int]sample
 	users map[uint32]string
+
+	// The fd-scan cache (see fdcache.go): the last reusable scan of each
+	// live process, its executable's path, the socket inodes that no process held after the last
+	// full scan, and when that full scan was.
+	fdCache  map[int]fdScan
+	exeCache map[int]exeMemo
+	unowned  map[uint64]struct{}
+	lastFull time.Time
+	fdStats  fdStats // of the last build, for tests
+
+	afterScan func() // tests: runs between the fd scans and the table read
 }
 
 func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
@@ -180,31 +191,15 @@ const (
 	maxBuildWorkers = 4
 )
 
-// sockRef says that pid holds the socket inode ino (once per fd).
-type sockRef struct {
-	ino uint64
-	pid int
-}
-
-// nsRef is the network namespace of a process that holds sockets.
-type nsRef struct {
-	ns  string
-	pid int
-}
-
-// chunkFinds is what reading one chunk of PIDs found besides the
-// processes: sockets and namespaces, in PID order.
-type chunkFinds struct {
-	socks []sockRef
-	netns []nsRef
-}
-
 // procReader reads processes for one build goroutine, with its buffers.
 type procReader struct {
-	inv   *inventory
-	prev  map[int]sample
-	boot0 float64   // CLOCK_BOOTTIME at mono0
-	mono0 time.Time // the build's start
+	inv      *inventory
+	prev     map[int]sample
+	boot0    float64   // CLOCK_BOOTTIME at mono0
+	mono0    time.Time // the build's start
+	fdCache  map[int]fdScan
+	exeCache map[int]exeMemo
+	full     bool // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
 	// no string per file. path[:base] is "/proc/PID/".
@@ -222,27 +217,29 @@ func (r *procReader) file(name string) []byte {
 	return r.path[:len(r.path)-1]
 }
 
-// build reads every process once: stat, cmdline, exe, fds (for sockets and
-// the open-files count) and, for processes holding sockets, the network
-// namespace; then the socket tables of each distinct network namespace,
-// once each.
-func (inv *inventory) build() *snapshot {
-	now := time.Now()
-	pids := inv.pids()
+// at points the reader's paths at /proc/PID/.
+func (r *procReader) at(pid int) {
+	r.path = append(strconv.AppendInt(append(append(r.path[:0], r.inv.procRoot...), '/'), int64(pid), 10), '/')
+	r.base = len(r.path)
+}
 
-	inv.mu.Lock()
-	prev := inv.prev
-	inv.mu.Unlock()
-	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
-	// then the monotonic clock from there.
-	boot0, mono0 := sinceBoot(), time.Now()
+// fdSlot is what a build knows of one process's descriptors.
+type fdSlot struct {
+	fdScan
+	fdRead bool    // its fd directory was looked at (not a kernel thread)
+	seen   int64   // its fd count when it was looked at (0 = unknown)
+	cached bool    // served from the fd-scan cache in this build
+	netns  string  // its network namespace, when it holds sockets
+	exe    exeMemo // its executable, if it may be reused
+}
 
-	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
-	samples := make([]sample, len(pids))
-	finds := make([]chunkFinds, (len(pids)+buildChunk-1)/buildChunk)
+// parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
+// maxBuildWorkers goroutines, each with its own reader.
+func (inv *inventory) parallel(n int, proto procReader, fn func(r *procReader, i int)) {
+	chunks := (n + buildChunk - 1) / buildChunk
 	workers := 1
-	if len(finds) > 1 {
-		workers = min(runtime.GOMAXPROCS(0), maxBuildWorkers, len(finds))
+	if chunks > 1 {
+		workers = min(runtime.GOMAXPROCS(0), maxBuildWorkers, chunks)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -250,77 +247,185 @@ func (inv *inventory) build() *snapshot {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := &procReader{
-				inv: inv, prev: prev, boot0: boot0, mono0: mono0,
-				path:  make([]byte, 0, len(inv.procRoot)+64),
-				stat:  make([]byte, 1024),
-				cmd:   make([]byte, 0, 4096),
-				link:  make([]byte, 256),
-				dents: make([]byte, 8<<10),
-			}
+			r := proto
+			r.path = make([]byte, 0, len(inv.procRoot)+64)
+			r.stat = make([]byte, 1024)
+			r.cmd = make([]byte, 0, 4096)
+			r.link = make([]byte, 256)
+			r.dents = make([]byte, 8<<10)
 			for {
 				c := int(next.Add(1)) - 1
-				if c >= len(finds) {
+				if c >= chunks {
 					return
 				}
-				for i := c * buildChunk; i < min((c+1)*buildChunk, len(pids)); i++ {
-					r.read(pids[i], &all[i], &samples[i], &finds[c])
+				for i := c * buildChunk; i < min((c+1)*buildChunk, n); i++ {
+					fn(&r, i)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+}
 
-	// Merge in PID order.
+// build reads every process once: stat, cmdline, exe, fds (for sockets and
+// the open-files count; from the fd-scan cache when the directory cannot
+// have changed, see fdcache.go) and, for processes holding sockets, the
+// network namespace; then the socket tables of each distinct network
+// namespace, once each.
+func (inv *inventory) build() *snapshot {
+	now := time.Now()
+	pids := inv.pids()
+
+	inv.mu.Lock()
+	prev := inv.prev
+	cache, exes, known := inv.fdCache, inv.exeCache, inv.unowned
+	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
+	inv.mu.Unlock()
+	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
+	// then the monotonic clock from there.
+	boot0, mono0 := sinceBoot(), time.Now()
+	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, full: full}
+
+	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
+	samples := make([]sample, len(pids))
+	fds := make([]fdSlot, len(pids))
+	inv.parallel(len(pids), proto, func(r *procReader, i int) {
+		r.read(pids[i], &all[i], &samples[i], &fds[i])
+	})
+
+	// Compact in PID order.
 	procs := all[:0]
 	cur := make(map[int]sample, len(pids))
-	nsocks := 0
-	for c := range finds {
-		nsocks += len(finds[c].socks)
-	}
-	owners := make(map[uint64][]int, nsocks) // socket inode → PIDs holding it
-	netnsPID := map[string]int{}             // netns id → one PID in it
-	var netnsOrder []string
+	var cachedAt []int // positions in procs served from the cache
 	for i := range all {
 		if all[i].PID != 0 {
 			cur[all[i].PID] = samples[i]
+			fds[len(procs)] = fds[i]
+			if fds[i].cached {
+				cachedAt = append(cachedAt, len(procs))
+			}
 			procs = append(procs, all[i])
 		}
 	}
 	clear(all[len(procs):]) // no stale copies behind the slice's end
-	for c := range finds {
-		for _, s := range finds[c].socks {
-			// A process may hold one socket in several fds: list it once.
-			if o := owners[s.ino]; len(o) == 0 || o[len(o)-1] != s.pid {
-				owners[s.ino] = append(o, s.pid)
-			}
-		}
-		for _, n := range finds[c].netns {
-			if _, ok := netnsPID[n.ns]; !ok {
-				netnsPID[n.ns] = n.pid
-				netnsOrder = append(netnsOrder, n.ns)
-			}
-		}
-	}
+	fds = fds[:len(procs)]
 
 	index := make(map[int]int, len(procs))
 	for i := range procs {
 		index[procs[i].PID] = i
 	}
-	inv.attachPorts(procs, index, owners, netnsPID, netnsOrder)
+	if inv.afterScan != nil {
+		inv.afterScan()
+	}
+	unowned := inv.attachPorts(procs, index, fds)
+	stats := fdStats{cached: len(cachedAt), scanned: len(procs) - len(cachedAt)}
+	// A socket in the tables that no process holds, and that was not
+	// already ownerless after the last full scan, may be one a cached
+	// process took in a same-count swap. Usually it is not: a process
+	// accepted or made a connection after its fd directory was looked at,
+	// and its fd count has moved since. So first rescan the processes whose
+	// count moved and read the tables again; the sockets that were new and
+	// are still there without an owner make the build rescan every cached
+	// process. (A new socket that is gone by the second read is shown on
+	// no one either way.)
+	if suspects := newOnly(unowned, known); len(cachedAt) > 0 && len(suspects) > 0 {
+		var moved atomic.Int64
+		inv.parallel(len(procs), proto, func(r *procReader, i int) {
+			if fds[i].fdRead && r.rescanIfMoved(&procs[i], &fds[i]) {
+				moved.Add(1)
+			}
+		})
+		stats.moved = int(moved.Load())
+		unowned = inv.reattach(procs, index, fds)
+		cachedAt = cachedAt[:0]
+		for i := range fds {
+			if fds[i].cached {
+				cachedAt = append(cachedAt, i)
+			}
+		}
+		if len(cachedAt) > 0 && anyIn(suspects, unowned) {
+			inv.parallel(len(cachedAt), proto, func(r *procReader, k int) {
+				i := cachedAt[k]
+				r.rescan(&procs[i], &fds[i])
+			})
+			unowned = inv.reattach(procs, index, fds)
+			stats.rescanned, cachedAt = len(cachedAt), nil
+		}
+	}
+	if len(cachedAt) == 0 {
+		// Every fd directory was read in this build: what no one holds now
+		// is known to be ownerless (sockets in flight, kernel sockets...).
+		known = unowned
+	} else {
+		// Forget the ownerless sockets that were closed (or found owners).
+		// A new map: the old one may be read by a concurrent build.
+		still := make(map[uint64]struct{}, len(known))
+		for ino := range known {
+			if _, ok := unowned[ino]; ok {
+				still[ino] = struct{}{}
+			}
+		}
+		known = still
+	}
 
+	newCache := make(map[int]fdScan, len(procs))
+	newExes := make(map[int]exeMemo, len(procs))
+	for i := range procs {
+		if fds[i].count > 0 {
+			newCache[procs[i].PID] = fds[i].fdScan
+		}
+		if fds[i].exe.startStack != 0 {
+			newExes[procs[i].PID] = fds[i].exe
+		}
+	}
 	inv.mu.Lock()
 	inv.prev = cur
+	inv.fdCache, inv.exeCache, inv.unowned, inv.fdStats = newCache, newExes, known, stats
+	if len(cachedAt) == 0 {
+		inv.lastFull = now
+	}
 	inv.mu.Unlock()
 	return &snapshot{taken: now, procs: procs, index: index}
 }
 
-// read fills *p and *smp for pid, and adds its sockets and namespace to f.
+// newOnly is the inodes of set that are not in known.
+func newOnly(set, known map[uint64]struct{}) map[uint64]struct{} {
+	var out map[uint64]struct{}
+	for ino := range set {
+		if _, ok := known[ino]; !ok {
+			if out == nil {
+				out = map[uint64]struct{}{}
+			}
+			out[ino] = struct{}{}
+		}
+	}
+	return out
+}
+
+// anyIn says whether some inode of a is in b.
+func anyIn(a, b map[uint64]struct{}) bool {
+	for ino := range a {
+		if _, ok := b[ino]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reattach drops the ports attached so far and attaches them again, from a
+// new read of the tables, after some fd directories were read again.
+func (inv *inventory) reattach(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
+	for i := range procs {
+		procs[i].Ports = procs[i].Ports[:0]
+	}
+	return inv.attachPorts(procs, index, fds)
+}
+
+// read fills *p and *smp for pid, and *fs with its descriptors.
 // A process that is gone (or unreadable) leaves p.PID zero.
-func (r *procReader) read(pid int, p *Process, smp *sample, f *chunkFinds) {
+func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	inv := r.inv
-	r.path = append(strconv.AppendInt(append(append(r.path[:0], inv.procRoot...), '/'), int64(pid), 10), '/')
-	r.base = len(r.path)
+	r.at(pid)
 	fd, err := openZ(r.file("stat"), 0)
 	if err != nil {
 		return // gone
@@ -381,33 +486,79 @@ func (r *procReader) read(pid int, p *Process, smp *sample, f *chunkFinds) {
 			p.Cmdline = splitNUL(b)
 		}
 	}
-	if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
+	if c, ok := r.exeCache[pid]; ok && !r.full && c.same(st) {
+		p.Exe, fs.exe = c.exe, c
+	} else if n, err := readlinkatZ(unix.AT_FDCWD, r.file("exe"), r.link); err == nil {
 		p.Exe = string(r.link[:n])
+		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
-	var sockets bool
-	p.OpenFilesCount, sockets = r.scanFDs(pid, f)
+	count := r.fdCount()
+	fs.fdRead, fs.seen = true, count
+	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
+		fs.fdScan, fs.cached = c, true
+	} else {
+		fs.fdScan, _ = r.scanFDs(st.startTicks, count)
+	}
+	r.finishFDs(p, fs)
+}
+
+// rescan reads the fd directory of a process again. If it is gone by now,
+// the scan it had (valid when this build began) stays.
+func (r *procReader) rescan(p *Process, fs *fdSlot) {
+	r.at(p.PID)
+	r.rescanAt(p, fs, r.fdCount())
+}
+
+// rescanIfMoved rescans the fd directory if its count is not the one seen
+// earlier in this build.
+func (r *procReader) rescanIfMoved(p *Process, fs *fdSlot) bool {
+	r.at(p.PID)
+	n := r.fdCount()
+	if n != 0 && n == fs.seen {
+		return false
+	}
+	r.rescanAt(p, fs, n)
+	return true
+}
+
+func (r *procReader) rescanAt(p *Process, fs *fdSlot, count int64) {
+	if s, ok := r.scanFDs(p.startTicks, count); ok {
+		fs.fdScan, fs.cached, fs.seen = s, false, count
+	}
+	r.finishFDs(p, fs)
+}
+
+// finishFDs copies the fd scan into p and reads the network namespace.
+func (r *procReader) finishFDs(p *Process, fs *fdSlot) {
+	p.OpenFilesCount = fs.files
 	// Only a process holding sockets needs its network namespace: the
-	// tables of a namespace nobody here holds a socket in would give nothing.
-	if sockets {
+	// tables of a namespace nobody here holds a socket in would give
+	// nothing. It is read in every build, cached scan or not: a process
+	// may move to another namespace without touching its descriptors.
+	fs.netns = ""
+	if fs.sockets {
 		if n, err := readlinkatZ(unix.AT_FDCWD, r.file("ns/net"), r.link); err == nil {
-			if k := len(f.netns); k == 0 || f.netns[k-1].ns != string(r.link[:n]) {
-				f.netns = append(f.netns, nsRef{string(r.link[:n]), pid})
-			}
+			fs.netns = string(r.link[:n])
 		}
 	}
 }
 
-// scanFDs reads /proc/PID/fd once: socket inodes go to f. It returns the
-// count of descriptors naming files (paths outside /dev) and whether the
-// process holds any socket.
-func (r *procReader) scanFDs(pid int, f *chunkFinds) (files int, sockets bool) {
+// scanFDs reads /proc/PID/fd once: the socket inodes held (once per fd),
+// the count of descriptors naming files (paths outside /dev) and whether
+// the process holds any socket. count is the directory's size, stat before
+// the scan; the result is marked reusable only if the scan saw exactly that
+// many descriptors. ok is false if the directory could not be read.
+func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool) {
+	s.startTicks = startTicks
 	dfd, err := openZ(r.file("fd"), unix.O_DIRECTORY)
 	if err != nil {
-		return 0, false
+		return s, false
 	}
 	defer unix.Close(dfd)
 	buf := r.link
-	_ = eachDirent(dfd, r.dents, true, func(name []byte) {
+	var seen int64
+	err = eachDirent(dfd, r.dents, true, func(name []byte) {
+		seen++
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
 			return
@@ -415,24 +566,55 @@ func (r *procReader) scanFDs(pid int, f *chunkFinds) (files int, sockets bool) {
 		l := buf[:n]
 		switch {
 		case bytes.HasPrefix(l, []byte("socket:[")):
-			sockets = true
+			s.sockets = true
 			if ino, err := strconv.ParseUint(string(l[8:len(l)-1]), 10, 64); err == nil {
-				f.socks = append(f.socks, sockRef{ino, pid})
+				s.socks = append(s.socks, ino)
 			}
 		case l[0] == '/' && !bytes.HasPrefix(l, []byte("/dev/")):
-			files++
+			s.files++
 		}
 	})
-	return files, sockets
+	if err == nil && count > 0 && seen == count {
+		s.count = count
+	}
+	return s, true
 }
 
 // attachPorts reads the socket tables once per network namespace and gives
-// each process the sockets whose inodes it holds.
-func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map[uint64][]int, netnsPID map[string]int, order []string) {
-	if len(owners) == 0 {
-		return
+// each process the sockets whose inodes it holds. It returns the inodes in
+// the tables that no process holds. The tables are read even when no
+// process is known to hold a socket: a cached one might (fdcache.go).
+func (inv *inventory) attachPorts(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
+	nsocks := 0
+	for i := range fds {
+		nsocks += len(fds[i].socks)
 	}
-	want := func(ino uint64) bool { _, ok := owners[ino]; return ok }
+	owners := make(map[uint64][]int, nsocks) // socket inode → PIDs holding it
+	netnsPID := map[string]int{}             // netns id → one PID in it
+	var order []string
+	for i := range fds {
+		pid := procs[i].PID
+		for _, ino := range fds[i].socks {
+			// A process may hold one socket in several fds: list it once.
+			if o := owners[ino]; len(o) == 0 || o[len(o)-1] != pid {
+				owners[ino] = append(o, pid)
+			}
+		}
+		if ns := fds[i].netns; ns != "" {
+			if _, ok := netnsPID[ns]; !ok {
+				netnsPID[ns] = pid
+				order = append(order, ns)
+			}
+		}
+	}
+	unowned := map[uint64]struct{}{}
+	want := func(ino uint64) bool {
+		if _, ok := owners[ino]; ok {
+			return true
+		}
+		unowned[ino] = struct{}{}
+		return false
+	}
 	seen := make(map[uint64]bool, len(owners))
 	add := func(p Port) {
 		if seen[p.Inode] {
@@ -469,11 +651,12 @@ func (inv *inventory) attachPorts(procs []Process, index map[int]int, owners map
 	}
 	if len(order) == 0 {
 		read(inv.procRoot+"/self", false)
-		return
+		return unowned
 	}
 	for _, ns := range order {
 		read(inv.procRoot+"/"+strconv.Itoa(netnsPID[ns]), ns == selfNS && selfNS != "")
 	}
+	return unowned
 }
 
 // sinceBoot is CLOCK_BOOTTIME in seconds, the clock /proc/PID/stat's

@@ -35,6 +35,7 @@ type statFields struct {
 	numThreads int
 	startTicks uint64
 	rssPages   uint64
+	startStack uint64 // 0 if not shown (no ptrace access, exiting, short line)
 }
 
 var errShortStat = errors.New("short or malformed stat")
@@ -50,9 +51,11 @@ func parseStat(b []byte) (statFields, error) {
 	}
 	st.comm = string(b[open+1 : closing])
 	rest := b[closing+2:]
-	// Fields from "state" (field 3) on; we need up to rss (field 24).
-	var f [22][]byte
-	if n := splitFields(rest, f[:]); n < len(f) || len(f[0]) != 1 {
+	// Fields from "state" (field 3) on; we need up to rss (field 24), and
+	// read startstack (field 28) if it is there.
+	var f [26][]byte
+	n := splitFields(rest, f[:])
+	if n < 22 || len(f[0]) != 1 {
 		return st, errShortStat
 	}
 	st.state = f[0][0]
@@ -79,6 +82,9 @@ func parseStat(b []byte) (statFields, error) {
 	st.numThreads = sgn(17)
 	st.startTicks = num(19)
 	st.rssPages = num(21)
+	if n == len(f) {
+		st.startStack = num(25)
+	}
 	if err != nil {
 		return st, errShortStat
 	}

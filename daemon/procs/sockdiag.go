@@ -43,7 +43,8 @@ func diagProto(t socketTable) (family, proto uint8) {
 }
 
 // sockDiag dumps the sockets of table t in this process's network
-// namespace and calls fn for each one whose inode is wanted, with the same
+// namespace and calls fn for each one whose inode is wanted (want is
+// called for every socket with an inode), with the same
 // Port values parseSocketTable gives for the /proc file. buf is the receive
 // buffer (at least 32 KiB: the kernel's largest dump message).
 func sockDiag(t socketTable, buf []byte, want func(inode uint64) bool, fn func(Port)) error {
@@ -92,8 +93,14 @@ func sockDiag(t socketTable, buf []byte, want func(inode uint64) bool, fn func(P
 				}
 				return errDiagMsg
 			case unix.SOCK_DIAG_BY_FAMILY:
-				if p, ok := diagPort(t, family, b[nlmsgHdrLen:l]); ok && want(p.Inode) {
-					fn(p)
+				// want sees every inode (the fd-scan cache checks them
+				// all), before a Port is built for the few it keeps.
+				if m := b[nlmsgHdrLen:l]; len(m) >= inetDiagMsgLen && m[0] == family {
+					if ino := uint64(ne.Uint32(m[68:])); ino != 0 && want(ino) {
+						if p, ok := diagPort(t, family, m); ok {
+							fn(p)
+						}
+					}
 				}
 			}
 			b = b[min(len(b), (l+3)&^3):] // NLMSG_ALIGN
