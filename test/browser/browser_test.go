@@ -301,6 +301,25 @@ func click(t *testing.T, ctx context.Context, sel string) {
 	t.Fatalf("click %s: %v", sel, err)
 }
 
+// clickFor clicks sel until js holds (a dialog opened, say), for up to d. A
+// row of the virtualised table can move between being found and being
+// clicked when a refresh lands; the click then misses and is made again.
+// Only for clicks that are harmless to repeat until js holds.
+func clickFor(t *testing.T, ctx context.Context, sel, what, js string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		click(t, ctx, sel)
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(time.Second), chromedp.WithPollingInterval(50*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s after clicking %s (%s): %v", what, sel, js, err)
+		}
+	}
+}
+
 func search(t *testing.T, ctx context.Context, q string) {
 	t.Helper()
 	setInput(t, ctx, "q", q)
@@ -444,8 +463,7 @@ func TestStopRenice(t *testing.T) {
 	search(t, ctx, nice.name)
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, nice.pid)
 	waitFor(t, ctx, "the nice child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	click(t, ctx, rowSel+` button[data-act="renice"]`)
-	waitFor(t, ctx, "the renice dialog", `document.getElementById("nicedlg").open`, 2*time.Second)
+	clickFor(t, ctx, rowSel+` button[data-act="renice"]`, "the renice dialog", `document.getElementById("nicedlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (state.map.get(%d) || {}).nice`, rowSel, nice.pid))
@@ -540,8 +558,8 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	shot(t, ctx, "main-dark")
 	search(t, ctx, c.name)
 	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	click(t, ctx, rowSel+" td.c-name")
-	waitFor(t, ctx, "the detail", fmt.Sprintf(`document.getElementById("detail").open && document.getElementById("dbody").textContent.includes(%q)`, want), 5*time.Second)
+	clickFor(t, ctx, rowSel+" td.c-name", "the detail", `document.getElementById("detail").open`, 5*time.Second)
+	waitFor(t, ctx, "the detail", fmt.Sprintf(`document.getElementById("dbody").textContent.includes(%q)`, want), 5*time.Second)
 	shot(t, ctx, "detail-dark")
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("dclose"))))
 	search(t, ctx, "")
@@ -614,8 +632,8 @@ func TestXSSProcessTitle(t *testing.T) {
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.c-name").textContent`, rowSel)); v != xssName[:15] {
 		t.Errorf("name cell = %q, want %q", v, xssName[:15])
 	}
-	click(t, ctx, rowSel+" td.c-name")
-	waitFor(t, ctx, "the detail", `document.getElementById("detail").open && document.getElementById("dbody").textContent.includes("LISTEN")`, 5*time.Second)
+	clickFor(t, ctx, rowSel+" td.c-name", "the detail", `document.getElementById("detail").open`, 5*time.Second)
+	waitFor(t, ctx, "the detail", `document.getElementById("dbody").textContent.includes("LISTEN")`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-tree"))))
 	time.Sleep(300 * time.Millisecond)
 	if n := eval[int](t, ctx, `document.querySelectorAll("img").length`); n != 0 {
@@ -703,14 +721,13 @@ func TestKillConfirmAnd404(t *testing.T) {
 		t.Fatalf("the child died after Cancel: %v", err)
 	}
 	// The signal menu lists the daemon's signals.
-	click(t, ctx, rowSel+` button[data-act="signal"]`)
-	waitFor(t, ctx, "the signal menu", `document.getElementById("sigdlg").open && [...document.getElementById("signame").options].some(o => o.value === "USR1")`, 3*time.Second)
+	clickFor(t, ctx, rowSel+` button[data-act="signal"]`, "the signal menu", `document.getElementById("sigdlg").open`, 5*time.Second)
+	waitFor(t, ctx, "the signal menu", `[...document.getElementById("signame").options].some(o => o.value === "USR1")`, 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
 	// The process exits behind the UI's back; Kill then says 404 inline.
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
-	click(t, ctx, rowSel+` button[data-act="KILL"]`)
-	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open`, 2*time.Second)
+	clickFor(t, ctx, rowSel+` button[data-act="KILL"]`, "the confirmation", `document.getElementById("confirmdlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
 	waitFor(t, ctx, "the 404 message", `/^(404|409)/.test(document.getElementById("msg").textContent)`, 5*time.Second)
 	noCSPViolations(t, ctx)
