@@ -7,6 +7,7 @@ package main
 // test starts is killed at cleanup.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -539,6 +540,44 @@ func TestSIGTERMDuringRequest(t *testing.T) {
 	}
 	if st := testproc.StateOf(newPID); st == 0 || st == 'Z' || st == 'X' {
 		t.Errorf("the relaunched process %d did not survive the daemon's exit (state %q)", newPID, st)
+	}
+}
+
+// TestSIGTERMWithAcceptedConnection: a connection the daemon accepted
+// before SIGTERM, whose request arrives after, is still answered (net/http's
+// Shutdown alone closes it unanswered: a request lost on every upgrade's
+// try-restart).
+func TestSIGTERMWithAcceptedConnection(t *testing.T) {
+	ln, f := passedSocket(t)
+	token := "accepted-conn-token-0123456789abcdef"
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ exec "$0"`, daemonBin)
+	cmd.Env = baseEnv(t, "LISTEN_FDS=1", "ROY_PROCWATCH_TOKEN="+token)
+	cmd.ExtraFiles = []*os.File{f}
+	d := start(t, cmd, ln.Addr().String(), token)
+	d.waitReady()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The daemon accepts at once; give it a moment, then stop it.
+	time.Sleep(200 * time.Millisecond)
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := fmt.Fprintf(conn, "GET /api/health HTTP/1.1\r\nHost: %s\r\n\r\n", ln.Addr().String()); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("request on a connection accepted before SIGTERM: %v (want an answer)", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("status %d, want 200", res.StatusCode)
+	}
+	if code := d.waitExit(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }
 

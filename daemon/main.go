@@ -145,11 +145,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stopBus()
 
 	var wg sync.WaitGroup
+	var limited []net.Listener
 	for _, l := range lns {
+		l := limitListener(l, 64)
+		limited = append(limited, l)
 		wg.Add(1)
 		go func(l net.Listener) {
 			defer wg.Done()
-			if err := srv.Serve(limitListener(l, 64)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				log.Error("serve failed", "addr", l.Addr().String(), "err", err)
 				stop()
 			}
@@ -196,10 +199,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	notify(sddaemon.SdNotifyStopping, log)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Lose no request. Stop accepting first: closing our copies of the
+	// sockets leaves systemd's open, so queued connections wait in the
+	// kernel for the next instance. Then let every connection already
+	// accepted send its request: Shutdown would drop one whose request
+	// arrives after it began, unanswered (net/http closes it).
+	for _, l := range limited {
+		_ = l.Close()
+	}
+	wg.Wait() // the Serve loops are done: every accepted conn is tracked
+	srv.SetKeepAlivesEnabled(false)
+	act.waitAccepted(6 * time.Second) // a little over ReadHeaderTimeout
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("shutdown did not finish cleanly", "err", err)
 	}
-	wg.Wait()
 	return 0
 }
 
@@ -243,10 +256,13 @@ type activity struct {
 	conns    atomic.Int64
 	inflight atomic.Int64
 	last     atomic.Int64 // unix nanos of the last activity
+
+	mu       sync.Mutex
+	accepted map[net.Conn]bool // accepted, first request not read yet
 }
 
 func newActivity() *activity {
-	a := &activity{}
+	a := &activity{accepted: map[net.Conn]bool{}}
 	a.Touch()
 	return a
 }
@@ -263,7 +279,14 @@ func (a *activity) wrap(h http.Handler) http.Handler {
 	})
 }
 
-func (a *activity) connState(_ net.Conn, s http.ConnState) {
+func (a *activity) connState(c net.Conn, s http.ConnState) {
+	a.mu.Lock()
+	if s == http.StateNew {
+		a.accepted[c] = true
+	} else {
+		delete(a.accepted, c)
+	}
+	a.mu.Unlock()
 	switch s {
 	case http.StateNew:
 		a.conns.Add(1)
@@ -271,6 +294,21 @@ func (a *activity) connState(_ net.Conn, s http.ConnState) {
 	case http.StateClosed, http.StateHijacked:
 		a.conns.Add(-1)
 		a.Touch()
+	}
+}
+
+// waitAccepted waits, at most d, until no accepted connection is still
+// waiting for its first request.
+func (a *activity) waitAccepted(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		a.mu.Lock()
+		n := len(a.accepted)
+		a.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -303,16 +341,28 @@ func (a *activity) idleChan(ctx context.Context, d time.Duration) <-chan struct{
 // limitListener caps concurrent connections; extra ones wait in the
 // kernel backlog (queued, not refused).
 func limitListener(l net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: l, sem: make(chan struct{}, n)}
+	return &limitedListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
 }
 
 type limitedListener struct {
 	net.Listener
-	sem chan struct{}
+	sem       chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// Close closes the listener and wakes an Accept waiting for a free slot.
+func (l *limitedListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
 }
 
 func (l *limitedListener) Accept() (net.Conn, error) {
-	l.sem <- struct{}{}
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.sem
