@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,6 +103,15 @@ func (s *Service) protected(t *target, what string) error {
 	return nil
 }
 
+// authorityDaemons are the executables whose processes decide other
+// callers' authorization.
+var authorityDaemons = []string{"dbus-daemon", "dbus-broker", "dbus-broker-launch", "polkitd"}
+
+// authorityDaemon says whether exe is a message bus or polkit daemon.
+func authorityDaemon(exe string) bool {
+	return exe != "" && slices.Contains(authorityDaemons, filepath.Base(strings.TrimSuffix(exe, " (deleted)")))
+}
+
 // owns applies the kill(2)-like rule, made stricter: the caller owns the
 // process only when its real, effective and saved uids all equal the
 // caller's (a setuid program the caller started is not the caller's).
@@ -116,6 +128,11 @@ func (s *Service) authorize(ctx context.Context, c Caller, t *target, action str
 	}
 	if owns(c, t) && !needAuthority {
 		return nil
+	}
+	if !owns(c, t) && authorityDaemon(t.exe) {
+		// The bus and polkit answer for everyone's authorization: a polkit
+		// grant must not be enough to stop them (SECURITY.md A8).
+		return errf(KindAccessDenied, "refusing: process %d (%s) is the system bus or polkit, protected process: only root may act on it", t.pid, filepath.Base(t.exe))
 	}
 	if c.Authorize != nil {
 		ok, err := c.Authorize(ctx, action, t.pid)

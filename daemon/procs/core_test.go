@@ -897,3 +897,54 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 	}
 	t.Logf("%d PID reuses forced; %d STOPs reached the old process before it died", reused, stopsOnOld)
 }
+
+// TestAuthorityDaemonsProtected: a polkit grant is not enough to act on
+// the system bus or polkit (SECURITY.md A8); root may, and so may the
+// owner of its own (session) bus.
+func TestAuthorityDaemonsProtected(t *testing.T) {
+	requireRoot(t)
+	bin, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		t.Skip("dbus-daemon not installed (scripts/test-deps.sh installs it as root)")
+	}
+	s := newCore(t, Options{})
+	ctx := context.Background()
+	bus := func(uid uint32) *testproc.Child {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "--session", "--nofork", "--nopidfile", "--address=unix:path="+dir+"/bus")
+		cmd.Dir = "/"
+		if uid != 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		}
+		c := testproc.Start(t, cmd)
+		testproc.WaitExec(t, c.PID)
+		return c
+	}
+	yes := &authorizer{ok: true}
+	nobody := Caller{UID: 65534, Name: "nobody", Authorize: yes.fn}
+
+	rootBus := bus(0)
+	_, err = s.Signal(ctx, nobody, Target{PID: rootBus.PID}, "STOP")
+	wantKind(t, "uid 65534 with a polkit grant signals root's dbus-daemon", err, ErrAccessDenied)
+	if err != nil && !strings.Contains(err.Error(), "protected") {
+		t.Errorf("message %q does not say the process is protected", err)
+	}
+	wantKind(t, "uid 65534 with a polkit grant renices root's dbus-daemon", s.Renice(ctx, nobody, Target{PID: rootBus.PID}, 19), ErrAccessDenied)
+	if len(yes.calls) != 0 {
+		t.Errorf("the authority was asked (%q): a grant must not matter here", yes.calls)
+	}
+	if st := testproc.StateOf(rootBus.PID); st == 'T' {
+		t.Errorf("root's dbus-daemon was stopped")
+	}
+	if _, err := s.Signal(ctx, Caller{UID: 0, Name: "root"}, Target{PID: rootBus.PID}, "CONT"); err != nil {
+		t.Errorf("root signals dbus-daemon: %v", err)
+	}
+
+	ownBus := bus(65534)
+	if _, err := s.Signal(ctx, nobody, Target{PID: ownBus.PID}, "CONT"); err != nil {
+		t.Errorf("uid 65534 signals its own session bus: %v", err)
+	}
+}
