@@ -36,6 +36,7 @@ type config struct {
 	LogLevel       string
 	RequireSocket  bool
 	TokenFile      string
+	AuditFile      string
 
 	token       string
 	tokenSource string // for logs: never the token itself
@@ -57,6 +58,7 @@ var settings = []setting{
 	{"ROY_PROCWATCH_SNAPSHOT_TTL", "snapshot-ttl", "2s", "how long one process snapshot serves every client"},
 	{"ROY_PROCWATCH_BUS", "bus", "system", "D-Bus to publish on: system, session, none, or a bus address"},
 	{"ROY_PROCWATCH_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"ROY_PROCWATCH_AUDIT_FILE", "audit-file", "", "append one JSON line per action (allowed or refused) to this file, fsynced; under systemd the default is $STATE_DIRECTORY/audit.log"},
 	{"ROY_PROCWATCH_REQUIRE_SOCKET", "require-socket", "false", "refuse to start without a systemd-passed socket (set by the packaged unit)"},
 }
 
@@ -174,6 +176,11 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 		Bus:          get("ROY_PROCWATCH_BUS"),
 		LogLevel:     strings.ToLower(get("ROY_PROCWATCH_LOG_LEVEL")),
 		TokenFile:    get("ROY_PROCWATCH_TOKEN_FILE"),
+		AuditFile:    get("ROY_PROCWATCH_AUDIT_FILE"),
+	}
+	if c.AuditFile == "" && os.Getenv("STATE_DIRECTORY") != "" {
+		// systemd's StateDirectory= (a colon-separated list): the first.
+		c.AuditFile = filepath.Join(strings.Split(os.Getenv("STATE_DIRECTORY"), ":")[0], "audit.log")
 	}
 	var err error
 	if c.Port, err = strconv.Atoi(get("ROY_PROCWATCH_PORT")); err != nil || c.Port < 1 || c.Port > 65535 {

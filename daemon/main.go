@@ -107,11 +107,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		RestartTimeout: cfg.RestartTimeout,
 		Units:          units,
 		Logger:         log,
+		AuditFile:      cfg.AuditFile,
 	})
 	if err != nil {
 		log.Error("cannot start the core", "err", err)
 		return 1
 	}
+	defer core.Close()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -167,7 +169,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "[Roy ProcWatch] Running on http://%s  (token: %s)\n", addrs[0], tok)
 	}
 	log.Info("roy-procwatchd started", "version", version, "listen", addrs, "socket_activated", activated,
-		"token_source", cfg.tokenSource, "systemd", units != nil, "idle_exit", cfg.IdleExit.String())
+		"token_source", cfg.tokenSource, "systemd", units != nil, "audit_file", cfg.AuditFile, "idle_exit", cfg.IdleExit.String())
 	notify(sddaemon.SdNotifyReady, log)
 	go watchdog(ctx, log)
 

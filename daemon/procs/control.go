@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -279,9 +280,20 @@ func (s *Service) threads(pid int) []int {
 func (s *Service) audit(c Caller, action string, t *target, detail string, err error) {
 	args := []any{"caller", c.Name, "uid", c.UID, "action", action, "pid", t.pid,
 		"start_time", t.ctime, "exe", t.exe, "arg", detail}
+	msg, level := "action done", slog.LevelInfo
 	if err != nil {
-		s.log.Warn("action refused or failed", append(args, "result", KindOf(err).String(), "err", err.Error())...)
-		return
+		msg, level = "action refused or failed", slog.LevelWarn
+		args = append(args, "result", KindOf(err).String(), "err", err.Error())
+	} else {
+		args = append(args, "result", "ok")
 	}
-	s.log.Info("action done", append(args, "result", "ok")...)
+	s.record(level, msg, args...)
+}
+
+// record writes to the log and, when there is one, the audit file.
+func (s *Service) record(level slog.Level, msg string, args ...any) {
+	s.log.Log(context.Background(), level, msg, args...)
+	if s.auditLog != nil {
+		s.auditLog.Log(context.Background(), level, msg, args...)
+	}
 }

@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -946,5 +947,49 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 	ownBus := bus(65534)
 	if _, err := s.Signal(ctx, nobody, Target{PID: ownBus.PID}, "CONT"); err != nil {
 		t.Errorf("uid 65534 signals its own session bus: %v", err)
+	}
+}
+
+// TestAuditFile: every action, allowed or refused, is one durable JSON line
+// (SECURITY.md F1), in a file only root can read.
+func TestAuditFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	s := newCore(t, Options{AuditFile: path})
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	c := testproc.Sleeper(t)
+	if _, err := s.Signal(ctx, root, Target{PID: c.PID}, "CONT"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Signal(ctx, root, Target{PID: 1}, "CONT")
+	wantKind(t, "signal PID 1", err, ErrAccessDenied)
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("audit file mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("audit file has %d lines, want 2:\n%s", len(lines), b)
+	}
+	want := []struct {
+		pid    int
+		result string
+	}{{c.PID, "ok"}, {1, "AccessDenied"}}
+	for i, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("line %d is not JSON: %v: %s", i, err, l)
+		}
+		if rec["action"] != "signal" || rec["arg"] != "CONT" || int(rec["pid"].(float64)) != want[i].pid || rec["result"] != want[i].result || rec["caller"] != "test" {
+			t.Errorf("line %d = %v, want signal CONT of %d with result %s", i, rec, want[i].pid, want[i].result)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -157,7 +158,7 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 	}
 	// Log the whole record first: if starting it again fails, the admin
 	// still sees exactly what ran.
-	s.log.Info("relaunch: stopping process", "caller", c.Name, "pid", t.pid, "exe", spec.Exe,
+	s.record(slog.LevelInfo, "relaunch: stopping process", "caller", c.Name, "pid", t.pid, "exe", spec.Exe,
 		"argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "env_vars", len(spec.Env))
 	if err := s.terminate(ctx, t); err != nil {
 		s.audit(c, "restart", t, "", err)

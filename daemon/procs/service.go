@@ -6,6 +6,7 @@ package procs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -29,6 +30,9 @@ type Options struct {
 	Units UnitManager
 	// Logger for actions (default slog.Default()).
 	Logger *slog.Logger
+	// AuditFile, when set, gets one JSON line per action, allowed or not,
+	// written with fsync so it survives a crash ("" = the log only).
+	AuditFile string
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -38,6 +42,8 @@ type Service struct {
 	restartTimeout time.Duration
 	units          UnitManager
 	log            *slog.Logger
+	auditLog       *slog.Logger // nil without an audit file
+	auditFile      *os.File
 	selfPID        int
 	maxPID         int
 
@@ -73,7 +79,18 @@ func New(opts Options) (*Service, error) {
 			maxPID = v
 		}
 	}
+	var auditFile *os.File
+	var auditLog *slog.Logger
+	if opts.AuditFile != "" {
+		f, err := os.OpenFile(opts.AuditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open the audit file: %w", err)
+		}
+		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(syncWriter{f}, nil))
+	}
 	return &Service{
+		auditLog:       auditLog,
+		auditFile:      auditFile,
 		inv:            inv,
 		signals:        sigs,
 		restartTimeout: opts.RestartTimeout,
@@ -82,6 +99,25 @@ func New(opts Options) (*Service, error) {
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
 	}, nil
+}
+
+// Close releases the audit file.
+func (s *Service) Close() error {
+	if s.auditFile != nil {
+		return s.auditFile.Close()
+	}
+	return nil
+}
+
+// syncWriter makes every audit line durable before the action returns.
+type syncWriter struct{ f *os.File }
+
+func (w syncWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err == nil {
+		err = w.f.Sync()
+	}
+	return n, err
 }
 
 // Signals returns the allowed signal names.

@@ -89,6 +89,7 @@ func TestPackage(t *testing.T) {
 		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
+		{"F1_audit_file_records_actions", checkAuditFile},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
 		{"E1_systemd_analyze_security_at_most_2.0", checkSecurityScore},
@@ -734,6 +735,35 @@ func checkRelaunch(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if _, err := ct.run(5*time.Second, fmt.Sprintf("kill -0 %d", np)); err != nil {
 		t.Errorf("relaunched pid %d died with systemctl stop %s", np, svc)
+	}
+}
+
+// ---- F1 ----
+
+// checkAuditFile: the actions of checks 4 and 5 are in the audit file of
+// the service's StateDirectory, written under the sandbox, 0600.
+func checkAuditFile(t *testing.T) {
+	const path = "/var/lib/roy-procwatch/audit.log"
+	if st := ct.must(t, "stat -c '%a %U' "+path); st != "600 root" {
+		t.Errorf("%s: %s, want 600 root", path, st)
+	}
+	log := ct.must(t, "cat "+path)
+	for _, want := range []string{
+		`"action":"restart"`,
+		`"result":"ok"`,
+		`"result":"NotRestartable"`,          // the worker of check 4
+		`"msg":"relaunch: stopping process"`, // the snapshot of check 5
+		`"argv":["sleep","4242"]`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("audit file lacks %s:\n%s", want, log)
+		}
+	}
+	for i, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("line %d is not JSON: %v: %s", i+1, err, line)
+		}
 	}
 }
 
