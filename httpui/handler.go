@@ -251,17 +251,18 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 
 // --- request decoding ---
 
-// pathPID parses the {pid} path segment.
+// pathPID decodes the {pid} path segment: decimal digits only. Whether
+// the number is a valid PID (1..pid_max) is the core's rule.
 func pathPID(r *http.Request) (int, error) {
 	s := r.PathValue("pid")
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 || n > 1<<31-1 || strings.HasPrefix(s, "+") {
+	n, err := strconv.Atoi(s)
+	if err != nil || strings.HasPrefix(s, "+") {
 		if len(s) > 20 {
 			s = s[:20] + "…"
 		}
-		return 0, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid pid %q: must be a positive integer", s)}
+		return 0, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid pid %q: not a number", s)}
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // decodeBody reads exactly one JSON object into v, refusing unknown
