@@ -18,13 +18,14 @@ import (
 // target is a process pinned by a pidfd, with what /proc said about it
 // while the pidfd was held and the process verified alive afterwards.
 type target struct {
-	pid   int
-	fd    int
-	st    statFields
-	uids  [3]uint32 // real, effective, saved
-	gids  [3]uint32
-	exe   string
-	ctime float64
+	pid    int
+	fd     int
+	st     statFields
+	uids   [3]uint32 // real, effective, saved
+	gids   [3]uint32
+	groups []uint32 // supplementary groups
+	exe    string
+	ctime  float64
 }
 
 func (t *target) close() { unix.Close(t.fd) }
@@ -71,6 +72,7 @@ func (s *Service) open(ref Target) (*target, error) {
 	var ok1, ok2 bool
 	t.uids, ok1 = idsFromStatus(status, "Uid")
 	t.gids, ok2 = idsFromStatus(status, "Gid")
+	t.groups = groupsFromStatus(status)
 	if !ok1 || !ok2 {
 		t.close()
 		return nil, noSuchProcess(ref.PID)

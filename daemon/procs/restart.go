@@ -104,7 +104,7 @@ func (s *Service) restartUnit(ctx context.Context, c Caller, t *target, unit str
 // snapshotForRelaunch records what is needed to start t again.
 func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	dir := s.inv.procRoot + "/" + strconv.Itoa(t.pid)
-	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0]}
+	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups}
 	if spec.Exe == "" {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable is not readable", t.pid)
 	}
@@ -124,9 +124,6 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	}
 	if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
 		spec.Env = splitNUL(b)
-	}
-	if st, err := readCapped(dir+"/status", nil, 16<<10); err == nil {
-		spec.Groups = groupsFromStatus(st)
 	}
 	return spec, nil
 }
