@@ -61,7 +61,8 @@ export E2E_DEB
 
 # The rootfs, bootstrapped once. libpam-systemd provides logind, which
 # polkitd depends on (debootstrap does not resolve that alternative itself).
-include=systemd,systemd-sysv,dbus,procps,curl,iproute2,libpam-systemd,polkitd
+# jq: the README's "who listens on 5432?" example runs as written.
+include=systemd,systemd-sysv,dbus,procps,curl,iproute2,libpam-systemd,polkitd,jq
 mirror=${E2E_MIRROR:-http://deb.debian.org/debian}
 cache=.cache/e2e
 key=$(printf '%s %s' "$include" "$mirror" | sha256sum | cut -c1-12)

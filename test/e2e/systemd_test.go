@@ -433,13 +433,21 @@ func checkReadmeExamples(t *testing.T) {
 		if strings.HasPrefix(blk, "TOKEN=") {
 			continue // the token line: replaced by the prelude
 		}
-		if regexp.MustCompile(`\bjq\b`).MatchString(blk) {
-			t.Logf("block %d needs jq (not in the minimal rootfs), skipped:\n%s", i, blk)
-			continue
-		}
 		n++
 		script := blk
 		pid := 0
+		listener := 0 // the README's "who listens on 5432?" must name it
+		if strings.Contains(blk, "local_port==5432") {
+			unit := fmt.Sprintf("e2e-readme-%d", i)
+			ct.must(t, fmt.Sprintf("systemd-run --quiet --collect --unit=%s systemd-socket-activate -l 127.0.0.1:5432 sleep 100", unit))
+			defer ct.run(10*time.Second, "systemctl stop "+unit+".service 2>/dev/null")
+			listener = atoi(t, unitProp(t, unit+".service", "MainPID"))
+			waitFor(t, "the 5432 listener", 5*time.Second, func() bool {
+				out, _ := ct.run(5*time.Second, "ss -Hltn 'sport = :5432'")
+				return strings.TrimSpace(out) != ""
+			})
+			time.Sleep(2500 * time.Millisecond) // past the daemon's 2 s snapshot TTL
+		}
 		if strings.Contains(blk, "/api/process/1234/") {
 			unit := fmt.Sprintf("e2e-readme-%d", i)
 			ct.must(t, fmt.Sprintf("systemd-run --quiet --collect --unit=%s sleep 10000", unit))
@@ -454,6 +462,10 @@ func checkReadmeExamples(t *testing.T) {
 		switch {
 		case err != nil:
 			t.Errorf("README block %d failed: %v", i, err)
+		case listener != 0:
+			if !regexp.MustCompile(fmt.Sprintf(`"pid": %d\b`, listener)).MatchString(out) || strings.Count(out, `"pid"`) != 1 {
+				t.Errorf("README block %d: want exactly the listener %d on 5432, got %.300s", i, listener, out)
+			}
 		case pid != 0:
 			if !strings.Contains(out, `"ok":true`) {
 				t.Errorf("README block %d: no \"ok\":true in %.300s", i, out)
