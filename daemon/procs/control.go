@@ -282,14 +282,17 @@ func (s *Service) threads(pid int) []int {
 func (s *Service) audit(c Caller, action string, t *target, detail string, err error) {
 	args := []any{"caller", c.Name, "uid", c.UID, "action", action, "pid", t.pid,
 		"start_time", t.ctime, "exe", t.exe, "arg", detail}
-	msg, level := "action done", slog.LevelInfo
+	msg, level, result := "action done", slog.LevelInfo, "ok"
 	if err != nil {
-		msg, level = "action refused or failed", slog.LevelWarn
-		args = append(args, "result", KindOf(err).String(), "err", err.Error())
+		msg, level, result = "action refused or failed", slog.LevelWarn, KindOf(err).String()
+		args = append(args, "result", result, "err", err.Error())
 	} else {
-		args = append(args, "result", "ok")
+		args = append(args, "result", result)
 	}
 	s.record(level, msg, args...)
+	if s.onAction != nil {
+		s.onAction(action, result)
+	}
 }
 
 // record writes to the log and, when there is one, the audit file.

@@ -62,7 +62,8 @@ type inventory struct {
 	lastFull time.Time
 	fdStats  fdStats // of the last build, for tests
 
-	afterScan func() // tests: runs between the fd scans and the table read
+	afterScan func()              // tests: runs between the fd scans and the table read
+	onBuild   func(time.Duration) // Options.OnSnapshot
 }
 
 func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
@@ -143,7 +144,11 @@ func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
 	inv.mu.Lock()
 	gen := inv.gen
 	inv.mu.Unlock()
+	start := time.Now()
 	s := inv.build()
+	if inv.onBuild != nil {
+		inv.onBuild(time.Since(start))
+	}
 	inv.mu.Lock()
 	// A build that an action overtook (invalidate ran while it read /proc)
 	// serves its own caller but is not cached: callers after the action

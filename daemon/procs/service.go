@@ -33,6 +33,13 @@ type Options struct {
 	// AuditFile, when set, gets one JSON line per action, allowed or not,
 	// written with fsync so it survives a crash ("" = the log only).
 	AuditFile string
+	// OnSnapshot, when set, is called after each pass over /proc with how
+	// long it took (the metrics' snapshot duration histogram).
+	OnSnapshot func(time.Duration)
+	// OnAction, when set, is called once per audited action, allowed or
+	// not, with the action ("signal", "renice", "restart") and the result
+	// ("ok" or the error kind). It must not block.
+	OnAction func(action, result string)
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -46,6 +53,7 @@ type Service struct {
 	auditFile      *os.File
 	selfPID        int
 	maxPID         int
+	onAction       func(action, result string)
 
 	subMu sync.Mutex
 	subs  []func(Event)
@@ -73,6 +81,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	inv.onBuild = opts.OnSnapshot
 	maxPID := 1 << 22 // PID_MAX_LIMIT on 64-bit
 	if b, err := os.ReadFile(opts.ProcRoot + "/sys/kernel/pid_max"); err == nil {
 		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
@@ -98,6 +107,7 @@ func New(opts Options) (*Service, error) {
 		log:            opts.Logger.With("component", "core"),
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
+		onAction:       opts.OnAction,
 	}, nil
 }
 
