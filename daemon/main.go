@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
 )
@@ -94,6 +95,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	if err := cfg.loadReadToken(); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 
 	var units procs.UnitManager
 	if procs.SystemdAvailable() {
@@ -101,7 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer sd.Close()
 		units = sd
 	}
+	var met *metrics.Metrics // nil-safe; set before anything is served
 	core, err := procs.New(procs.Options{
+		OnSnapshot:     func(d time.Duration) { met.ObserveSnapshot(d) },
+		OnAction:       func(action, result string) { met.ObserveAction(action, result) },
 		SnapshotTTL:    cfg.SnapshotTTL,
 		Signals:        cfg.Signals,
 		RestartTimeout: cfg.RestartTimeout,
@@ -123,8 +131,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, l := range lns {
 		addrs = append(addrs, l.Addr().String())
 	}
-	h := httpui.New(core, httpui.Options{
+	var h *httpui.Handler
+	met = metrics.New(metrics.Options{
+		Snapshot:        core,
+		Units:           core,
+		Version:         version,
+		MaxListenSeries: cfg.MetricsMaxListenSeries,
+		Top:             cfg.MetricsTop,
+		SSEClients:      func() int { return h.StreamCount() },
+	})
+	h = httpui.New(core, httpui.Options{
 		Token:        cfg.token,
+		ReadToken:    cfg.readToken,
+		Metrics:      met.Handler(),
+		Observer:     met,
 		ListenAddrs:  addrs,
 		AllowedHosts: cfg.AllowedHosts,
 		Version:      version,
@@ -143,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
 
-	stopBus := startBus(ctx, cfg, core, act, log)
+	stopBus := startBus(ctx, cfg, core, act, met, log)
 	defer stopBus()
 
 	var wg sync.WaitGroup
@@ -169,7 +189,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "[Roy ProcWatch] Running on http://%s  (token: %s)\n", addrs[0], tok)
 	}
 	log.Info("roy-procwatchd started", "version", version, "listen", addrs, "socket_activated", activated,
-		"token_source", cfg.tokenSource, "systemd", units != nil, "audit_file", cfg.AuditFile, "idle_exit", cfg.IdleExit.String())
+		"token_source", cfg.tokenSource, "read_token_source", cfg.readTokenSource, "systemd", units != nil, "audit_file", cfg.AuditFile, "idle_exit", cfg.IdleExit.String())
 	notify(sddaemon.SdNotifyReady, log)
 	go watchdog(ctx, log)
 
@@ -195,6 +215,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			} else {
 				h.SetToken(cfg.token)
 				log.Info("token reloaded", "token_source", cfg.tokenSource)
+			}
+			oldRead, oldReadSource := cfg.readToken, cfg.readTokenSource
+			if err := cfg.loadReadToken(); err != nil {
+				log.Error("read-only token reload failed; keeping the old one", "err", err)
+				cfg.readToken, cfg.readTokenSource = oldRead, oldReadSource
+			} else {
+				h.SetReadToken(cfg.readToken)
+				log.Info("read-only token reloaded", "read_token_source", cfg.readTokenSource)
 			}
 		}
 	}

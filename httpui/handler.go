@@ -35,6 +35,7 @@ var _ Core = (*procs.Service)(nil)
 // Options configure the handler.
 type Options struct {
 	Token        string   // the X-Auth-Token value
+	ReadToken    string   // the read-only token ("" = none), see readonly.go
 	ListenAddrs  []string // the listeners' addresses, for the Host allow-list
 	AllowedHosts []string // extra Host values (reverse proxies)
 	Version      string
@@ -44,19 +45,25 @@ type Options struct {
 	// ActionTimeout bounds one action (default 60s; a restart waits for
 	// systemd or for the process to stop).
 	ActionTimeout time.Duration
+	// Metrics, when set, is served on GET /metrics (either token, also as
+	// a Bearer authorization).
+	Metrics http.Handler
+	// Observer, when set, sees every request and failed authentication.
+	Observer Observer
 }
 
 // Handler is the HTTP API and UI.
 type Handler struct {
-	core    Core
-	opts    Options
-	log     *slog.Logger
-	token   tokenStore
-	hosts   hostAllow
-	authLim *limiter
-	tickets *tickets
-	streams *streams
-	mux     *http.ServeMux
+	core      Core
+	opts      Options
+	log       *slog.Logger
+	token     tokenStore
+	readToken tokenStore
+	hosts     hostAllow
+	authLim   *limiter
+	tickets   *tickets
+	streams   *streams
+	mux       *http.ServeMux
 }
 
 // New returns the handler.
@@ -81,6 +88,9 @@ func New(core Core, opts Options) *Handler {
 		mux:     http.NewServeMux(),
 	}
 	h.token.Set(opts.Token)
+	if opts.ReadToken != "" {
+		h.readToken.Set(opts.ReadToken)
+	}
 	h.routes()
 	return h
 }
@@ -105,6 +115,10 @@ func (h *Handler) routes() {
 	m.Handle("GET /api/signals", h.auth(h.signals))
 	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
 	m.Handle("GET /api/events", h.eventsAuth(h.events))
+	if h.opts.Metrics != nil {
+		m.Handle("GET /metrics", h.metricsAuth(h.opts.Metrics))
+		m.HandleFunc("/metrics", methodNotAllowed("GET, HEAD"))
+	}
 	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
 	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
 		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
@@ -135,6 +149,9 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 // ServeHTTP applies, in order: security headers, the Host allow-list,
 // cross-origin checks on unsafe methods, the body cap; then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	w = rec
+	defer func() { h.observer().ObserveRequest(r.Pattern, rec.code) }()
 	defer h.recoverPanic(w, r)
 	securityHeaders(w.Header())
 	if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -196,11 +213,16 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			next(w, r)
 			return
 		}
+		if h.readToken.valid(got) {
+			h.readOnly(next, w, r)
+			return
+		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
 			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
 			return
 		}
+		h.observer().AuthFailed("invalid")
 		if logIt, sup := h.authLim.fail(); logIt {
 			h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
 		}

@@ -126,7 +126,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.snapshotDuration, m.httpRequests, m.actions, m.authFailures, m.dbusCalls,
-		m.scrapeErrors, m.listenDropped,
+		m.scrapeErrors, m.listenDropped, scrapeDescs{},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
 			Help:        "Always 1; the daemon's version in a label.",
@@ -227,11 +227,19 @@ var (
 		"1 when the collector finished without error in this scrape, else 0.", []string{"collector"}, nil)
 )
 
-func (b *bounded) Describe(ch chan<- *prometheus.Desc) {
-	b.src.Describe(ch)
+func (b *bounded) Describe(ch chan<- *prometheus.Desc) { b.src.Describe(ch) }
+
+// scrapeDescs registers the two per-collector families once; every bounded
+// collector emits them with its own label (the registry checks descriptors
+// registry-wide).
+type scrapeDescs struct{}
+
+func (scrapeDescs) Describe(ch chan<- *prometheus.Desc) {
 	ch <- collectorDuration
 	ch <- collectorSuccess
 }
+
+func (scrapeDescs) Collect(chan<- prometheus.Metric) {}
 
 func (b *bounded) Collect(ch chan<- prometheus.Metric) {
 	start := time.Now()
