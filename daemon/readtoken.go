@@ -14,9 +14,9 @@ const readTokenFile = "/etc/roy-procwatch/read-token"
 
 // loadReadToken finds the read-only token: $CREDENTIALS_DIRECTORY/read-token
 // (LoadCredential=), then ROY_PROCWATCH_READ_TOKEN, then the read-token
-// file. None is fine: the daemon then has no read-only token (nothing is
-// generated; set one to scrape /metrics or share a read-only UI). It must
-// differ from the admin token.
+// file. None (or an empty one) is fine: the daemon then has no read-only
+// token; nothing is generated, even standalone (set one to scrape /metrics
+// or share a read-only UI). It must differ from the admin token.
 func (c *config) loadReadToken() error {
 	c.readToken, c.readTokenSource = "", "none"
 	try := func(path, source string) (bool, error) {
@@ -27,11 +27,12 @@ func (c *config) loadReadToken() error {
 		if err != nil {
 			return false, fmt.Errorf("cannot read the read-only token from %s: %w", source, err)
 		}
-		t := strings.TrimSpace(string(b))
-		if t == "" {
-			return false, fmt.Errorf("the read-only token in %s is empty", source)
+		// An empty file is "no read-only token" (how a packaged install
+		// disables it: the unit's LoadCredential= needs the file).
+		c.readToken, c.readTokenSource = strings.TrimSpace(string(b)), source
+		if c.readToken == "" {
+			c.readTokenSource = source + " (empty: disabled)"
 		}
-		c.readToken, c.readTokenSource = t, source
 		return true, nil
 	}
 	var err error
@@ -49,7 +50,7 @@ func (c *config) loadReadToken() error {
 	}
 	switch {
 	case err != nil:
-	case !found:
+	case !found, c.readToken == "":
 		return nil
 	case len(c.readToken) > 256:
 		err = fmt.Errorf("the read-only token from %s is longer than 256 bytes", c.readTokenSource)
