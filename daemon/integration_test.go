@@ -80,6 +80,7 @@ func baseEnv(t *testing.T, extra ...string) []string {
 		"ROY_PROCWATCH_IDLE_EXIT=0",
 		"ROY_PROCWATCH_REQUIRE_SOCKET=false",
 		"ROY_PROCWATCH_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-token-file"),
+		"ROY_PROCWATCH_READ_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-read-token-file"),
 		"ROY_PROCWATCH_SNAPSHOT_TTL=1ms",
 		"ROY_PROCWATCH_RESTART_TIMEOUT=5s",
 		"ROY_PROCWATCH_LOG_LEVEL=info",

@@ -101,7 +101,7 @@ func (h *Handler) SetToken(token string) { h.token.Set(token) }
 // caller is who acts through HTTP: a valid token is the HTTP side's
 // authority and acts as root would.
 func httpCaller(r *http.Request) procs.Caller {
-	return procs.Caller{Privileged: true, Name: "http:" + r.RemoteAddr}
+	return procs.Caller{Privileged: true, ReadOnly: isReadOnly(r), Name: "http:" + r.RemoteAddr}
 }
 
 func (h *Handler) routes() {

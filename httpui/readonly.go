@@ -12,6 +12,7 @@ package httpui
 // no other route reads that header.
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
@@ -22,6 +23,12 @@ type Observer interface {
 	ObserveRequest(route string, code int)
 	AuthFailed(reason string)
 }
+
+// readOnlyKey marks, in the request context, a request made with the
+// read-only token: the core then hides environments and refuses actions.
+type readOnlyKey struct{}
+
+func isReadOnly(r *http.Request) bool { return r.Context().Value(readOnlyKey{}) != nil }
 
 // readAllowed are the non-GET routes the read-only token may use.
 var readAllowed = map[string]bool{
@@ -42,7 +49,7 @@ func (h *Handler) ReadOnly(r *http.Request) bool {
 // actions get 403 naming the admin token.
 func (h *Handler) readOnly(next http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || readAllowed[r.Pattern] {
-		next(w, r)
+		next(w, r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true)))
 		return
 	}
 	h.observer().AuthFailed("read_only")

@@ -126,6 +126,9 @@ func owns(c Caller, t *target) bool {
 // forces the authority check even for an owner (lowering nice, restarting a
 // unit). Any error or unknown answer from the authority means deny.
 func (s *Service) authorize(ctx context.Context, c Caller, t *target, action string, needAuthority bool) error {
+	if c.ReadOnly {
+		return errf(KindAccessDenied, "not authorized: a read-only caller may not %s", strings.TrimPrefix(action, "org.roy.procwatch."))
+	}
 	if c.Privileged || c.UID == 0 {
 		return nil
 	}

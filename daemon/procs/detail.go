@@ -66,7 +66,9 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 		d.Cwd = cwd
 	}
 	d.OpenFiles = openFiles(dir)
-	if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
+	if c.ReadOnly {
+		d.Environ = nil // may hold secrets: never for a read-only credential
+	} else if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
 		d.Environ = splitNUL(b)
 	}
 	d.Memory = smapsRollup(dir)

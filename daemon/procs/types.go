@@ -105,6 +105,9 @@ type Caller struct {
 	UID uint32
 	// Privileged callers act as root (HTTP with a valid token).
 	Privileged bool
+	// ReadOnly callers (HTTP with the read-only token) see what a
+	// privileged caller sees except process environments, and may not act.
+	ReadOnly bool
 	// Name is for logs: "http", a D-Bus unique name, …
 	Name string
 	// Authorize asks an authority (polkit) whether the caller may perform
