@@ -13,6 +13,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,7 +75,6 @@ type Metrics struct {
 	actions          *prometheus.CounterVec
 	authFailures     *prometheus.CounterVec
 	dbusCalls        prometheus.Counter
-	scrapeErrors     *prometheus.CounterVec
 	listenDropped    prometheus.Counter
 }
 
@@ -110,10 +110,6 @@ func New(o Options) *Metrics {
 			Namespace: namespace, Name: "dbus_calls_total",
 			Help: "Method calls received on org.roy.ProcWatch1.",
 		}),
-		scrapeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "scrape_errors_total",
-			Help: "Collector runs that failed or ran out of time, by collector.",
-		}, []string{"collector"}),
 		listenDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "listen_info_dropped_total",
 			Help: "roy_procwatch_listen_info series left out of scrapes because of the series cap (summed over scrapes).",
@@ -126,7 +122,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.snapshotDuration, m.httpRequests, m.actions, m.authFailures, m.dbusCalls,
-		m.scrapeErrors, m.listenDropped, scrapeDescs{},
+		m.listenDropped, scrapeDescs{},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
 			Help:        "Always 1; the daemon's version in a label.",
@@ -151,9 +147,9 @@ func New(o Options) *Metrics {
 
 // Add registers a source under a collector name (the label of
 // roy_procwatch_scrape_errors_total), bounded by the collector timeout.
+// Call it before serving.
 func (m *Metrics) Add(name string, s Source) {
-	m.scrapeErrors.WithLabelValues(name)
-	m.reg.MustRegister(&bounded{name: name, src: s, timeout: m.opts.Timeout, errors: m.scrapeErrors.WithLabelValues(name)})
+	m.reg.MustRegister(&bounded{name: name, src: s, timeout: m.opts.Timeout})
 }
 
 // Handler serves the registry: the text format, or OpenMetrics when the
@@ -217,7 +213,7 @@ type bounded struct {
 	name    string
 	src     Source
 	timeout time.Duration
-	errors  prometheus.Counter
+	errors  atomic.Uint64 // emitted by Collect itself, so a scrape counts its own failure
 }
 
 var (
@@ -225,6 +221,8 @@ var (
 		"How long each collector took in this scrape.", []string{"collector"}, nil)
 	collectorSuccess = prometheus.NewDesc(namespace+"_scrape_collector_success",
 		"1 when the collector finished without error in this scrape, else 0.", []string{"collector"}, nil)
+	scrapeErrors = prometheus.NewDesc(namespace+"_scrape_errors_total",
+		"Collector runs that failed or ran out of time, by collector.", []string{"collector"}, nil)
 )
 
 func (b *bounded) Describe(ch chan<- *prometheus.Desc) { b.src.Describe(ch) }
@@ -237,6 +235,7 @@ type scrapeDescs struct{}
 func (scrapeDescs) Describe(ch chan<- *prometheus.Desc) {
 	ch <- collectorDuration
 	ch <- collectorSuccess
+	ch <- scrapeErrors
 }
 
 func (scrapeDescs) Collect(chan<- prometheus.Metric) {}
@@ -273,8 +272,9 @@ forward:
 	ok := 1.0
 	if err != nil {
 		ok = 0
-		b.errors.Inc()
+		b.errors.Add(1)
 	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrors, prometheus.CounterValue, float64(b.errors.Load()), b.name)
 	ch <- prometheus.MustNewConstMetric(collectorDuration, prometheus.GaugeValue, time.Since(start).Seconds(), b.name)
 	ch <- prometheus.MustNewConstMetric(collectorSuccess, prometheus.GaugeValue, ok, b.name)
 }
