@@ -75,7 +75,6 @@ type Metrics struct {
 	actions          *prometheus.CounterVec
 	authFailures     *prometheus.CounterVec
 	dbusCalls        prometheus.Counter
-	listenDropped    prometheus.Counter
 }
 
 // New builds the registry with every collector.
@@ -110,10 +109,6 @@ func New(o Options) *Metrics {
 			Namespace: namespace, Name: "dbus_calls_total",
 			Help: "Method calls received on org.roy.ProcWatch1.",
 		}),
-		listenDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "listen_info_dropped_total",
-			Help: "roy_procwatch_listen_info series left out of scrapes because of the series cap (summed over scrapes).",
-		}),
 	}
 	for _, r := range []string{"invalid", "read_only"} {
 		m.authFailures.WithLabelValues(r)
@@ -122,7 +117,7 @@ func New(o Options) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.snapshotDuration, m.httpRequests, m.actions, m.authFailures, m.dbusCalls,
-		m.listenDropped, scrapeDescs{},
+		scrapeDescs{},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
 			Help:        "Always 1; the daemon's version in a label.",
@@ -137,7 +132,7 @@ func New(o Options) *Metrics {
 	}
 	if o.Snapshot != nil {
 		m.Add("processes", &processSource{snap: o.Snapshot})
-		m.Add("listeners", &listenSource{snap: o.Snapshot, units: o.Units, max: o.MaxListenSeries, dropped: m.listenDropped})
+		m.Add("listeners", &listenSource{snap: o.Snapshot, units: o.Units, max: o.MaxListenSeries})
 		if o.Top > 0 {
 			m.Add("top", &topSource{snap: o.Snapshot, units: o.Units, n: o.Top})
 		}

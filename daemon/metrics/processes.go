@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,6 +81,8 @@ var (
 		[]string{"proto", "address", "port", "unit", "comm"}, nil)
 	listenersDesc = prometheus.NewDesc(namespace+"_listen_series",
 		"Distinct roy_procwatch_listen_info label sets before the cap.", nil, nil)
+	listenDroppedDesc = prometheus.NewDesc(namespace+"_listen_info_dropped_total",
+		"roy_procwatch_listen_info series left out of scrapes by the series cap (summed over scrapes).", nil, nil)
 	unitPortsDesc = prometheus.NewDesc(namespace+"_unit_listening_ports",
 		"Distinct listening sockets (proto, address, port) held by the processes of each systemd unit.", []string{"unit"}, nil)
 )
@@ -96,12 +99,13 @@ type listenSource struct {
 	snap    Snapshotter
 	units   UnitResolver
 	max     int
-	dropped prometheus.Counter
+	dropped atomic.Uint64
 }
 
 func (s *listenSource) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listenInfoDesc
 	ch <- listenersDesc
+	ch <- listenDroppedDesc
 	ch <- unitPortsDesc
 }
 
@@ -183,9 +187,10 @@ func (s *listenSource) Collect(ctx context.Context, ch chan<- prometheus.Metric)
 		ch <- prometheus.MustNewConstMetric(unitPortsDesc, prometheus.GaugeValue, float64(len(socks)), u)
 	}
 	if len(keys) > s.max {
-		s.dropped.Add(float64(len(keys) - s.max))
+		s.dropped.Add(uint64(len(keys) - s.max))
 		keys = keys[:s.max]
 	}
+	ch <- prometheus.MustNewConstMetric(listenDroppedDesc, prometheus.CounterValue, float64(s.dropped.Load()))
 	for _, k := range keys {
 		ch <- prometheus.MustNewConstMetric(listenInfoDesc, prometheus.GaugeValue, 1,
 			k.proto, k.address, strconv.Itoa(k.port), k.unit, k.comm)
