@@ -131,11 +131,11 @@ func New(o Options) *Metrics {
 		}, func() float64 { return float64(o.SSEClients()) }))
 	}
 	if o.Snapshot != nil {
-		m.Add("processes", &processSource{snap: o.Snapshot})
-		m.Add("listeners", &listenSource{snap: o.Snapshot, units: o.Units, max: o.MaxListenSeries})
+		views := []snapshotView{processView{}, &listenView{units: o.Units, max: o.MaxListenSeries}}
 		if o.Top > 0 {
-			m.Add("top", &topSource{snap: o.Snapshot, units: o.Units, n: o.Top})
+			views = append(views, &topView{units: o.Units, n: o.Top})
 		}
+		m.Add("processes", &snapshotSource{snap: o.Snapshot, views: views})
 	}
 	return m
 }

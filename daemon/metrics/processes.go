@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,10 +31,43 @@ var (
 		"When the snapshot these figures come from was taken (Unix time).", nil, nil)
 )
 
-// processSource: counts over the whole snapshot.
-type processSource struct{ snap Snapshotter }
+// snapshotSource reads the shared snapshot once per scrape and hands it to
+// each view: with a short TTL, three readers could each have paid a pass
+// over /proc.
+type snapshotSource struct {
+	snap  Snapshotter
+	views []snapshotView
+}
 
-func (s *processSource) Describe(ch chan<- *prometheus.Desc) {
+// snapshotView is one concern computed from the snapshot.
+type snapshotView interface {
+	Describe(ch chan<- *prometheus.Desc)
+	collect(ctx context.Context, ps []procs.Process, taken time.Time, ch chan<- prometheus.Metric) error
+}
+
+func (s *snapshotSource) Describe(ch chan<- *prometheus.Desc) {
+	for _, v := range s.views {
+		v.Describe(ch)
+	}
+}
+
+func (s *snapshotSource) Collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+	ps, taken, err := s.snap.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range s.views {
+		if err := v.collect(ctx, ps, taken, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// processView: counts over the whole snapshot.
+type processView struct{}
+
+func (processView) Describe(ch chan<- *prometheus.Desc) {
 	ch <- processesDesc
 	ch <- userProcessesDesc
 	ch <- threadsDesc
@@ -41,11 +75,7 @@ func (s *processSource) Describe(ch chan<- *prometheus.Desc) {
 	ch <- snapshotTimeDesc
 }
 
-func (s *processSource) Collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	ps, taken, err := s.snap.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
+func (processView) collect(_ context.Context, ps []procs.Process, taken time.Time, ch chan<- prometheus.Metric) error {
 	states := map[string]int{}
 	for _, st := range baseStates {
 		states[st] = 0
@@ -94,15 +124,14 @@ type listenKey struct {
 	unit, comm     string
 }
 
-// listenSource: who listens on what.
-type listenSource struct {
-	snap    Snapshotter
+// listenView: who listens on what.
+type listenView struct {
 	units   UnitResolver
 	max     int
 	dropped atomic.Uint64
 }
 
-func (s *listenSource) Describe(ch chan<- *prometheus.Desc) {
+func (s *listenView) Describe(ch chan<- *prometheus.Desc) {
 	ch <- listenInfoDesc
 	ch <- listenersDesc
 	ch <- listenDroppedDesc
@@ -159,11 +188,7 @@ func listenersOf(ctx context.Context, ps []procs.Process, units UnitResolver) ([
 	return out, nil
 }
 
-func (s *listenSource) Collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	ps, _, err := s.snap.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
+func (s *listenView) collect(ctx context.Context, ps []procs.Process, _ time.Time, ch chan<- prometheus.Metric) error {
 	keys, err := listenersOf(ctx, ps, s.units)
 	if err != nil {
 		return err
@@ -207,14 +232,13 @@ var (
 		[]string{"pid", "comm", "unit"}, nil)
 )
 
-// topSource: the N busiest processes by CPU and the N largest by RSS.
-type topSource struct {
-	snap  Snapshotter
+// topView: the N busiest processes by CPU and the N largest by RSS.
+type topView struct {
 	units UnitResolver
 	n     int
 }
 
-func (s *topSource) Describe(ch chan<- *prometheus.Desc) {
+func (s *topView) Describe(ch chan<- *prometheus.Desc) {
 	ch <- topCPUDesc
 	ch <- topRSSDesc
 }
@@ -245,11 +269,7 @@ func topOf(ps []procs.Process, n int) []*procs.Process {
 	return out
 }
 
-func (s *topSource) Collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	ps, _, err := s.snap.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
+func (s *topView) collect(ctx context.Context, ps []procs.Process, _ time.Time, ch chan<- prometheus.Metric) error {
 	for _, p := range topOf(ps, s.n) {
 		if err := ctx.Err(); err != nil {
 			return err
