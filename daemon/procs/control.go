@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
 // target is a process pinned by a pidfd, with what /proc said about it
@@ -20,7 +22,7 @@ import (
 type target struct {
 	pid    int
 	fd     int
-	st     statFields
+	st     procfs.Stat
 	uids   [3]uint32 // real, effective, saved
 	gids   [3]uint32
 	groups []uint32 // supplementary groups
@@ -31,7 +33,7 @@ type target struct {
 func (t *target) close() { unix.Close(t.fd) }
 
 // kthread says whether the target is a kernel thread.
-func (t *target) kthread() bool { return t.st.flags&pfKthread != 0 || t.pid == 2 || t.st.ppid == 2 }
+func (t *target) kthread() bool { return t.st.KernelThread() || t.pid == 2 || t.st.PPID == 2 }
 
 // open pins the process behind ref: pidfd_open, read /proc, then verify the
 // pidfd still names a live process (systemd's pidref_verify order), so the
@@ -56,23 +58,23 @@ func (s *Service) open(ref Target) (*target, error) {
 		return nil, &Error{Kind: KindFailed, Msg: fmt.Sprintf("cannot open process %d", ref.PID), Err: err}
 	}
 	t := &target{pid: ref.PID, fd: fd}
-	dir := s.inv.procRoot + "/" + strconv.Itoa(ref.PID)
-	b, err := readCapped(dir+"/stat", nil, statCap)
+	dir := s.inv.ProcRoot() + "/" + strconv.Itoa(ref.PID)
+	b, err := procfs.ReadCapped(dir+"/stat", nil, procfs.StatCap)
 	if err == nil {
-		t.st, err = parseStat(b)
+		t.st, err = procfs.ParseStat(b)
 	}
 	var status []byte
 	if err == nil {
-		status, err = readCapped(dir+"/status", nil, 16<<10)
+		status, err = procfs.ReadCapped(dir+"/status", nil, 16<<10)
 	}
 	if err != nil {
 		t.close()
 		return nil, noSuchProcess(ref.PID)
 	}
 	var ok1, ok2 bool
-	t.uids, ok1 = idsFromStatus(status, "Uid")
-	t.gids, ok2 = idsFromStatus(status, "Gid")
-	t.groups = groupsFromStatus(status)
+	t.uids, ok1 = procfs.IDsFromStatus(status, "Uid")
+	t.gids, ok2 = procfs.IDsFromStatus(status, "Gid")
+	t.groups = procfs.GroupsFromStatus(status)
 	if !ok1 || !ok2 {
 		t.close()
 		return nil, noSuchProcess(ref.PID)
@@ -80,7 +82,7 @@ func (s *Service) open(ref Target) (*target, error) {
 	if l, err := os.Readlink(dir + "/exe"); err == nil {
 		t.exe = l
 	}
-	t.ctime = createTime(s.inv.boot, t.st.startTicks)
+	t.ctime = procfs.CreateTime(s.inv.BootTime(), t.st.StartTicks)
 	// Verify: the pinned process is still alive, so what we read is its.
 	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil && !errors.Is(err, unix.EPERM) {
 		t.close()
@@ -214,7 +216,7 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 		s.audit(c, "renice", t, detail, err)
 		return err
 	}
-	if err := s.authorize(ctx, c, t, ActionRenice, nice < t.st.nice); err != nil {
+	if err := s.authorize(ctx, c, t, ActionRenice, nice < t.st.Nice); err != nil {
 		s.audit(c, "renice", t, detail, err)
 		return err
 	}
@@ -230,7 +232,7 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	done := map[int]bool{}
 	for pass := 0; pass < 50; pass++ {
 		fresh := 0
-		for _, tid := range s.threads(t.pid) {
+		for _, tid := range procfs.Threads(s.inv.ProcRoot(), t.pid) {
 			if done[tid] {
 				continue
 			}
@@ -255,26 +257,6 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	s.audit(c, "renice", t, detail, nil)
 	s.emit(Event{Kind: EventReniced, PID: t.pid, Nice: nice})
 	return nil
-}
-
-// threads lists the TIDs of pid (the PID itself when the list is unreadable).
-func (s *Service) threads(pid int) []int {
-	d, err := os.Open(s.inv.procRoot + "/" + strconv.Itoa(pid) + "/task")
-	if err != nil {
-		return []int{pid}
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
-	tids := make([]int, 0, len(names))
-	for _, n := range names {
-		if tid, err := strconv.Atoi(n); err == nil {
-			tids = append(tids, tid)
-		}
-	}
-	if len(tids) == 0 {
-		return []int{pid}
-	}
-	return tids
 }
 
 // audit logs one structured line per action, allowed or not. It never

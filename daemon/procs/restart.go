@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
+	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
 // UnitManager is the part of systemd the core needs. The implementation
-// over D-Bus lives in units_systemd.go; tests may fake it.
+// over D-Bus is internal/systemd; tests may fake it.
 type UnitManager interface {
 	// UnitOfPID returns the unit that holds pid ("" when none) and, when
 	// it is a service, its MainPID.
@@ -31,16 +34,7 @@ type UnitManager interface {
 
 // RelaunchSpec is everything needed to start a process again: what was
 // recorded of it before it was stopped.
-type RelaunchSpec struct {
-	OldPID int
-	Exe    string
-	Argv   []string
-	Cwd    string
-	Env    []string
-	UID    uint32
-	GID    uint32
-	Groups []uint32
-}
+type RelaunchSpec = systemd.RelaunchSpec
 
 // Restart restarts the process. A service's main process is restarted by
 // systemd (RestartUnit); a process in no service is stopped (TERM, then
@@ -57,7 +51,7 @@ func (s *Service) Restart(ctx context.Context, c Caller, ref Target) (RestartRes
 		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
 	}
-	if t.st.state == 'Z' {
+	if t.st.State == 'Z' {
 		err := errf(KindNotRestartable, "process %d is a zombie: it has exited and waits for its parent", t.pid)
 		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
@@ -103,7 +97,7 @@ func (s *Service) restartUnit(ctx context.Context, c Caller, t *target, unit str
 
 // snapshotForRelaunch records what is needed to start t again.
 func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
-	dir := s.inv.procRoot + "/" + strconv.Itoa(t.pid)
+	dir := s.inv.ProcRoot() + "/" + strconv.Itoa(t.pid)
 	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups}
 	if spec.Exe == "" {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable is not readable", t.pid)
@@ -111,36 +105,21 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	if strings.HasSuffix(spec.Exe, " (deleted)") {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable %s was deleted or replaced", t.pid, strings.TrimSuffix(spec.Exe, " (deleted)"))
 	}
-	b, err := readCapped(dir+"/cmdline", nil, cmdlineCap)
+	b, err := procfs.ReadCapped(dir+"/cmdline", nil, procfs.CmdlineCap)
 	if err != nil {
 		return spec, noSuchProcess(t.pid)
 	}
-	spec.Argv = splitNUL(b)
+	spec.Argv = procfs.SplitNUL(b)
 	if len(spec.Argv) == 0 {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: it has no command line", t.pid)
 	}
 	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
 		spec.Cwd = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
-		spec.Env = splitNUL(b)
+	if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
+		spec.Env = procfs.SplitNUL(b)
 	}
 	return spec, nil
-}
-
-func groupsFromStatus(b []byte) []uint32 {
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Groups:"); ok {
-			var out []uint32
-			for _, f := range strings.Fields(v) {
-				if g, err := strconv.ParseUint(f, 10, 32); err == nil {
-					out = append(out, uint32(g))
-				}
-			}
-			return out
-		}
-	}
-	return nil
 }
 
 func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartResult, error) {
