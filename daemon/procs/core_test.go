@@ -24,7 +24,7 @@ import (
 
 var root = Caller{Privileged: true, Name: "test"}
 
-// The seed's family strings, written out: the list's contract.
+// The family strings of the list's JSON (Python's str(AddressFamily)), written out.
 const (
 	familyInet  = "AddressFamily.AF_INET"
 	familyInet6 = "AddressFamily.AF_INET6"

@@ -111,17 +111,6 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// syncWriter makes every audit line durable before the action returns.
-type syncWriter struct{ f *os.File }
-
-func (w syncWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
-	if err == nil {
-		err = w.f.Sync()
-	}
-	return n, err
-}
-
 // Signals returns the allowed signal names.
 func (s *Service) Signals() []string { return s.signals.Names() }
 
