@@ -3,14 +3,26 @@ package procs
 import (
 	"context"
 	"log/slog"
+	"math"
 	"os"
 )
 
-// audit logs one structured line per action, allowed or not. It never
-// logs the token or the environment.
-func (s *Service) audit(c Caller, action string, t *target, detail string, err error) {
-	args := []any{"caller", c.Name, "uid", c.UID, "action", action, "pid", t.pid,
-		"start_time", t.ctime, "exe", t.exe, "arg", detail}
+// audit writes the one line of an action (from run only), allowed or not.
+// t is nil when the target could not be pinned. It never logs the token
+// or the environment.
+func (s *Service) audit(c Caller, o op, t *target, result string, err error) {
+	pid, ctime, exe := o.ref.PID, o.ref.CreateTime, ""
+	if t != nil {
+		pid, ctime, exe = t.pid, t.ctime, t.exe
+	}
+	if math.IsNaN(ctime) || math.IsInf(ctime, 0) {
+		ctime = -1 // JSON has no NaN: the line must still be written
+	}
+	args := []any{"caller", c.Name, "uid", c.UID, "action", o.name, "pid", pid,
+		"start_time", ctime, "exe", exe, "arg", o.arg}
+	if result != "" {
+		args = append(args, "outcome", result)
+	}
 	msg, level := "action done", slog.LevelInfo
 	if err != nil {
 		msg, level = "action refused or failed", slog.LevelWarn

@@ -919,6 +919,11 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 	ctx := context.Background()
 	bus := func(uid uint32) *testproc.Child {
 		dir := t.TempDir()
+		// The bus of uid 65534 must reach its socket: t.TempDir's parent
+		// is 0700 (else it fails to bind and exits, and the test races it).
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.Chmod(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
@@ -929,6 +934,9 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 		}
 		c := testproc.Start(t, cmd)
 		testproc.WaitExec(t, c.PID)
+		if st := testproc.StateOf(c.PID); st == 'Z' || st == 0 {
+			t.Fatalf("dbus-daemon (uid %d) exited at start", uid)
+		}
 		return c
 	}
 	yes := &authorizer{ok: true}

@@ -9,16 +9,34 @@ import (
 	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
-// Get returns the detail of one process. Anyone may call it; cwd, exe, open
-// files and the environment of another user's process need root or the
-// inspect authority (they are left empty otherwise).
+// Get returns the detail of one process. Anyone may call it; cwd, exe,
+// open files, memory maps and the environment need the kernel's read rule
+// (the caller's own dumpable process, with its groups), root or the
+// inspect authority: otherwise they are left empty, and the refusal is
+// audited. A read of what the caller may read anyway writes no audit line.
 func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error) {
-	t, err := s.open(ref)
+	var d Detail
+	err := s.run(ctx, c, op{
+		name: "inspect", polkit: ActionInspect, ref: ref, protect: protectNone, partial: true,
+		quiet: func(t *target) bool { return t == nil || c.root() || s.mayRead(c, t) },
+		act: func(ctx context.Context, t *target, allowed bool) (string, *Event, error) {
+			var err error
+			d, err = s.detail(ctx, t, allowed)
+			if !allowed {
+				return "exe, cwd, environ, open files and maps withheld", nil, err
+			}
+			return "", nil, err
+		},
+	})
 	if err != nil {
 		return Detail{}, err
 	}
-	defer t.close()
+	return d, nil
+}
 
+// detail reads the detail of the pinned t; private says whether what only
+// a reader under the kernel's rule may see is read too.
+func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, error) {
 	snap, err := s.inv.Get(ctx)
 	if err != nil {
 		return Detail{}, err
@@ -30,8 +48,8 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 		if snap, err = s.inv.Get(ctx); err != nil {
 			return Detail{}, err
 		}
-		if i, ok = snap.Index[t.pid]; !ok {
-			return Detail{}, noSuchProcess(t.pid)
+		if i, ok = snap.Index[t.pid]; !ok || snap.Procs[i].StartTicks() != t.st.StartTicks {
+			return Detail{}, t.verify()
 		}
 	}
 	d := Detail{Process: snap.Procs[i], UIDs: t.uids, GIDs: t.gids}
@@ -44,26 +62,25 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 	}
 	d.Parents = parentChain(snap, t.pid)
 	d.Children = children(snap, t.pid)
-
-	mayInspect := c.Privileged || c.UID == 0 || owns(c, t)
-	if !mayInspect && c.Authorize != nil {
-		ok, err := c.Authorize(ctx, ActionInspect, t.pid)
-		mayInspect = err == nil && ok
-	}
-	if !mayInspect {
+	if !private {
 		d.Exe = ""
 		d.OpenFiles = []string{}
-		return d, nil
+	} else {
+		if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
+			d.Cwd = cwd
+		}
+		d.OpenFiles = procfs.OpenFiles(dir)
+		if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
+			d.Environ = procfs.SplitNUL(b)
+		}
+		d.Memory = procfs.SmapsRollup(dir)
+		d.TopMappings = procfs.TopMappings(dir)
 	}
-	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
-		d.Cwd = cwd
+	// The reads went by path: if the pinned process exited meanwhile, the
+	// PID may name another process whose data this is.
+	if err := t.verify(); err != nil {
+		return Detail{}, err
 	}
-	d.OpenFiles = procfs.OpenFiles(dir)
-	if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
-		d.Environ = procfs.SplitNUL(b)
-	}
-	d.Memory = procfs.SmapsRollup(dir)
-	d.TopMappings = procfs.TopMappings(dir)
 	return d, nil
 }
 

@@ -14,27 +14,29 @@ import (
 // below the current value needs root or the renice authority, as
 // setpriority(2) requires for unprivileged users.
 func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) error {
-	if nice < -20 || nice > 19 {
-		return errf(KindInvalidArgument, "invalid nice %d: must be between -20 and 19", nice)
-	}
-	t, err := s.open(ref)
-	if err != nil {
-		return err
-	}
-	defer t.close()
-	detail := strconv.Itoa(nice)
-	if t.kthread() {
-		err := errf(KindAccessDenied, "refusing to renice kernel thread %d: protected process", t.pid)
-		s.audit(c, "renice", t, detail, err)
-		return err
-	}
-	if err := s.authorize(ctx, c, t, ActionRenice, nice < t.st.Nice); err != nil {
-		s.audit(c, "renice", t, detail, err)
-		return err
-	}
+	return s.run(ctx, c, op{
+		name: "renice", polkit: ActionRenice, ref: ref, arg: strconv.Itoa(nice), protect: protectKernel,
+		validate: func() error {
+			if nice < -20 || nice > 19 {
+				return errf(KindInvalidArgument, "invalid nice %d: must be between -20 and 19", nice)
+			}
+			return nil
+		},
+		prepare: func(_ context.Context, t *target) (bool, error) { return nice < t.st.Nice, nil },
+		act: func(_ context.Context, t *target, _ bool) (string, *Event, error) {
+			if err := s.renice(t, nice); err != nil {
+				return "", nil, err
+			}
+			return "", &Event{Kind: EventReniced, PID: t.pid, Nice: nice}, nil
+		},
+	})
+}
+
+// renice sets nice on every thread of t.
+func (s *Service) renice(t *target, nice int) error {
 	// setpriority takes a TID, not a pidfd: re-verify right before and
 	// after, so a PID reused in between is reported, not silently hit.
-	if err := unix.PidfdSendSignal(t.fd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
+	if !t.alive() {
 		return noSuchProcess(t.pid)
 	}
 	// Threads started while we go (cloned from one not reniced yet) keep
@@ -59,14 +61,10 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 		}
 	}
 	if firstErr != nil {
-		err := sysErr(firstErr, t.pid, "renice")
-		s.audit(c, "renice", t, detail, err)
-		return err
+		return sysErr(firstErr, t.pid, "renice")
 	}
-	if err := unix.PidfdSendSignal(t.fd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
+	if !t.alive() {
 		return noSuchProcess(t.pid)
 	}
-	s.audit(c, "renice", t, detail, nil)
-	s.emit(Event{Kind: EventReniced, PID: t.pid, Nice: nice})
 	return nil
 }

@@ -49,6 +49,9 @@ type Service struct {
 	selfPID        int
 	maxPID         int
 
+	restartMu  sync.Mutex
+	restarting map[restartKey]bool // the restarts in progress
+
 	subMu sync.Mutex
 	subs  []func(Event)
 }
@@ -100,6 +103,7 @@ func New(opts Options) (*Service, error) {
 		log:            opts.Logger.With("component", "core"),
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
+		restarting:     map[restartKey]bool{},
 	}, nil
 }
 
@@ -144,7 +148,7 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
 	out := filterSort(snap.Procs, o)
-	if !caller.Privileged && caller.UID != 0 {
+	if !caller.root() {
 		for i := range out {
 			if out[i].UID != caller.UID {
 				out[i].Exe = ""

@@ -10,30 +10,27 @@ import (
 // the allowed set (with or without SIG, any case); the canonical name is
 // returned.
 func (s *Service) Signal(ctx context.Context, c Caller, ref Target, name string) (string, error) {
-	canon, sig, err := s.signals.Parse(name)
+	canon, sig, perr := s.signals.Parse(name)
+	arg := canon
+	if perr != nil {
+		arg = name
+		if len(arg) > 32 {
+			arg = arg[:32] + "…"
+		}
+	}
+	err := s.run(ctx, c, op{
+		name: "signal", polkit: ActionSignal, ref: ref, arg: arg, protect: protectAll,
+		validate: func() error { return perr },
+		act: func(_ context.Context, t *target, _ bool) (string, *Event, error) {
+			// The pidfd guarantees the signal reaches the process we checked.
+			if err := unix.PidfdSendSignal(t.fd, sig, nil, 0); err != nil {
+				return "", nil, sysErr(err, t.pid, "signal")
+			}
+			return "", &Event{Kind: EventSignalled, PID: t.pid, Signal: canon}, nil
+		},
+	})
 	if err != nil {
 		return "", err
 	}
-	t, err := s.open(ref)
-	if err != nil {
-		return "", err
-	}
-	defer t.close()
-	if err := s.protected(t, "signal"); err != nil {
-		s.audit(c, "signal", t, canon, err)
-		return "", err
-	}
-	if err := s.authorize(ctx, c, t, ActionSignal, false); err != nil {
-		s.audit(c, "signal", t, canon, err)
-		return "", err
-	}
-	// The pidfd guarantees the signal reaches the process we checked.
-	if err := unix.PidfdSendSignal(t.fd, sig, nil, 0); err != nil {
-		err = sysErr(err, t.pid, "signal")
-		s.audit(c, "signal", t, canon, err)
-		return "", err
-	}
-	s.audit(c, "signal", t, canon, nil)
-	s.emit(Event{Kind: EventSignalled, PID: t.pid, Signal: canon})
 	return canon, nil
 }

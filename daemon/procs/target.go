@@ -23,9 +23,29 @@ type target struct {
 	groups []uint32 // supplementary groups
 	exe    string
 	ctime  float64
+	// dumpable: its /proc entry is owned by its euid, not root (the
+	// kernel gives a non-dumpable process's entry to root).
+	dumpable bool
 }
 
 func (t *target) close() { unix.Close(t.fd) }
+
+// alive says whether the pinned process has not exited: its /proc entry,
+// read since the pidfd was opened, is then its own and no other's.
+func (t *target) alive() bool {
+	err := unix.PidfdSendSignal(t.fd, 0, nil, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}
+
+// verify is alive after reads by path: a process gone meanwhile is
+// ProcessChanged (its PID may already name another), and what was read
+// must be discarded.
+func (t *target) verify() error {
+	if t.alive() {
+		return nil
+	}
+	return errf(KindProcessChanged, "process %d exited while it was being read (its PID may now be another process's); refresh the list", t.pid)
+}
 
 // kthread says whether the target is a kernel thread.
 func (t *target) kthread() bool { return t.st.KernelThread() || t.pid == 2 || t.st.PPID == 2 }
@@ -77,9 +97,11 @@ func (s *Service) open(ref Target) (*target, error) {
 	if l, err := os.Readlink(dir + "/exe"); err == nil {
 		t.exe = l
 	}
+	var fst unix.Stat_t
+	t.dumpable = unix.Stat(dir, &fst) == nil && (fst.Uid == t.uids[1] || t.uids[1] == 0)
 	t.ctime = procfs.CreateTime(s.inv.BootTime(), t.st.StartTicks)
 	// Verify: the pinned process is still alive, so what we read is its.
-	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil && !errors.Is(err, unix.EPERM) {
+	if !t.alive() {
 		t.close()
 		return nil, noSuchProcess(ref.PID)
 	}

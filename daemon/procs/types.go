@@ -59,6 +59,9 @@ type Caller struct {
 	UID uint32
 	// Privileged callers act as root (HTTP with a valid token).
 	Privileged bool
+	// GIDs are the caller's groups (primary and supplementary) when the
+	// transport knows them; nil means those of UID in the user database.
+	GIDs []uint32
 	// Name is for logs: "http", a D-Bus unique name, …
 	Name string
 	// Authorize asks an authority (polkit) whether the caller may perform
