@@ -25,6 +25,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
+	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -101,8 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var units procs.UnitManager
-	if procs.SystemdAvailable() {
-		sd := procs.NewSystemd()
+	if systemd.Available() {
+		sd := systemd.New()
 		defer sd.Close()
 		units = sd
 	}

@@ -2,6 +2,8 @@ package procs
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
@@ -51,8 +53,11 @@ func TestReadOnlyCaller(t *testing.T) {
 func TestOnSnapshot(t *testing.T) {
 	var n int
 	var total time.Duration
-	s := newCore(t, Options{OnSnapshot: func(d time.Duration) { n++; total += d }})
-	s.inv.ttl = time.Hour // newCore turns caching off
+	s, err := New(Options{SnapshotTTL: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnSnapshot: func(d time.Duration) { n++; total += d }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		if _, _, err := s.Snapshot(context.Background()); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,8 @@ package procs
 import (
 	"os"
 	"strconv"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
 // UnitOf returns the systemd unit (service or scope) whose cgroup holds
@@ -14,10 +16,10 @@ func (s *Service) UnitOf(pid int) string {
 	if pid <= 0 {
 		return ""
 	}
-	b, err := os.ReadFile(s.inv.procRoot + "/" + strconv.Itoa(pid) + "/cgroup")
+	b, err := os.ReadFile(s.inv.ProcRoot() + "/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		return ""
 	}
-	_, unit := parseCgroup(b)
+	_, unit := procfs.ParseCgroup(b)
 	return unit
 }
