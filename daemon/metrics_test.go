@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -396,5 +397,53 @@ func TestPrometheusRules(t *testing.T) {
 	}
 	if out, err := exec.Command(promtool, "check", "config", "--syntax-only", tmp).CombinedOutput(); err != nil {
 		t.Errorf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// TestTunnelHostAllowList is the documented SSH tunnel consequence: a
+// forward from another local port sends that port in Host and gets 421,
+// until the name is in ROY_PROCWATCH_ALLOWED_HOSTS.
+func TestTunnelHostAllowList(t *testing.T) {
+	for _, allow := range []bool{false, true} {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		tunnel := l.Addr().String()
+		var env []string
+		if allow {
+			env = append(env, "ROY_PROCWATCH_ALLOWED_HOSTS="+tunnel)
+		}
+		d := startStandalone(t, env...)
+		go func() { // a port forward, like ssh -L
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					up, err := net.Dial("tcp", d.addr)
+					if err != nil {
+						return
+					}
+					defer up.Close()
+					go io.Copy(up, c)
+					_, _ = io.Copy(c, up)
+				}()
+			}
+		}()
+		req, _ := http.NewRequest("GET", "http://"+tunnel+"/api/processes", nil)
+		req.Header.Set("X-Auth-Token", d.token)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := map[bool]int{false: http.StatusMisdirectedRequest, true: 200}[allow]
+		if res.StatusCode != want {
+			t.Errorf("through a tunnel on %s (allowed=%v): %d, want %d", tunnel, allow, res.StatusCode, want)
+		}
 	}
 }

@@ -2,10 +2,12 @@ package dbusiface
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // busAddrEscape escapes a value for a D-Bus address (only [-0-9A-Za-z_/.\*]
@@ -75,4 +77,48 @@ func TestRemoteCallerThroughStdioBridge(t *testing.T) {
 	if n := niceOf(t, other.PID); n != 4 {
 		t.Errorf("nice of root's process changed to %d", n)
 	}
+
+	// The documentation's `busctl -H root@host …` lines, with the bridge
+	// in place of ssh and a throwaway process for PID 1234.
+	lines := docBusctlH(t)
+	if len(lines) < 2 {
+		t.Fatalf("found %d busctl -H examples in the docs, want at least 2", len(lines))
+	}
+	for _, line := range lines {
+		victim := spawn(t, -1)
+		f := strings.Fields(strings.ReplaceAll(line, " 1234 ", " "+strconv.Itoa(victim.PID)+" "))
+		args := f[3:] // after "busctl -H root@web1"
+		out, err := busctl(false, args...)
+		if err != nil {
+			t.Errorf("%s: %v %s", line, err, out)
+			continue
+		}
+		switch args[len(args)-4] {
+		case "ListProcesses":
+			if !strings.HasPrefix(out, "aa{sv} ") {
+				t.Errorf("%s: %s", line, out)
+			}
+		case "Signal":
+			if !victim.Exited(5 * time.Second) {
+				t.Errorf("%s: the process did not get SIG%s", line, args[len(args)-1])
+			}
+		}
+	}
+}
+
+// docBusctlH returns the `busctl -H` lines of README.md and docs/.
+func docBusctlH(t *testing.T) []string {
+	var out []string
+	for _, f := range []string{"../README.md", "../docs/metrics.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "busctl -H ") {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
 }
