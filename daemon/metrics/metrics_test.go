@@ -258,3 +258,48 @@ func TestOpenMetrics(t *testing.T) {
 	nilM.DBusCall()
 	_ = http.StatusOK
 }
+
+func TestUnits(t *testing.T) {
+	u64 := func(v uint64) *uint64 { return &v }
+	calls := 0
+	m := New(Options{})
+	m.AddUnits(UnitListerFunc(func(context.Context) ([]UnitStat, error) {
+		calls++
+		if calls == 2 {
+			return nil, errors.New("systemd went away")
+		}
+		return []UnitStat{
+			{Name: "nginx.service", Active: "failed", Restarts: 3, CPUNSec: u64(2_500_000_000), MemoryBytes: u64(1 << 20), Tasks: u64(4)},
+			{Name: "ssh.service", Active: "active"}, // no accounting
+		}, nil
+	}))
+	text := scrape(t, m)
+	for _, want := range []string{
+		`roy_procwatch_unit_state{state="failed",unit="nginx.service"} 1`,
+		`roy_procwatch_unit_state{state="active",unit="nginx.service"} 0`,
+		`roy_procwatch_unit_state{state="active",unit="ssh.service"} 1`,
+		`roy_procwatch_unit_cpu_seconds_total{unit="nginx.service"} 2.5`,
+		`roy_procwatch_unit_memory_bytes{unit="nginx.service"} 1.048576e+06`,
+		`roy_procwatch_unit_tasks{unit="nginx.service"} 4`,
+		`roy_procwatch_unit_restarts_total{unit="nginx.service"} 3`,
+		`roy_procwatch_unit_restarts_total{unit="ssh.service"} 0`,
+		`roy_procwatch_scrape_collector_success{collector="units"} 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if strings.Contains(text, `roy_procwatch_unit_memory_bytes{unit="ssh.service"}`) {
+		t.Error("a figure systemd did not report is exported")
+	}
+	text = scrape(t, m)
+	for _, want := range []string{
+		`roy_procwatch_scrape_collector_success{collector="units"} 0`,
+		`roy_procwatch_scrape_errors_total{collector="units"} 1`,
+		`roy_procwatch_build_info{version=""} 1`, // the rest of the scrape is there
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("after a failure: missing %s", want)
+		}
+	}
+}
