@@ -29,10 +29,16 @@ const (
 )
 
 // Limits on calls in flight: godbus runs every call in its own goroutine
-// with no bound, so the adapter bounds them itself.
+// with no bound, so the adapter bounds them itself. A connection is held
+// to maxInFlightPerSender before its uid is even looked up; then one uid,
+// over all its connections, to maxInFlightPerUID, and all non-root callers
+// together to maxInFlight-reservedForRoot, so that no unprivileged user
+// (opening as many connections as the bus lets it) can keep root out.
 const (
 	maxInFlight          = 128
 	maxInFlightPerSender = 16
+	maxInFlightPerUID    = 32
+	reservedForRoot      = 32
 )
 
 // Server is the D-Bus object over a procs.Service. One Server may be
@@ -58,8 +64,10 @@ type Server struct {
 	events chan procs.Event
 
 	mu       sync.Mutex
-	inFlight map[string]int
-	total    int
+	inFlight map[string]int // per sender (unique name)
+	byUID    map[uint32]int // per caller uid
+	total    int            // every call past the uid check
+	nonRoot  int            // the part of total made by uids other than 0
 }
 
 // New returns a Server over svc. It subscribes to the core's events at
@@ -82,6 +90,7 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),
 		inFlight:                 map[string]int{},
+		byUID:                    map[uint32]int{},
 	}
 	svc.Subscribe(s.enqueue)
 	go s.emitLoop()
@@ -219,14 +228,14 @@ func requestNameReplyString(r dbus.RequestNameReply) string {
 	return fmt.Sprintf("unexpected RequestName reply %d", r)
 }
 
-// acquire counts a call in flight for sender; false means over a limit.
+// acquire counts a call in flight for sender (a connection's unique
+// name); false means the connection is over its limit.
 func (s *Server) acquire(sender string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.total >= maxInFlight || s.inFlight[sender] >= maxInFlightPerSender {
+	if s.inFlight[sender] >= maxInFlightPerSender {
 		return false
 	}
-	s.total++
 	s.inFlight[sender]++
 	return true
 }
@@ -234,8 +243,40 @@ func (s *Server) acquire(sender string) bool {
 func (s *Server) release(sender string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.total--
 	if s.inFlight[sender]--; s.inFlight[sender] <= 0 {
 		delete(s.inFlight, sender)
+	}
+}
+
+// acquireUID counts a call in flight for uid once the bus has told who
+// the caller is; false means uid, or the unprivileged callers together,
+// are over their limit. Root is only held to the global limit, of which
+// reservedForRoot calls are always left to it.
+func (s *Server) acquireUID(uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total >= maxInFlight {
+		return false
+	}
+	if uid != 0 {
+		if s.byUID[uid] >= maxInFlightPerUID || s.nonRoot >= maxInFlight-reservedForRoot {
+			return false
+		}
+		s.nonRoot++
+	}
+	s.total++
+	s.byUID[uid]++
+	return true
+}
+
+func (s *Server) releaseUID(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if uid != 0 {
+		s.nonRoot--
+	}
+	if s.byUID[uid]--; s.byUID[uid] <= 0 {
+		delete(s.byUID, uid)
 	}
 }
