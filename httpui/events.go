@@ -173,6 +173,7 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
 			return
 		}
+		h.authenticated(r)
 		next(w, r)
 	})
 }

@@ -44,6 +44,10 @@ type Options struct {
 	// ActionTimeout bounds one action (default 60s; a restart waits for
 	// systemd or for the process to stop).
 	ActionTimeout time.Duration
+	// OnAuthenticated, when set, is called for each request that presented
+	// a valid token or event ticket, before it is handled (the daemon
+	// keeps the token holder's connections when it must drop some).
+	OnAuthenticated func(*http.Request)
 }
 
 // Handler is the HTTP API and UI.
@@ -193,6 +197,7 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			return
 		}
 		if h.token.valid(got) {
+			h.authenticated(r)
 			next(w, r)
 			return
 		}
@@ -206,6 +211,12 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 		}
 		writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
 	})
+}
+
+func (h *Handler) authenticated(r *http.Request) {
+	if h.opts.OnAuthenticated != nil {
+		h.opts.OnAuthenticated(r)
+	}
 }
 
 // --- responses ---
