@@ -84,6 +84,14 @@ func (t *tickets) issue() (string, error) {
 	return tok, nil
 }
 
+// clear voids every outstanding ticket (the token that minted them was
+// replaced).
+func (t *tickets) clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.m)
+}
+
 // redeem consumes a ticket: true once, if it was issued and has not expired.
 func (t *tickets) redeem(tok string) bool {
 	if tok == "" || len(tok) > 128 {
@@ -149,11 +157,22 @@ func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, &procs.Error{Kind: procs.KindFailed, Msg: "cannot make a ticket", Err: err})
 		return
 	}
+	select {
+	case <-tokenReplaced(r):
+		// The token was replaced while the ticket was made: the clear
+		// may have run before the ticket was stored.
+		h.tickets.redeem(tok)
+		writeJSONError(w, http.StatusUnauthorized, "the token was replaced: authenticate again")
+		return
+	default:
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": tok, "expires_in": int(ticketTTL / time.Second)})
 }
 
 // eventsAuth accepts a valid X-Auth-Token header or a single-use ticket,
-// with the same failure limiter as auth.
+// with the same failure limiter as auth. As for the token, a valid ticket
+// is never limited: it is redeemed first (bounded work: one SHA-256 and a
+// map lookup), and only failures meet the limiter.
 func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 	withHeader := h.auth(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -161,20 +180,21 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			withHeader.ServeHTTP(w, r)
 			return
 		}
+		epoch := h.token.current() // tickets die with the token that minted them
+		if h.tickets.redeem(r.URL.Query().Get("ticket")) {
+			h.authenticated(r)
+			next(w, withEpoch(r, epoch))
+			return
+		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
 			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
 			return
 		}
-		if !h.tickets.redeem(r.URL.Query().Get("ticket")) {
-			if logIt, sup := h.authLim.fail(); logIt {
-				h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
-			}
-			writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
-			return
+		if logIt, sup := h.authLim.fail(); logIt {
+			h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
 		}
-		h.authenticated(r)
-		next(w, r)
+		writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
 	})
 }
 
@@ -424,11 +444,15 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	replaced := tokenReplaced(r)
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-h.streams.done:
+			return
+		case <-replaced:
+			h.log.Info("event stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
 			return
 		case <-t.C:
 		}

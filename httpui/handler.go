@@ -89,8 +89,29 @@ func New(core Core, opts Options) *Handler {
 	return h
 }
 
-// SetToken replaces the token (SIGHUP reload).
-func (h *Handler) SetToken(token string) { h.token.Set(token) }
+// SetToken replaces the token (SIGHUP reload). What the old token opened
+// ends with it: event tickets minted with it are void and event streams
+// opened with it (or with such a ticket) are closed.
+func (h *Handler) SetToken(token string) {
+	h.token.Set(token)
+	h.tickets.clear()
+}
+
+// epochKey carries, in an authenticated request's context, the channel
+// closed when the token it authenticated with is replaced.
+type epochKey struct{}
+
+// withEpoch records the token epoch a request authenticated under.
+func withEpoch(r *http.Request, epoch <-chan struct{}) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), epochKey{}, epoch))
+}
+
+// tokenReplaced is closed when the token r authenticated with is replaced
+// (nil, never closed, for an unauthenticated request).
+func tokenReplaced(r *http.Request) <-chan struct{} {
+	ch, _ := r.Context().Value(epochKey{}).(<-chan struct{})
+	return ch
+}
 
 // caller is who acts through HTTP: a valid token is the HTTP side's
 // authority and acts as root would.
@@ -196,9 +217,10 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			writeJSONError(w, http.StatusBadRequest, "X-Auth-Token header too long")
 			return
 		}
+		epoch := h.token.current()
 		if h.token.valid(got) {
 			h.authenticated(r)
-			next(w, r)
+			next(w, withEpoch(r, epoch))
 			return
 		}
 		if h.authLim.blocked() {
