@@ -83,7 +83,7 @@ func baseEnv(t *testing.T, extra ...string) []string {
 		"ROY_PROCWATCH_SNAPSHOT_TTL=1ms",
 		"ROY_PROCWATCH_RESTART_TIMEOUT=5s",
 		"ROY_PROCWATCH_LOG_LEVEL=info",
-		// Set, even empty, so /etc/default/roy-procwatch cannot change them.
+		// Set, even empty, so our own environment cannot change them.
 		"ROY_PROCWATCH_ALLOWED_HOSTS=",
 		"ROY_PROCWATCH_SIGNALS=TERM,KILL,INT,HUP,STOP,CONT,QUIT,USR1,USR2",
 		"GORACE=halt_on_error=1",

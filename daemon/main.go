@@ -86,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	for _, w := range cfg.warnings {
+		log.Warn(w)
+	}
 
 	lns, activated, err := listeners(cfg)
 	if err != nil {
