@@ -154,7 +154,8 @@ func (h *Handler) CloseStreams() {
 func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
 	tok, err := h.tickets.issue()
 	if err != nil {
-		h.writeError(w, &procs.Error{Kind: procs.KindFailed, Msg: "cannot make a ticket", Err: err})
+		h.log.Error("cannot make an event ticket", "err", err)
+		h.writeError(w, httpErr(http.StatusInternalServerError, codeInternal, "cannot make a ticket"))
 		return
 	}
 	select {
@@ -162,7 +163,7 @@ func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
 		// The token was replaced while the ticket was made: the clear
 		// may have run before the ticket was stored.
 		h.tickets.redeem(tok)
-		writeJSONError(w, http.StatusUnauthorized, "the token was replaced: authenticate again")
+		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "the token was replaced: authenticate again"))
 		return
 	default:
 	}
@@ -188,13 +189,13 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
-			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
+			h.writeError(w, errRateLimited)
 			return
 		}
 		if logIt, sup := h.authLim.fail(); logIt {
 			h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
 		}
-		writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
+		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one"))
 	})
 }
 
@@ -206,11 +207,11 @@ func parseInterval(s string) (time.Duration, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f != f {
-		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+		return 0, badInput("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
 	}
 	d := time.Duration(f * float64(time.Second))
 	if d < minInterval || d > maxInterval {
-		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+		return 0, badInput("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
 	}
 	return d, nil
 }
@@ -347,17 +348,17 @@ func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	core, ok := h.core.(Snapshotter)
 	if !ok {
-		writeJSONError(w, http.StatusNotImplemented, "live events are not available with this core")
+		h.writeError(w, httpErr(http.StatusNotImplemented, codeNotImplemented, "live events are not available with this core"))
 		return
 	}
 	interval, err := parseInterval(r.URL.Query().Get("interval"))
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
+		h.writeError(w, err)
 		return
 	}
 	if !h.streams.acquire() {
 		retryAfter(w, 5)
-		writeJSONError(w, http.StatusServiceUnavailable, "too many event streams open")
+		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
 		return
 	}
 	defer h.streams.release()

@@ -200,7 +200,7 @@ func (s *Service) Signal(ctx context.Context, c Caller, ref Target, name string)
 // below the current value needs root or the renice authority, as
 // setpriority(2) requires for unprivileged users.
 func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) error {
-	if nice < -20 || nice > 19 {
+	if nice < NiceMin || nice > NiceMax {
 		return errf(KindInvalidArgument, "invalid nice %d: must be between -20 and 19", nice)
 	}
 	t, err := s.open(ref)
