@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
-	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // The handler is driven through ServeHTTP with this Host: nothing binds
@@ -193,21 +192,4 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, code int) {
 	if w.Code != code {
 		t.Fatalf("status %d, want %d; body %s", w.Code, code, w.Body.String())
 	}
-}
-
-// --- real child processes ---
-
-// deadPID returns the PID and create_time of a process that has just
-// exited and been reaped. Requests that could harm a process name it with
-// the create_time: were the PID reused meanwhile, they get 409, not a victim.
-func deadPID(t *testing.T) (int, float64) {
-	t.Helper()
-	c := testproc.Sleeper(t)
-	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.PID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Cmd.Process.Kill()
-	c.Wait()
-	return c.PID, d.CreateTime
 }
