@@ -276,6 +276,7 @@ func startBus(t *testing.T) *testBus {
 		t.Fatal(err)
 	}
 	b.srv = New(b.svc, testLogger(t), "1.2.3-test")
+	t.Cleanup(b.srv.Close)
 	b.srv.polkitTimeout = 2 * time.Second
 	b.srv.polkitInteractiveTimeout = 3 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

@@ -63,6 +63,10 @@ type Server struct {
 	hook   atomic.Pointer[func() func()]
 	events chan procs.Event
 
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when emitLoop has returned
+
 	mu       sync.Mutex
 	inFlight map[string]int // per sender (unique name)
 	byUID    map[uint32]int // per caller uid
@@ -72,7 +76,7 @@ type Server struct {
 
 // New returns a Server over svc. It subscribes to the core's events at
 // once, so actions taken through any transport (HTTP too) are emitted as
-// D-Bus signals whenever the Server is on a bus.
+// D-Bus signals whenever the Server is on a bus. Close stops it.
 func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 	if log == nil {
 		log = slog.Default()
@@ -89,6 +93,8 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		retryMin:                 time.Second,
 		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),
+		done:                     make(chan struct{}),
+		stopped:                  make(chan struct{}),
 		inFlight:                 map[string]int{},
 		byUID:                    map[uint32]int{},
 	}
@@ -111,16 +117,31 @@ func (s *Server) enqueue(ev procs.Event) {
 		return
 	}
 	select {
+	case <-s.done:
 	case s.events <- ev:
 	default:
 		s.log.Warn("D-Bus signal queue full: dropping a signal", "pid", ev.PID)
 	}
 }
 
-// emitLoop sends the queued events as D-Bus signals, for the life of the
-// process.
+// Close stops the signal emitter started by New and waits for it; events
+// after Close are dropped. The core keeps the (then inert) subscription.
+// Stop the Server on its connection first (Serve does when it returns).
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+	<-s.stopped
+}
+
+// emitLoop sends the queued events as D-Bus signals until Close.
 func (s *Server) emitLoop() {
-	for ev := range s.events {
+	defer close(s.stopped)
+	for {
+		var ev procs.Event
+		select {
+		case <-s.done:
+			return
+		case ev = <-s.events:
+		}
 		conn := s.conn.Load()
 		if conn == nil {
 			continue
