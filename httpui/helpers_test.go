@@ -48,8 +48,8 @@ func realCore(t *testing.T) *procs.Service {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// countingCore wraps the real core and counts calls, to prove a guard
-// stopped a request before any handler ran.
+// countingCore wraps a core and counts calls, to prove a guard stopped a
+// request before any handler ran.
 type countingCore struct {
 	Core
 	calls atomic.Int64
@@ -76,9 +76,23 @@ func (c *countingCore) Restart(ctx context.Context, cl procs.Caller, tg procs.Ta
 	return c.Core.Restart(ctx, cl, tg)
 }
 
+// newHandler is the handler over a fake core (the HTTP layer alone),
+// counting the calls that reach it.
 func newHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
 	t.Helper()
-	cc := &countingCore{Core: realCore(t)}
+	return handlerOver(t, &actionCore{}, opts)
+}
+
+// newRealHandler is the handler over the real core, for the tests of how
+// real /proc data is encoded.
+func newRealHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	return handlerOver(t, realCore(t), opts)
+}
+
+func handlerOver(t *testing.T, core Core, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	cc := &countingCore{Core: core}
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
