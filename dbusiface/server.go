@@ -21,7 +21,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
-// The fixed names (DESIGN.md).
+// The fixed names: the packaged D-Bus policy and clients rely on them.
 const (
 	BusName    = "org.roy.ProcWatch1"
 	ObjectPath = dbus.ObjectPath("/org/roy/ProcWatch1")

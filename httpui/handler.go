@@ -217,9 +217,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// recoverPanic turns a handler panic into a 500 JSON answer (SECURITY.md
-// §6 D18) instead of net/http's dropped connection, and logs the panic with
-// its stack; the caller sees no internals.
+// recoverPanic turns a handler panic into a 500 JSON answer instead of
+// net/http's dropped connection, and logs the panic with its stack; the
+// caller sees no internals (TestHandlerPanic).
 func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	v := recover()
 	if v == nil {
