@@ -134,7 +134,7 @@ func (s *Service) authorize(ctx context.Context, c Caller, t *target, action str
 	}
 	if !owns(c, t) && authorityDaemon(t.exe) {
 		// The bus and polkit answer for everyone's authorization: a polkit
-		// grant must not be enough to stop them (SECURITY.md A8).
+		// grant must not be enough to stop them (docs/security.md, case A8).
 		return errf(KindAccessDenied, "refusing: process %d (%s) is the system bus or polkit, protected process: only root may act on it", t.pid, filepath.Base(t.exe))
 	}
 	if c.Authorize != nil {

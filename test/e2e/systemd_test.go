@@ -69,8 +69,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestPackage runs the numbered checks of issue 4 and the E checks of
-// SECURITY.md section 6 in order, one subtest each, against the installed
+// TestPackage runs the numbered checks of issue 4 and the security cases
+// (E…, F…) of docs/security.md in order, one subtest each, against the installed
 // package in the booted container.
 func TestPackage(t *testing.T) {
 	steps := []struct {
@@ -86,6 +86,7 @@ func TestPackage(t *testing.T) {
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
+		{"3_readme_and_docs_busctl_examples_as_written", checkBusctlExamples},
 		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
@@ -315,7 +316,7 @@ func checkSocketActivation(t *testing.T) {
 	if s := isActive(svc); s == "active" {
 		t.Fatalf("%s already active before the first request", svc)
 	}
-	// The seed's list example, as written in README, run inside the container.
+	// The original list example (the README's first curl example), run inside the container.
 	out := ct.must(t, `TOKEN=$(cat /etc/roy-procwatch/token)
 curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/processes?sort=cpu&order=desc"`)
 	var l list
@@ -336,7 +337,7 @@ curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/p
 		t.Errorf("health without token: %d %v %s", code, err, b)
 	}
 
-	// The other seed examples (TERM, KILL, renice, restart) on throwaway
+	// The other original examples (TERM, KILL, renice, restart) on throwaway
 	// processes, with the README's curl lines; one subtest each.
 	victim := func(t *testing.T, name string) int {
 		ct.must(t, fmt.Sprintf("systemctl stop %[1]s.service 2>/dev/null; systemd-run --quiet --collect --unit=%[1]s sleep 10000", name))
