@@ -790,6 +790,9 @@ func TestAPIWithRealChildren(t *testing.T) {
 // cut off by ReadHeaderTimeout (5 s); connections beyond the cap of 64 wait
 // in the backlog (queued, not refused) and are served once one closes.
 func TestSlowAndManyConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the server's 5 s header timeout: not in -short mode")
+	}
 	t.Parallel() // mostly waiting on the server's 5 s header timeout
 	d := startStandalone(t)
 
