@@ -778,6 +778,33 @@ func checkAuditFile(t *testing.T) {
 			t.Errorf("line %d is not JSON: %v: %s", i+1, err, line)
 		}
 	}
+	t.Run("rotation_under_the_sandbox", func(t *testing.T) { checkAuditRotation(t, path) })
+}
+
+// checkAuditRotation: with a 2 KiB cap the sandboxed daemon rotates its own
+// audit file (a rename inside its StateDirectory) and keeps one old file.
+func checkAuditRotation(t *testing.T, path string) {
+	const dropin = "/run/systemd/system/roy-procwatch.service.d/e2e-audit.conf"
+	ct.must(t, "mkdir -p $(dirname "+dropin+") && printf '[Service]\\nEnvironment=ROY_PROCWATCH_AUDIT_MAX_SIZE=2K\\n' > "+dropin+
+		" && systemctl daemon-reload && systemctl restart "+svc)
+	defer ct.run(60*time.Second, "rm -f "+dropin+" && systemctl daemon-reload && systemctl restart "+svc)
+	tok := token(t)
+	for i := 0; i < 30; i++ { // refused (PID 1 is protected), audited all the same
+		if code, b, err := api("POST", "/api/process/1/signal", tok, `{"signal":"CONT"}`); err != nil || code != 403 {
+			t.Fatalf("signal PID 1: %d %v %s", code, err, b)
+		}
+	}
+	for _, p := range []string{path, path + ".1"} {
+		st := ct.must(t, "stat -c '%a %U %s' "+p)
+		var mode, owner string
+		var size int
+		if _, err := fmt.Sscan(st, &mode, &owner, &size); err != nil || mode != "600" || owner != "root" || size > 2048 || size == 0 {
+			t.Errorf("%s: %q, want 600 root and 1..2048 bytes", p, st)
+		}
+	}
+	if n := ct.must(t, "ls /var/lib/roy-procwatch | grep -c '^audit'"); n != "2" {
+		t.Errorf("%s audit files, want 2 (one old file kept)", n)
+	}
 }
 
 // ---- 6 ----
