@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
 // Options configure a Service.
@@ -40,7 +42,7 @@ type Options struct {
 
 // Service is the core. It is safe for concurrent use.
 type Service struct {
-	inv            *inventory
+	inv            *procfs.Inventory
 	signals        SignalSet
 	restartTimeout time.Duration
 	units          UnitManager
@@ -49,6 +51,9 @@ type Service struct {
 	auditFile      *auditFile
 	selfPID        int
 	maxPID         int
+
+	restartMu  sync.Mutex
+	restarting map[restartKey]bool // the restarts in progress
 
 	subMu sync.Mutex
 	subs  []func(Event)
@@ -72,7 +77,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, err := newInventory(opts.ProcRoot, opts.SnapshotTTL)
+	inv, err := procfs.NewInventory(opts.ProcRoot, opts.SnapshotTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +109,7 @@ func New(opts Options) (*Service, error) {
 		log:            opts.Logger.With("component", "core"),
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
+		restarting:     map[restartKey]bool{},
 	}, nil
 }
 
@@ -127,7 +133,7 @@ func (s *Service) Subscribe(fn func(Event)) {
 }
 
 func (s *Service) emit(ev Event) {
-	s.inv.invalidate()
+	s.inv.Invalidate()
 	s.subMu.Lock()
 	subs := append([]func(Event){}, s.subs...)
 	s.subMu.Unlock()
@@ -143,12 +149,12 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.inv.get(ctx)
+	snap, err := s.inv.Get(ctx)
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	out := filterSort(snap.procs, o)
-	if !caller.Privileged && caller.UID != 0 {
+	out := filterSort(snap.Procs, o)
+	if !caller.root() {
 		for i := range out {
 			if out[i].UID != caller.UID {
 				out[i].Exe = ""
@@ -161,11 +167,11 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 // Snapshot returns every process, unfiltered, in PID order, with the time
 // it was taken. The slice must not be modified.
 func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
-	snap, err := s.inv.get(ctx)
+	snap, err := s.inv.Get(ctx)
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	return snap.procs, snap.taken, nil
+	return snap.Procs, snap.Taken, nil
 }
 
 // checkPID validates a PID from a caller: positive and at most pid_max.
