@@ -14,14 +14,15 @@ const readTokenFile = "/etc/roy-procwatch/read-token"
 
 // loadReadToken finds the read-only token: $CREDENTIALS_DIRECTORY/read-token
 // (LoadCredential=), then ROY_PROCWATCH_READ_TOKEN, then the read-token
-// file. None (or an empty one) is fine: the daemon then has no read-only
+// file (an unreadable one is skipped standalone, like the admin token's).
+// None (or an empty one) is fine: the daemon then has no read-only
 // token; nothing is generated, even standalone (set one to scrape /metrics
 // or share a read-only UI). It must differ from the admin token.
-func (c *config) loadReadToken() error {
+func (c *config) loadReadToken(standalone bool) error {
 	c.readToken, c.readTokenSource = "", "none"
 	try := func(path, source string) (bool, error) {
 		b, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) && standalone {
 			return false, nil
 		}
 		if err != nil {
@@ -41,7 +42,8 @@ func (c *config) loadReadToken() error {
 		found, err = try(filepath.Join(dir, "read-token"), "credential read-token")
 	}
 	if !found && err == nil {
-		if t := strings.TrimSpace(os.Getenv("ROY_PROCWATCH_READ_TOKEN")); t != "" {
+		v, _ := c.lookup("ROY_PROCWATCH_READ_TOKEN")
+		if t := strings.TrimSpace(v); t != "" {
 			c.readToken, c.readTokenSource, found = t, "ROY_PROCWATCH_READ_TOKEN", true
 		}
 	}

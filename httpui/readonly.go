@@ -35,8 +35,21 @@ var readAllowed = map[string]bool{
 	"POST /api/events/ticket": true,
 }
 
-// SetReadToken replaces the read-only token (SIGHUP reload); "" disables it.
-func (h *Handler) SetReadToken(token string) { h.readToken.Set(token) }
+// SetReadToken replaces the read-only token (SIGHUP reload); "" disables
+// it. Like SetToken, it ends the streams opened with the old one and voids
+// the event tickets it minted.
+func (h *Handler) SetReadToken(token string) {
+	h.readToken.Set(token)
+	h.readTickets.clear()
+}
+
+// codeReadOnlyToken is the refusal of an action to the read-only token.
+const codeReadOnlyToken = "read_only_token"
+
+// asReadOnly marks r as made with the read-only token.
+func asReadOnly(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true))
+}
 
 // ReadOnly says whether a request authenticated with the read-only token
 // (and not with the admin token): the UI shows "read-only" then.
@@ -49,14 +62,12 @@ func (h *Handler) ReadOnly(r *http.Request) bool {
 // actions get 403 naming the admin token.
 func (h *Handler) readOnly(next http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead || readAllowed[r.Pattern] {
-		next(w, r.WithContext(context.WithValue(r.Context(), readOnlyKey{}, true)))
+		next(w, asReadOnly(r))
 		return
 	}
 	h.observer().AuthFailed("read_only")
-	writeJSON(w, http.StatusForbidden, map[string]any{
-		"error": "the read-only token cannot act: use the admin token (/etc/roy-procwatch/token) for " + r.Method + " " + r.URL.Path,
-		"code":  "read_only_token",
-	})
+	h.writeError(w, httpErr(http.StatusForbidden, codeReadOnlyToken,
+		"the read-only token cannot act: use the admin token (/etc/roy-procwatch/token) for %s %s", r.Method, r.URL.Path))
 }
 
 // metricsAuth accepts either token as X-Auth-Token or as a Bearer

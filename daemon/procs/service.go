@@ -42,6 +42,9 @@ type Options struct {
 	// not, with the action ("signal", "renice", "restart") and the result
 	// ("ok" or the error kind). It must not block.
 	OnAction func(action, result string)
+	// AuditMaxSize rotates the audit file to AuditFile.1 before it grows
+	// past this many bytes (0 = DefaultAuditMaxSize, < 0 = never).
+	AuditMaxSize int64
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -52,7 +55,7 @@ type Service struct {
 	units          UnitManager
 	log            *slog.Logger
 	auditLog       *slog.Logger // nil without an audit file
-	auditFile      *os.File
+	auditFile      *auditFile
 	selfPID        int
 	maxPID         int
 	onAction       func(action, result string)
@@ -93,14 +96,17 @@ func New(opts Options) (*Service, error) {
 			maxPID = v
 		}
 	}
-	var auditFile *os.File
+	var auditFile *auditFile
 	var auditLog *slog.Logger
 	if opts.AuditFile != "" {
-		f, err := os.OpenFile(opts.AuditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if opts.AuditMaxSize == 0 {
+			opts.AuditMaxSize = DefaultAuditMaxSize
+		}
+		f, err := openAuditFile(opts.AuditFile, opts.AuditMaxSize)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open the audit file: %w", err)
 		}
-		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(syncWriter{f}, nil))
+		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(f, nil))
 	}
 	return &Service{
 		auditLog:       auditLog,
