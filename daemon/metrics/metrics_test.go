@@ -303,3 +303,42 @@ func TestUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestHost(t *testing.T) {
+	m := New(Options{})
+	m.AddHost(HostReaderFunc(func(context.Context) (HostStat, error) {
+		return HostStat{
+			CPUSeconds:       map[string]float64{"user": 12.5, "idle": 100},
+			MemoryTotalBytes: 8 << 30, MemoryAvailableBytes: 6 << 30, MemoryUsedBytes: 2 << 30,
+			SwapTotalBytes: 1 << 30, SwapUsedBytes: 0,
+			Load:         [3]float64{0.5, 0.25, 0.125},
+			TasksRunning: 2, TasksBlocked: 1, Threads: 321,
+		}, nil
+	}))
+	text := scrape(t, m)
+	for _, want := range []string{
+		`roy_procwatch_host_cpu_seconds_total{mode="user"} 12.5`,
+		`roy_procwatch_host_cpu_seconds_total{mode="idle"} 100`,
+		`roy_procwatch_host_memory_total_bytes 8.589934592e+09`,
+		`roy_procwatch_host_memory_available_bytes 6.442450944e+09`,
+		`roy_procwatch_host_memory_used_bytes 2.147483648e+09`,
+		`roy_procwatch_host_swap_total_bytes 1.073741824e+09`,
+		`roy_procwatch_host_swap_used_bytes 0`,
+		`roy_procwatch_host_load1 0.5`,
+		`roy_procwatch_host_load15 0.125`,
+		`roy_procwatch_host_tasks{state="running"} 2`,
+		`roy_procwatch_host_tasks{state="blocked"} 1`,
+		`roy_procwatch_host_threads 321`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("missing %s", want)
+		}
+	}
+	problems, err := testutil.GatherAndLint(m.Gatherer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
