@@ -149,12 +149,13 @@ func (m *Metrics) Add(name string, s Source) {
 
 // Handler serves the registry: the text format, or OpenMetrics when the
 // scraper's Accept asks for it. Collector errors never fail the scrape.
+// promhttp's own in-flight limit and timeout are left off: they answer in
+// plain text, and the collectors are bounded already (as are the daemon's
+// connections).
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		EnableOpenMetrics:   true,
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 4,
-		Timeout:             m.opts.Timeout + 5*time.Second,
+		EnableOpenMetrics: true,
+		ErrorHandling:     promhttp.ContinueOnError,
 	})
 }
 
