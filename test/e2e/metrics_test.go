@@ -120,6 +120,19 @@ func checkMetrics(t *testing.T) {
 		t.Errorf("nice %q after a refused renice", ni)
 	}
 
+	// The daemon's own counters: a D-Bus call and the refusals above.
+	ct.must(t, "busctl call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss init pid asc >/dev/null")
+	_, text, _ = scrape(map[string]string{"Authorization": "Bearer " + rt})
+	for _, re := range []string{
+		`(?m)^roy_procwatch_dbus_calls_total [1-9]`,
+		`(?m)^roy_procwatch_auth_failures_total\{reason="read_only"\} 3$`,
+		`(?m)^roy_procwatch_http_requests_total\{code="403",route="POST /api/process/\{pid\}/signal"\} 1$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("scrape lacks %s", re)
+		}
+	}
+
 	// docs/metrics.md's curl examples, literally.
 	checkDocCurlExamples(t)
 	// The token is never logged.
