@@ -49,6 +49,8 @@ type Service struct {
 	selfPID        int
 	maxPID         int
 
+	afterReads func(pid int) // tests: runs between the reads by path and their check
+
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
 

@@ -23,8 +23,8 @@ type target struct {
 	groups []uint32 // supplementary groups
 	exe    string
 	ctime  float64
-	// dumpable: its /proc entry is owned by its euid, not root (the
-	// kernel gives a non-dumpable process's entry to root).
+	// dumpable: its /proc files are owned by its euid, not root (the
+	// kernel gives a non-dumpable process's files to root).
 	dumpable bool
 }
 
@@ -98,7 +98,8 @@ func (s *Service) open(ref Target) (*target, error) {
 		t.exe = l
 	}
 	var fst unix.Stat_t
-	t.dumpable = unix.Stat(dir, &fst) == nil && (fst.Uid == t.uids[1] || t.uids[1] == 0)
+	// (The owner of the directory itself is not kept up to date: stat a file.)
+	t.dumpable = unix.Stat(dir+"/stat", &fst) == nil && (fst.Uid == t.uids[1] || t.uids[1] == 0)
 	t.ctime = procfs.CreateTime(s.inv.BootTime(), t.st.StartTicks)
 	// Verify: the pinned process is still alive, so what we read is its.
 	if !t.alive() {

@@ -45,6 +45,7 @@ func Helper(t testing.TB, mode string, env ...string) *Child {
 //	udp4              bind a loopback UDP socket, print its address
 //	threads           run four more locked OS threads, print "ready"
 //	setresuid         real uid 65534, effective and saved uid 0, print "ready"
+//	nodump            uids and gids 65534, not dumpable, print "ready"
 //	threadspawner     print "ready", then start 400 threads, one every 2 ms
 //	anything else     print "ready"
 func RunHelper(mode string) {
@@ -114,6 +115,23 @@ func RunHelper(mode string) {
 		// Like a setuid-root program started by uid 65534: real uid 65534,
 		// effective and saved uid 0 (Go applies it to every thread).
 		if err := unix.Setresuid(65534, 0, 0); err != nil {
+			fail(err)
+		}
+		fmt.Println("ready")
+		hold()
+	case "nodump":
+		// Like ssh-agent run by uid 65534: all uids and gids 65534, not
+		// dumpable (its /proc entry then belongs to root).
+		if err := unix.Setgroups(nil); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresgid(65534, 65534, 65534); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresuid(65534, 65534, 65534); err != nil {
+			fail(err)
+		}
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 			fail(err)
 		}
 		fmt.Println("ready")
