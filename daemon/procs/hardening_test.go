@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
@@ -183,4 +185,43 @@ func TestReadsVerifiedAfterPin(t *testing.T) {
 		s.afterReads = nil
 		wantKind(t, action+" of a process that exits during the reads", err, ErrProcessChanged)
 	}
+}
+
+// TestTargetByPIDFD: a pidfd names exactly its process: the action reaches
+// it, a pidfd of a process that exited is NoSuchProcess even when its PID
+// is reused, and a descriptor that is not a pidfd is InvalidArgument.
+func TestTargetByPIDFD(t *testing.T) {
+	requireRoot(t)
+	s := newCore(t, Options{})
+	ctx := context.Background()
+	c := testproc.Sleeper(t)
+	fd, err := unix.PidfdOpen(c.PID, 0)
+	if err != nil {
+		t.Skip("no pidfd_open:", err)
+	}
+	defer unix.Close(fd)
+	if _, err := s.Signal(ctx, root, Target{PIDFD: fd}, "STOP"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c.PID, func(b byte) bool { return b == 'T' }, "stopped")
+	if err := s.Renice(ctx, root, Target{PIDFD: fd}, 4); err != nil || niceOf(t, c.PID) != 4 {
+		t.Fatalf("renice by pidfd: %v, nice %d", err, niceOf(t, c.PID))
+	}
+	// The fd stays the caller's: still usable after the actions.
+	if err := unix.PidfdSendSignal(fd, unix.SIGCONT, nil, 0); err != nil {
+		t.Fatalf("the caller's pidfd was closed by the core: %v", err)
+	}
+	_ = c.Kill()
+	c.Wait()
+	_, err = s.Signal(ctx, root, Target{PIDFD: fd}, "TERM")
+	wantKind(t, "signal through the pidfd of a reaped process", err, ErrNoSuchProcess)
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	_, err = s.Signal(ctx, root, Target{PIDFD: int(r.Fd())}, "TERM")
+	wantKind(t, "signal through a pipe", err, ErrInvalidArgument)
 }
