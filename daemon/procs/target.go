@@ -50,6 +50,9 @@ func pidfdOpen(pid int) (int, error) {
 // pinPIDFD identifies the process behind a pidfd a caller passed (the Pid:
 // line of its fdinfo, which only pidfds have) and returns a duplicate of it.
 func pinPIDFD(fd int) (pid, dup int, err error) {
+	if fd < 0 {
+		return 0, -1, errf(KindInvalidArgument, "invalid pidfd: no file descriptor")
+	}
 	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
 	if err != nil {
 		return 0, -1, errf(KindInvalidArgument, "invalid pidfd: %v", err)
@@ -109,7 +112,7 @@ func (s *Service) open(ref Target) (*target, error) {
 	}
 	var fd int
 	var err error
-	if ref.PIDFD > 0 {
+	if ref.PIDFD != 0 {
 		if ref.PID, fd, err = pinPIDFD(ref.PIDFD); err != nil {
 			return nil, err
 		}

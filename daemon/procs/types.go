@@ -51,7 +51,7 @@ type ListOptions struct {
 type Target struct {
 	PID        int
 	CreateTime float64
-	// PIDFD, when > 0, is a pidfd the caller passed (D-Bus *PIDFD
+	// PIDFD, when not 0, is a pidfd the caller passed (D-Bus *PIDFD
 	// methods): it names the process instead of PID, and the core acts
 	// through a duplicate of it. The transport keeps and closes its fd.
 	PIDFD int
