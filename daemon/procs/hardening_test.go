@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,4 +225,87 @@ func TestTargetByPIDFD(t *testing.T) {
 	defer w.Close()
 	_, err = s.Signal(ctx, root, Target{PIDFD: int(r.Fd())}, "TERM")
 	wantKind(t, "signal through a pipe", err, ErrInvalidArgument)
+}
+
+// TestListHonoursHidepid: with /proc mounted hidepid=invisible, uid 65534
+// lists only its own processes, as ps would show it; root, a member of the
+// mount's gid= group and a caller the inspect authority grants see all.
+// The test mounts a private procfs instance in a mount namespace of its
+// own (re-running itself there), never touching the host's mounts.
+func TestListHonoursHidepid(t *testing.T) {
+	requireRoot(t)
+	if os.Getenv("PROCWATCH_IN_MNTNS") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestListHonoursHidepid$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "PROCWATCH_IN_MNTNS=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+		out, err := cmd.CombinedOutput()
+		switch {
+		case err != nil && strings.Contains(string(out), "--- SKIP"):
+			t.Skipf("skipped in the mount namespace:\n%s", out)
+		case err != nil:
+			t.Fatalf("in a mount namespace: %v\n%s", err, out)
+		case strings.Contains(string(out), "--- SKIP"):
+			t.Skipf("skipped in the mount namespace:\n%s", out)
+		case !strings.Contains(string(out), "--- PASS: TestListHonoursHidepid"):
+			t.Fatalf("no result from the mount namespace:\n%s", out)
+		}
+		t.Logf("in a mount namespace:\n%s", out)
+		return
+	}
+	// Inside a mount namespace whose mounts are private (Go made them so).
+	mine := sleeperAs(t, 65534, 65534, "3600")
+	others := testproc.Sleeper(t)
+	for _, tc := range []struct {
+		opts string
+		gid  uint32
+	}{{"hidepid=invisible", 0}, {"hidepid=noaccess,gid=4242", 4242}} {
+		dir := t.TempDir()
+		if err := unix.Mount("proc", dir, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, tc.opts); err != nil {
+			t.Skip("cannot mount a procfs instance with", tc.opts, err)
+		}
+		t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+		// Let uid 65534 reach the mount: t.TempDir's own dirs only, never
+		// the shared temp dir itself.
+		for p := filepath.Dir(dir); p != os.TempDir() && strings.HasPrefix(p, os.TempDir()+"/"); p = filepath.Dir(p) {
+			if err := os.Chmod(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The kernel's view first: uid 65534 reads its own process there,
+		// not root's.
+		read := func(pid int) error {
+			return exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+				"cat", dir+"/"+strconv.Itoa(pid)+"/stat").Run()
+		}
+		if read(mine.PID) != nil || read(others.PID) == nil {
+			t.Fatalf("%s: uid 65534 reads its own process: %v, root's: %v; the test's premise is wrong", tc.opts, read(mine.PID), read(others.PID))
+		}
+		s := newCore(t, Options{ProcRoot: dir})
+		if s.procMount.hidepid == 0 {
+			t.Fatalf("%s: the core did not read the mount options (%+v)", tc.opts, s.procMount)
+		}
+		nobody := Caller{UID: 65534, GIDs: []uint32{65534}, Name: "nobody"}
+		ps := listAll(t, s, nobody)
+		if find(t, ps, others.PID) != nil || find(t, ps, mine.PID) == nil {
+			t.Errorf("%s: uid 65534's list has root's process: %v, its own: %v", tc.opts, find(t, ps, others.PID) != nil, find(t, ps, mine.PID) != nil)
+		}
+		for _, p := range ps {
+			if p.UID != 65534 {
+				t.Errorf("%s: uid 65534 sees process %d of uid %d", tc.opts, p.PID, p.UID)
+				break
+			}
+		}
+		yes := &authorizer{ok: true}
+		if ps := listAll(t, s, Caller{UID: 65534, GIDs: []uint32{65534}, Authorize: yes.fn}); find(t, ps, others.PID) == nil {
+			t.Errorf("%s: the inspect authority's grant does not show all", tc.opts)
+		}
+		if ps := listAll(t, s, root); find(t, ps, others.PID) == nil {
+			t.Errorf("%s: root does not see all", tc.opts)
+		}
+		if tc.gid != 0 {
+			if ps := listAll(t, s, Caller{UID: 65534, GIDs: []uint32{65534, tc.gid}}); find(t, ps, others.PID) == nil {
+				t.Errorf("%s: a member of gid %d does not see all", tc.opts, tc.gid)
+			}
+		}
+	}
 }
