@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"time"
 )
 
 // audit writes the one line of an action (from run only), allowed or not.
@@ -50,4 +51,17 @@ func (w syncWriter) Write(b []byte) (int, error) {
 		err = w.f.Sync()
 	}
 	return n, err
+}
+
+// AuditAuthFailures writes one summary line for the failed authentications
+// a transport saw (a missing or wrong token): the transport counts and
+// rate-limits them, the core keeps the one audit file. what names the
+// failure ("bad token"); remote says from where, as the transport knows it.
+// No token, right or wrong, is ever passed here.
+func (s *Service) AuditAuthFailures(transport, what, remote string, count int, window time.Duration) {
+	if count <= 0 {
+		return
+	}
+	s.record(slog.LevelWarn, "authentication refused", "caller", transport, "action", "authenticate",
+		"arg", what, "remote", remote, "count", count, "window", window.String(), "result", KindAccessDenied.String())
 }

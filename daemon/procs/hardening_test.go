@@ -309,3 +309,25 @@ func TestListHonoursHidepid(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartDeadlineIsTheCores: a restart runs to its end under the
+// core's own deadline whatever the transport's context does: a caller that
+// has gone (a cancelled context) still gets a stop by SIGTERM and a start,
+// never a process stopped and left stopped.
+func TestRestartDeadlineIsTheCores(t *testing.T) {
+	requireRoot(t)
+	s := newCore(t, Options{RestartTimeout: 5 * time.Second})
+	c := testproc.Sleeper(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := s.Restart(ctx, root, Target{PID: c.PID})
+	if err != nil {
+		t.Fatalf("restart with the caller gone: %v", err)
+	}
+	t.Cleanup(func() { testproc.KillPID(res.NewPID) })
+	c.ExitedBy(t, syscall.SIGTERM)
+	testproc.WaitExec(t, res.NewPID)
+	if st := testproc.StateOf(res.NewPID); st == 0 || st == 'Z' {
+		t.Errorf("the relaunched process %d is not running (state %q)", res.NewPID, st)
+	}
+}
