@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
 // Paths of the packaged install.
@@ -53,7 +55,7 @@ var settings = []setting{
 	{"ROY_PROCWATCH_TOKEN_FILE", "token-file", tokenFile, "file holding the token (used when $CREDENTIALS_DIRECTORY/token and ROY_PROCWATCH_TOKEN are absent)"},
 	{"ROY_PROCWATCH_IDLE_EXIT", "idle-exit", "0", "exit after this long without requests (e.g. 10min; 0 = never); socket activation starts it again"},
 	{"ROY_PROCWATCH_ALLOWED_HOSTS", "allowed-hosts", "", "extra Host header values to accept, comma-separated (reverse proxies)"},
-	{"ROY_PROCWATCH_SIGNALS", "signals", strings.Join([]string{"TERM", "KILL", "INT", "HUP", "STOP", "CONT", "QUIT", "USR1", "USR2"}, ","), "signals callers may send, comma-separated"},
+	{"ROY_PROCWATCH_SIGNALS", "signals", strings.Join(procs.DefaultSignals, ","), "signals callers may send, comma-separated"},
 	{"ROY_PROCWATCH_RESTART_TIMEOUT", "restart-timeout", "5s", "how long a relaunch waits after SIGTERM before SIGKILL"},
 	{"ROY_PROCWATCH_SNAPSHOT_TTL", "snapshot-ttl", "2s", "how long one process snapshot serves every client"},
 	{"ROY_PROCWATCH_BUS", "bus", "system", "D-Bus to publish on: system, session, none, or a bus address"},
