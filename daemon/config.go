@@ -13,19 +13,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
-// Paths of the packaged install.
-const (
-	defaultsFile = "/etc/default/roy-procwatch"
-	tokenFile    = "/etc/roy-procwatch/token"
-)
+// tokenFile is the packaged install's token.
+const tokenFile = "/etc/roy-procwatch/token"
 
 // config is every setting, from flags over ROY_PROCWATCH_* variables over
-// .env (standalone) over /etc/default/roy-procwatch.
+// ./.env (standalone only, and only a file the daemon's user owns).
 type config struct {
 	Host           string
 	Port           int
@@ -43,6 +41,9 @@ type config struct {
 	token       string
 	tokenSource string // for logs: never the token itself
 	generated   bool
+
+	lookup   func(string) (string, bool) // environment, then ./.env
+	warnings []string                    // for the log, once it exists
 }
 
 // setting documents one ROY_PROCWATCH_* variable (for --help).
@@ -82,15 +83,11 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// readEnvFile parses KEY=VALUE lines (comments, "export ", quotes) and sets
-// the ROY_PROCWATCH_* ones that are not set yet.
-func readEnvFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+// readEnvFile parses KEY=VALUE lines (comments, "export ", quotes) and
+// returns the ROY_PROCWATCH_* ones. It changes no environment.
+func readEnvFile(r io.Reader) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' {
@@ -105,14 +102,51 @@ func readEnvFile(path string) error {
 		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
 			v = v[1 : len(v)-1]
 		}
-		if !strings.HasPrefix(k, "ROY_PROCWATCH_") {
-			continue
-		}
-		if _, set := os.LookupEnv(k); !set {
-			os.Setenv(k, v)
+		if strings.HasPrefix(k, "ROY_PROCWATCH_") {
+			out[k] = v
 		}
 	}
-	return sc.Err()
+	return out, sc.Err()
+}
+
+// readDotEnv reads ./.env for a standalone daemon, only if the daemon's
+// own user (or root) owns it and neither group nor others may write it:
+// anything else could be another local user choosing the token, or where
+// a root daemon writes its audit file. An untrusted file is ignored with a
+// warning; a missing one is no error. Symlinks are not followed, and the
+// checks are made on the open file, so what is read is what was checked.
+func readDotEnv(path string) (vals map[string]string, warning string, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Sprintf("ignoring %s: it is a symbolic link", path), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Sprintf("ignoring %s: not a regular file", path), nil
+	case st == nil:
+		return nil, fmt.Sprintf("ignoring %s: cannot tell its owner", path), nil
+	case st.Uid != 0 && int(st.Uid) != os.Geteuid():
+		return nil, fmt.Sprintf("ignoring %s: owned by uid %d, not by this daemon's user (uid %d) or root", path, st.Uid, os.Geteuid()), nil
+	case fi.Mode().Perm()&0o022 != 0:
+		return nil, fmt.Sprintf("ignoring %s: writable by group or others (mode %04o); chmod go-w it", path, fi.Mode().Perm()), nil
+	}
+	vals, err = readEnvFile(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	return vals, "", nil
 }
 
 func splitList(s string) []string {
@@ -125,28 +159,42 @@ func splitList(s string) []string {
 	return out
 }
 
-// loadConfig reads .env and /etc/default (lowest precedence), then the
-// environment, then flags.
+// loadConfig reads the settings: flags over the environment over ./.env
+// (standalone only). /etc/default/roy-procwatch is not read here: the
+// unit's EnvironmentFile= reads it for the service (systemd's syntax, and
+// its precedence over the unit's Environment= defaults).
 func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error) {
+	var dotEnv map[string]string
+	var warnings []string
 	if !activated {
 		// Standalone development: .env in the working directory.
-		if err := readEnvFile(".env"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("cannot read .env: %w", err)
+		vals, warning, err := readDotEnv(".env")
+		if err != nil {
+			return nil, err
 		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		dotEnv = vals
 	}
-	if err := readEnvFile(defaultsFile); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("cannot read %s: %w", defaultsFile, err)
+	lookup := func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		v, ok := dotEnv[k]
+		return v, ok
 	}
 	env := func(k string) string {
 		for _, s := range settings {
 			if s.env == k {
-				if v, ok := os.LookupEnv(k); ok && v != "" {
+				if v, ok := lookup(k); ok && v != "" {
 					return v
 				}
 				return s.def
 			}
 		}
-		return os.Getenv(k)
+		v, _ := lookup(k)
+		return v
 	}
 
 	fset := flag.NewFlagSet("roy-procwatchd", flag.ContinueOnError)
@@ -172,6 +220,8 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
 
 	c := &config{
+		lookup:       lookup,
+		warnings:     warnings,
 		Host:         get("ROY_PROCWATCH_HOST"),
 		AllowedHosts: splitList(get("ROY_PROCWATCH_ALLOWED_HOSTS")),
 		Signals:      splitList(get("ROY_PROCWATCH_SIGNALS")),
@@ -235,7 +285,8 @@ func (c *config) loadToken(standalone bool) error {
 			return c.checkToken(err)
 		}
 	}
-	if t := strings.TrimSpace(os.Getenv("ROY_PROCWATCH_TOKEN")); t != "" {
+	v, _ := c.lookup("ROY_PROCWATCH_TOKEN")
+	if t := strings.TrimSpace(v); t != "" {
 		c.token, c.tokenSource = t, "ROY_PROCWATCH_TOKEN"
 		return c.checkToken(nil)
 	}
@@ -272,8 +323,10 @@ Usage: roy-procwatchd [flags]
 
 Under systemd (roy-procwatch.socket) it serves the passed socket; otherwise
 it listens on ROY_PROCWATCH_HOST:ROY_PROCWATCH_PORT (standalone mode, which
-also reads ./.env). Every setting is a flag or an environment variable;
-/etc/default/roy-procwatch may set the variables too.
+also reads ./.env when the daemon's user or root owns it and group and
+others cannot write it). Every setting is a flag or an environment
+variable; the packaged service takes them from /etc/default/roy-procwatch
+(its EnvironmentFile=).
 
 Settings:
 `, version)

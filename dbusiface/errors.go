@@ -13,7 +13,8 @@ import (
 // the suffix is the core's error Kind (procs.Kind.String()).
 const ErrorPrefix = BusName + ".Error."
 
-// The error names, one per core error kind (DESIGN.md "Fixed names").
+// The error names, one per core error kind (fixed: clients match on them;
+// README.md lists them).
 const (
 	ErrNoSuchProcess   = ErrorPrefix + "NoSuchProcess"
 	ErrAccessDenied    = ErrorPrefix + "AccessDenied"

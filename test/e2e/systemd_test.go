@@ -90,6 +90,7 @@ func TestPackage(t *testing.T) {
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
 		{"F1_audit_file_records_actions", checkAuditFile},
+		{"8.4_connection_flood_without_token_cannot_lock_out", checkConnectionFlood},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
 		{"E1_systemd_analyze_security_at_most_2.0", checkSecurityScore},
