@@ -37,6 +37,7 @@ type config struct {
 	RequireSocket  bool
 	TokenFile      string
 	AuditFile      string
+	AuditMaxSize   int64
 
 	token       string
 	tokenSource string // for logs: never the token itself
@@ -62,7 +63,30 @@ var settings = []setting{
 	{"ROY_PROCWATCH_BUS", "bus", "system", "D-Bus to publish on: system, session, none, or a bus address"},
 	{"ROY_PROCWATCH_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"ROY_PROCWATCH_AUDIT_FILE", "audit-file", "", "append one JSON line per action (allowed or refused) to this file, fsynced; under systemd the default is $STATE_DIRECTORY/audit.log"},
+	{"ROY_PROCWATCH_AUDIT_MAX_SIZE", "audit-max-size", "10M", "rotate the audit file to <file>.1 (one old file kept) before it grows past this size: bytes, or with K, M, G; 0 = never"},
 	{"ROY_PROCWATCH_REQUIRE_SOCKET", "require-socket", "false", "refuse to start without a systemd-passed socket (set by the packaged unit)"},
+}
+
+// parseSize accepts a byte count with an optional K, M or G suffix (powers
+// of 1024, "KiB"/"MB" spellings too); "0" means no limit and is returned
+// as -1.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRight(strings.ToUpper(s), "KMGIB")
+	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s)[len(num):], "B"), "I")
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: a byte count, optionally with K, M or G (e.g. 10M)", s)
+	}
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30}
+	sh, ok := shift[unit]
+	if !ok || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("invalid size %q: a byte count, optionally with K, M or G (e.g. 10M)", s)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n << sh, nil
 }
 
 // parseDuration accepts Go durations and systemd's "10min", "30sec", plain
@@ -246,6 +270,9 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	}
 	if c.SnapshotTTL, err = parseDuration(get("ROY_PROCWATCH_SNAPSHOT_TTL")); err != nil {
 		return nil, fmt.Errorf("ROY_PROCWATCH_SNAPSHOT_TTL: %w", err)
+	}
+	if c.AuditMaxSize, err = parseSize(get("ROY_PROCWATCH_AUDIT_MAX_SIZE")); err != nil {
+		return nil, fmt.Errorf("ROY_PROCWATCH_AUDIT_MAX_SIZE: %w", err)
 	}
 	if c.RequireSocket, err = strconv.ParseBool(get("ROY_PROCWATCH_REQUIRE_SOCKET")); err != nil {
 		return nil, fmt.Errorf("invalid ROY_PROCWATCH_REQUIRE_SOCKET %q: true or false", get("ROY_PROCWATCH_REQUIRE_SOCKET"))

@@ -115,6 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Units:          units,
 		Logger:         log,
 		AuditFile:      cfg.AuditFile,
+		AuditMaxSize:   cfg.AuditMaxSize,
 	})
 	if err != nil {
 		log.Error("cannot start the core", "err", err)

@@ -75,7 +75,7 @@ func startFakePolkit(t *testing.T, b *testBus) *fakePolkit {
 	return f
 }
 
-// TestPolkitFake covers SECURITY.md §6 A5, A11 and A13.
+// TestPolkitFake covers the cases A5, A11 and A13 of docs/security.md.
 func TestPolkitFake(t *testing.T) {
 	requireBus(t)
 	requireSetpriv(t)

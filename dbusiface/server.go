@@ -21,7 +21,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
-// The fixed names: the packaged D-Bus policy and clients rely on them.
+// The fixed names (docs/dbus-api.md).
 const (
 	BusName    = "org.roy.ProcWatch1"
 	ObjectPath = dbus.ObjectPath("/org/roy/ProcWatch1")

@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	// The seed's format: ISO-8601 local time with microseconds, no zone.
+	// The original API's format (docs/http-api.md): ISO-8601 local time with microseconds, no zone.
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  "ok",
 		"time":    time.Now().Format("2006-01-02T15:04:05.000000"),

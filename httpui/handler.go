@@ -1,5 +1,5 @@
-// Package httpui serves roy-procwatch's token-protected HTTP API (the seed's
-// routes and JSON shapes, unchanged) and its embedded browser UI. It only
+// Package httpui serves roy-procwatch's token-protected HTTP API (the original
+// routes and JSON shapes, unchanged: docs/http-api.md) and its embedded browser UI. It only
 // translates: every rule lives in the core (daemon/procs).
 package httpui
 
@@ -217,9 +217,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// recoverPanic turns a handler panic into a 500 JSON answer instead of
-// net/http's dropped connection, and logs the panic with its stack; the
-// caller sees no internals (TestHandlerPanic).
+// recoverPanic turns a handler panic into a 500 JSON answer (case D18
+// of docs/security.md) instead of net/http's dropped connection, and logs the panic with
+// its stack; the caller sees no internals.
 func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	v := recover()
 	if v == nil {

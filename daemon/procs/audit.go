@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 )
 
@@ -40,17 +39,6 @@ func (s *Service) record(level slog.Level, msg string, args ...any) {
 	if s.auditLog != nil {
 		s.auditLog.Log(context.Background(), level, msg, args...)
 	}
-}
-
-// syncWriter makes every audit line durable before the action returns.
-type syncWriter struct{ f *os.File }
-
-func (w syncWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
-	if err == nil {
-		err = w.f.Sync()
-	}
-	return n, err
 }
 
 // AuditAuthFailures writes one summary line for the failed authentications
