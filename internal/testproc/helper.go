@@ -51,7 +51,7 @@ var (
 //	udp4              bind a loopback UDP socket, print its address
 //	threads           run four more locked OS threads, print "ready"
 //	setresuid         real uid 65534, effective and saved uid 0, print "ready"
-//	nodump            uids and gids 65534, not dumpable, print "ready"
+//	nodump            (as root) uid/gid 65534, prctl(PR_SET_DUMPABLE, 0), print "ready"
 //	threadspawner     print "ready", then start 400 threads, one every 2 ms
 //	anything else     print "ready"
 func RunHelper(mode string) {
@@ -127,8 +127,8 @@ func RunHelper(mode string) {
 		fmt.Println("ready")
 		hold()
 	case "nodump":
-		// Like ssh-agent run by uid 65534: all uids and gids 65534, not
-		// dumpable (its /proc entry then belongs to root).
+		// Like ssh-agent: a process of uid and gid 65534 (started as
+		// root) that made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0)).
 		if err := unix.Setgroups(nil); err != nil {
 			fail(err)
 		}
