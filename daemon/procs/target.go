@@ -149,8 +149,10 @@ func (s *Service) open(ref Target) (*target, error) {
 	if l, err := os.Readlink(dir + "/exe"); err == nil {
 		t.exe = l
 	}
+	// The owner of /proc/PID/stat, not of /proc/PID: the kernel keeps the
+	// euid on the 0555 directory even for a non-dumpable process
+	// (task_dump_owner), and gives its files to root.
 	var fst unix.Stat_t
-	// (The owner of the directory itself is not kept up to date: stat a file.)
 	t.dumpable = unix.Stat(dir+"/stat", &fst) == nil && (fst.Uid == t.uids[1] || t.uids[1] == 0)
 	t.ctime = procfs.CreateTime(s.inv.BootTime(), t.st.StartTicks)
 	// Verify: the pinned process is still alive, so what we read is its.
