@@ -34,6 +34,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PW_TEST_CLIENT") == "1" {
 		os.Exit(clientMain(os.Args[1:]))
 	}
+	testproc.RunHelperIfAsked() // target processes (testproc.Helper)
 	os.Exit(m.Run())
 }
 

@@ -2,7 +2,9 @@ package dbusiface
 
 import (
 	"os"
+	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/godbus/dbus/v5"
@@ -99,4 +101,38 @@ func TestPIDFDMethods(t *testing.T) {
 			t.Error("uid 65534's process did not die from its SignalPIDFD KILL")
 		}
 	})
+}
+
+// TestGetFollowsKernelReadRule: over the bus, uid 65534 gets the
+// environment of its own plain process, but not of its own non-dumpable
+// one (like ssh-agent) nor of one running with a group it lacks, as the
+// kernel refuses it too.
+func TestGetFollowsKernelReadRule(t *testing.T) {
+	b := startBus(t)
+	plain := spawn(t, nobody)
+	nodump := testproc.Helper(t, "nodump")
+	cmd := exec.Command("sleep", "300")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: 0, Groups: []uint32{}}}
+	group0 := testproc.Start(t, cmd).ReapInBackground()
+	testproc.WaitExec(t, plain.PID)
+	testproc.WaitExec(t, group0.PID)
+
+	get := func(pid int) map[string]any {
+		t.Helper()
+		r := b.asNobody("get", strconv.Itoa(pid))
+		if r.Error != "" || len(r.Body) != 1 {
+			t.Fatalf("GetProcess %d as uid 65534: %+v", pid, r)
+		}
+		return r.Body[0].(map[string]any)
+	}
+	if d := get(plain.PID); d["environ"] == nil || d["exe"] == "" {
+		t.Errorf("own plain process: environ %v, exe %q", d["environ"] != nil, d["exe"])
+	}
+	for name, pid := range map[string]int{"non-dumpable": nodump.PID, "gid 0": group0.PID} {
+		d := get(pid)
+		if _, ok := d["environ"]; ok || d["exe"] != "" || d["cwd"] != "" {
+			t.Errorf("%s own process: environ %v, exe %q, cwd %q: the kernel would refuse them", name, ok, d["exe"], d["cwd"])
+		}
+	}
 }
