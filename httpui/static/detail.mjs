@@ -61,43 +61,98 @@ function pidLinks(refs, sep) {
   return wrap;
 }
 
-export async function openDetail(pid) {
+let lastFetch = 0;
+let current = null; // the process shown
+
+// openDetail shows pid's detail; live (a refresh while open) keeps the
+// scroll position, the open <details> and the sections that did not change.
+export async function openDetail(pid, live) {
   const d = $("detail");
-  state.detailPid = pid;
-  $("dtitle").textContent = "PID " + pid;
-  $("dmsg").textContent = "Loading…";
-  $("dbody").replaceChildren();
-  $("dactions").replaceChildren();
-  if (!d.open) d.showModal();
+  if (!live) {
+    state.detailPid = pid;
+    current = null;
+    $("dtitle").textContent = "PID " + pid;
+    $("dmsg").textContent = "Loading…";
+    $("dbody").replaceChildren();
+    $("dactions").replaceChildren();
+    $("dnav").replaceChildren();
+    if (!d.open) d.showModal();
+  }
+  lastFetch = Date.now();
   let p;
   try {
     p = await api("/api/process/" + pid);
   } catch (e) {
-    if (state.detailPid === pid) $("dmsg").textContent = e.message;
+    if (state.detailPid !== pid) return;
+    $("dmsg").textContent = live && e.status === 404 ? "This process has exited; what it showed last is below." : e.message;
     return;
   }
-  if (state.detailPid !== pid) return;
-  $("dmsg").textContent = "";
+  if (state.detailPid !== pid || !d.open) return;
+  if (!live || /^(Loading|This process has exited)/.test($("dmsg").textContent)) $("dmsg").textContent = "";
+  current = p;
   $("dtitle").textContent = (p.name || "?") + " — PID " + p.pid;
   const acts = $("dactions");
-  for (const b of actionButtons(p, "detail")) {
-    b.addEventListener("click", () => doAction(p, b.dataset.act));
-    acts.appendChild(b);
-  }
+  const btns = actionButtons(p, "detail");
   const reload = button("Reload", "Read this process again");
-  reload.addEventListener("click", () => openDetail(pid));
-  acts.appendChild(reload);
+  reload.dataset.act = "reload";
+  btns.push(reload);
+  if (!acts.firstChild || acts.childElementCount !== btns.length || btns.some((b, i) => !b.isEqualNode(acts.children[i]))) {
+    for (const b of btns) b.addEventListener("click", () => { if (b.dataset.act === "reload") openDetail(pid, true); else doAction(current || p, b.dataset.act); });
+    acts.replaceChildren(...btns);
+  }
   const body = $("dbody");
+  const nav = $("dnav");
+  const open = new Set([...body.querySelectorAll("details[open]")].map((x) => x.closest("section").id));
+  const top = body.scrollTop;
+  const secs = [];
   for (const s of sections) {
     const node = s.render(p);
     if (!node) continue;
     const sec = section(typeof s.title === "function" ? s.title(p) : s.title, s.id);
+    sec.querySelector("h3").tabIndex = -1;
     sec.appendChild(node);
-    body.appendChild(sec);
+    if (open.has(sec.id)) for (const x of sec.querySelectorAll("details")) x.open = true;
+    secs.push(sec);
   }
+  // Keep the sections that did not change (focus and selection stay).
+  const old = new Map([...body.children].map((x) => [x.id, x]));
+  const want = secs.map((n) => { const o = old.get(n.id); return o && o.isEqualNode(n) ? o : n; });
+  if (want.length !== body.childElementCount || want.some((n, i) => body.children[i] !== n)) body.replaceChildren(...want);
+  body.scrollTop = top;
+  // Section links: every section is one Tab and Enter away.
+  const links = secs.map((sec) => {
+    const b = button(sec.querySelector("h3").textContent.replace(/ \(.*$/, ""), "Go to this section", "small");
+    b.dataset.section = sec.id;
+    return b;
+  });
+  if (nav.childElementCount !== links.length || links.some((b, i) => !b.isEqualNode(nav.children[i]))) nav.replaceChildren(...links);
 }
 
-on("result", (p, text) => { if (state.detailPid === p.pid) $("dmsg").textContent = text; });
+// initDetail wires the section links and the live refresh.
+export function initDetail() {
+  $("dnav").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-section]");
+    if (!b) return;
+    const h = document.querySelector("#" + b.dataset.section + " h3");
+    if (h) { h.scrollIntoView({ block: "start" }); h.focus({ preventScroll: true }); }
+  });
+  // With Auto on, the open detail follows the list's updates, at most once
+  // per interval.
+  on("data", () => {
+    if (state.detailPid == null || !$("detail").open || state.mode === "off") return;
+    if (Date.now() - lastFetch < state.prefs.interval * 1000 - 100) return;
+    openDetail(state.detailPid, true);
+  });
+  // After a restart, follow the process to its new PID.
+  on("result", (p, text, kind, r) => {
+    if (state.detailPid !== p.pid) return;
+    $("dmsg").textContent = text;
+    if (r && r.new_pid && r.new_pid !== p.pid) {
+      const msg = text;
+      openDetail(r.new_pid).then(() => { if (state.detailPid === r.new_pid && !$("dmsg").textContent) $("dmsg").textContent = msg; });
+    }
+  });
+}
 
 // --- the built-in sections ---
 
