@@ -125,7 +125,8 @@ export function inSequence(lastSeq, d) {
 // parseQuery reads the one search syntax of every view (and of the
 // server's ?q=): words match a substring of the PID, name, user or command
 // line (in the ports view: of the address, state, protocol, process name or
-// user); a bare number matches a PID containing it or a port equal to it;
+// user); a bare number matches a PID containing it, a port equal to it, or
+// like a word;
 // "port:5432" or ":5432" a port, "user:root" a user, "pid:42" a PID.
 // All terms must match.
 export function parseQuery(q) {
@@ -154,15 +155,15 @@ export function matches(p, pq) {
   if (pq.pid != null && p.pid !== pq.pid) return false;
   if (pq.port != null && !hasPort(p, pq.port)) return false;
   for (const n of pq.nums) {
-    if (!String(p.pid).includes(n) && !hasPort(p, Number(n))) return false;
+    if (!String(p.pid).includes(n) && !hasPort(p, Number(n)) && !wordMatches(p, n)) return false;
   }
-  for (const t of pq.text) {
-    if ((p.name || "").toLowerCase().includes(t)) continue;
-    if ((p.username || "").toLowerCase().includes(t)) continue;
-    if ((p.cmdline || []).some((a) => a.toLowerCase().includes(t))) continue;
-    return false;
-  }
+  for (const t of pq.text) if (!wordMatches(p, t)) return false;
   return true;
+}
+
+function wordMatches(p, t) {
+  return (p.name || "").toLowerCase().includes(t) || (p.username || "").toLowerCase().includes(t) ||
+    (p.cmdline || []).some((a) => a.toLowerCase().includes(t));
 }
 
 export function comparator(sortId, order) {
