@@ -24,11 +24,13 @@ function who(p) {
   return (p.name || "?") + " (PID " + p.pid + (p.username ? ", user " + p.username : "") + ")";
 }
 
-// refusal says why the daemon would refuse every action on p, or "".
-export function refusal(p, gone) {
+// refusal says why the daemon would refuse the action act on p, or "":
+// the list's "protected" covers signals and restarts (renice too for a
+// kernel thread).
+export function refusal(p, gone, act) {
   if (gone) return "This process has exited.";
-  if (p.protected) return "Protected (" + p.protected + "): the daemon refuses actions on it.";
-  return "";
+  if (!p.protected || (act === "renice" && p.protected !== "kernel thread")) return "";
+  return "Protected (" + p.protected + "): the daemon refuses this whoever asks.";
 }
 
 // actionButtons returns the buttons of p's actions; where is "row",
@@ -36,9 +38,9 @@ export function refusal(p, gone) {
 // with the reason as their tooltip.
 export function actionButtons(p, where, gone) {
   const out = [];
-  const why = refusal(p, gone);
   for (const a of ACTIONS) {
     if (a.row && where === "detail") continue;
+    const why = refusal(p, gone, a.act);
     const b = button(a.label, why || a.title + " — " + (p.name || "") + " (PID " + p.pid + ")", a.cls);
     b.dataset.act = a.act;
     b.setAttribute("aria-label", a.label + " " + (p.name || "") + " (PID " + p.pid + ")");
@@ -221,7 +223,7 @@ export function openRowMenu(p, gone) {
 // doAction runs the action named what (an ACTIONS act) on p, the process
 // as its row showed it.
 export function doAction(p, what) {
-  const why = refusal(p, false);
+  const why = refusal(p, false, what);
   if (why) { report(who(p) + ": " + why, "err"); return null; }
   switch (what) {
     case "restart": return restartProc(p);

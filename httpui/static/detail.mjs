@@ -167,8 +167,9 @@ const ids = (a) => (a || []).join(" / ");
 registerDetailSection({ id: "process", title: "Process", order: 10, render: (p) => kvList([
   ["PID", p.pid], ["PPID", p.ppid], ["Name", p.name], ["User", p.username + " (uid " + p.uid + ")"],
   ["UIDs (r/e/s)", ids(p.uids)], ["GIDs (r/e/s)", ids(p.gids)],
-  ["Status", p.status], ["CPU %", (p.cpu_percent || 0).toFixed(1)], ["RSS", L.fmtBytes(p.memory_rss)], ["Nice", p.nice],
-  ["Threads", p.num_threads], ["Started", (p.create_time_iso || "").replace("T", " ")], ["Open files", p.open_files_count],
+  ["Status", p.status], ["Protected", p.protected || undefined], ["CPU %", (p.cpu_percent || 0).toFixed(1)], ["CPU time (TIME+)", L.fmtCPUTime(p.cpu_time)],
+  ["RSS", L.fmtBytes(p.memory_rss) + " (" + (p.memory_percent || 0).toFixed(1) + " % of RAM)"], ["Virtual size", L.fmtBytes(p.memory_vms)], ["Nice", p.nice],
+  ["Threads", p.num_threads], ["Started", (p.create_time_iso || "").replace("T", " ")], ["Open files", p.open_files_count + " (descriptors on files outside /dev)"],
   ["Executable", p.exe], ["Working directory", p.cwd], ["Command line", (p.cmdline || []).join(" ")],
 ]) });
 
@@ -183,7 +184,7 @@ registerDetailSection({ id: "unit", title: "Control group and unit", order: 20, 
 } });
 
 registerDetailSection({ id: "sockets", title: (p) => "Sockets (" + (p.ports || []).length + ")", order: 30, render: (p) => (p.ports || []).length
-  ? table("Sockets", ["Proto", "Local", "Remote", "State", "Family"], p.ports.map((x) => [x.type || "", x.local, x.remote || "—", x.status, (x.family || "").replace("AddressFamily.", "")]))
+  ? table("Sockets", ["Proto", "Local", "Remote", "State", "Family"], L.sortedPorts(p.ports).map((x) => [x.type || "", x.local, x.remote || "—", L.stateLabel(x), (x.family || "").replace("AddressFamily.", "")]))
   : el("p", "No TCP or UDP sockets.", "muted") });
 
 registerDetailSection({ id: "memory", title: "Memory (smaps_rollup)", order: 40, render: (p) => {
@@ -204,13 +205,16 @@ registerDetailSection({ id: "family", title: "Family", order: 50, render: (p) =>
   el("h4", "Parent chain"), pidLinks(p.parents, " › "),
   el("h4", "Children (" + (p.children || []).length + ")"), pidLinks(p.children, "")) });
 
-registerDetailSection({ id: "files", title: (p) => "Open files (" + (p.open_files || []).length + ")", order: 60, render: (p) => {
+registerDetailSection({ id: "files", title: (p) => "Open paths (" + (p.open_files || []).length + ")", order: 60, render: (p) => {
   const files = p.open_files || [];
   if (!files.length) return el("p", "None visible.", "muted");
+  const f = document.createDocumentFragment();
+  f.appendChild(el("p", "Every descriptor on a path, /dev included (\"Open files\" above counts those outside /dev).", "muted"));
   const ul = el("ul", null, "files");
   for (const f of files.slice(0, 1000)) ul.appendChild(el("li", f));
   if (files.length > 1000) ul.appendChild(el("li", "… " + (files.length - 1000) + " more", "muted"));
-  return ul;
+  f.appendChild(ul);
+  return f;
 } });
 
 registerDetailSection({ id: "environment", title: "Environment", order: 70, render: (p) => {

@@ -61,6 +61,16 @@ export function fmtStarted(iso, now) {
   return s.startsWith(today + " ") ? s.slice(11) : s.slice(0, 16);
 }
 
+// fmtCPUTime writes CPU seconds as htop's TIME+: m:ss.hh, or h:mm:ss from
+// an hour on.
+export function fmtCPUTime(sec) {
+  sec = Math.max(0, Number(sec) || 0);
+  const z = (n) => String(n).padStart(2, "0");
+  if (sec >= 3600) return Math.floor(sec / 3600) + ":" + z(Math.floor(sec / 60) % 60) + ":" + z(Math.floor(sec) % 60);
+  const cs = Math.round(sec * 100);
+  return Math.floor(cs / 6000) + ":" + z(Math.floor(cs / 100) % 60) + "." + z(cs % 100);
+}
+
 export function cmdText(p) {
   const c = (p.cmdline || []).join(" ");
   return c || "[" + (p.name || "") + "]";
@@ -76,6 +86,9 @@ export const COLUMNS = [
   { id: "status", label: "Status", sort: (p) => p.status || "", text: (p) => p.status || "" },
   { id: "cpu", label: "CPU %", num: true, sort: (p) => p.cpu_percent || 0, text: (p) => (p.cpu_percent || 0).toFixed(1) },
   { id: "mem", label: "RSS", num: true, sort: (p) => p.memory_rss || 0, text: (p) => fmtBytes(p.memory_rss) },
+  { id: "mempct", label: "%MEM", num: true, sort: (p) => p.memory_percent || 0, text: (p) => (p.memory_percent || 0).toFixed(1) },
+  { id: "virt", label: "VIRT", num: true, sort: (p) => p.memory_vms || 0, text: (p) => fmtBytes(p.memory_vms) },
+  { id: "time", label: "TIME+", num: true, sort: (p) => p.cpu_time || 0, text: (p) => fmtCPUTime(p.cpu_time) },
   { id: "nice", label: "Nice", num: true, sort: (p) => p.nice || 0, text: (p) => String(p.nice) },
   { id: "threads", label: "Threads", num: true, sort: (p) => p.num_threads || 0, text: (p) => String(p.num_threads || 0) },
   { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => fmtStarted(p.create_time_iso) },
@@ -85,7 +98,7 @@ export const COLUMNS = [
   { id: "cmdline", label: "Command line", sort: (p) => cmdText(p).toLowerCase(), text: cmdText },
 ];
 export const COLUMN_BY_ID = Object.fromEntries(COLUMNS.map((c) => [c.id, c]));
-export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mem", "nice", "started", "ports", "files", "cmdline"];
+export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "started", "ports", "files", "cmdline"];
 
 // SERVER_SORT_KEYS are the sort keys GET /api/processes accepts, until the
 // daemon says them itself (GET /api/meta); the other columns sort here.

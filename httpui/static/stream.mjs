@@ -112,15 +112,17 @@ function reconnect(g) {
   retry = setTimeout(() => { if (g === gen && $("auto").checked) openStream(); }, state.retryIn * 1000);
 }
 
-export function startStream() {
+// startStream opens the live stream; fresh asks for a first snapshot
+// newer than the daemon's cache (Refresh, after an action).
+export function startStream(fresh) {
   stopLive();
   fails = 0;
   if (typeof EventSource !== "function") { startPolling(); return; }
-  openStream();
+  openStream(fresh);
 }
 
 // openStream opens one stream, keeping the reconnect state.
-async function openStream() {
+async function openStream(fresh) {
   if (es) { es.close(); es = null; }
   const g = gen;
   let t;
@@ -133,7 +135,7 @@ async function openStream() {
     return;
   }
   if (g !== gen) return;
-  const src = new EventSource("/api/events?interval=" + state.prefs.interval + "&ticket=" + encodeURIComponent(t.ticket));
+  const src = new EventSource("/api/events?interval=" + state.prefs.interval + (fresh ? "&fresh=1" : "") + "&ticket=" + encodeURIComponent(t.ticket));
   es = src;
   src.addEventListener("snapshot", (ev) => {
     if (g !== gen) return;
@@ -172,12 +174,12 @@ async function openStream() {
 // stream starts with one; mixing a poll into a delta stream could leave a
 // ghost row.
 export function refresh() {
-  if (state.mode === "sse" || state.mode === "reconnecting") startStream(); else load(true);
+  if (state.mode === "sse" || state.mode === "reconnecting") startStream(true); else load(true);
 }
 
 // start begins the mode the Auto checkbox says (the Refresh button).
 export function start() {
-  if ($("auto").checked) startStream(); else { stopLive(); load(true); emit("mode"); }
+  if ($("auto").checked) startStream(true); else { stopLive(); load(true); emit("mode"); }
 }
 
 export function setAuto(on) {

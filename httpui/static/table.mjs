@@ -52,7 +52,7 @@ let rafPending = false, explicitPending = false;
 let paused = false;
 
 export function held() {
-  return hovering || $("table").contains(document.activeElement);
+  return hovering || $("tablewrap").matches(":hover") || $("table").contains(document.activeElement);
 }
 
 export function scheduleRender(explicit) {
@@ -158,26 +158,22 @@ export function rowId(key) {
   return "row-" + String(key).replace(/[^\w.:-]/g, "_");
 }
 
-// morph updates the rendered row o to look like n without replacing the
-// cells that did not change: a button under the pointer or with focus
-// stays the same element, so a click across a live update is not lost.
+// morph updates the rendered node o to look like n, keeping o's elements
+// where only attributes or text differ: a button under the pointer or with
+// focus stays the same element, so a click across a live update is not
+// lost and the focus stays.
 function morph(o, n) {
+  if (o.isEqualNode(n)) { o.procRef = n.procRef; return o; }
+  if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName) { o.replaceWith(n); return n; }
+  if (o.nodeType === Node.TEXT_NODE) { o.nodeValue = n.nodeValue; return o; }
   for (const a of [...o.attributes]) if (!n.hasAttribute(a.name)) o.removeAttribute(a.name);
   for (const a of n.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
-  o.procRef = n.procRef;
-  if (o.children.length !== n.children.length) { o.replaceChildren(...n.childNodes); return; }
-  const nk = [...n.children];
-  [...o.children].forEach((oc, i) => {
-    const nc = nk[i];
-    if (oc.isEqualNode(nc)) return;
-    if (!oc.childElementCount && !nc.childElementCount && oc.tagName === nc.tagName) {
-      for (const a of [...oc.attributes]) if (!nc.hasAttribute(a.name)) oc.removeAttribute(a.name);
-      for (const a of nc.attributes) if (oc.getAttribute(a.name) !== a.value) oc.setAttribute(a.name, a.value);
-      if (oc.textContent !== nc.textContent) oc.textContent = nc.textContent;
-      return;
-    }
-    o.replaceChild(nc, oc);
-  });
+  if ("procRef" in n) o.procRef = n.procRef;
+  if (o.nodeName === "BUTTON") o.disabled = n.disabled;
+  const oc = [...o.childNodes], nc = [...n.childNodes];
+  if (oc.length !== nc.length) { o.replaceChildren(...nc); return o; }
+  oc.forEach((c, i) => morph(c, nc[i]));
+  return o;
 }
 
 function buildRow(v, r, i) {
@@ -227,7 +223,7 @@ export function paint() {
   for (let i = w.start; i < w.end; i++) {
     const n = buildRow(v, rows[i], i);
     const o = old.get(n.dataset.key);
-    if (o && o.children.length === n.children.length) { morph(o, n); want.push(o); old.delete(n.dataset.key); } else want.push(n);
+    if (o) { want.push(morph(o, n)); old.delete(n.dataset.key); } else want.push(n);
   }
   want.push(spacer("bottom", (rows.length - w.end) * ROW_H, ncols));
   if (!rows.length && state.loaded) {

@@ -53,6 +53,14 @@ func init() {
 	}
 	switch mode {
 	case "sleep":
+	case "zombie":
+		// A child that exits and is never waited for: a zombie (state Z).
+		z := exec.Command("/bin/true")
+		if err := z.Start(); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(2)
+		}
+		fmt.Println(z.Process.Pid)
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -69,9 +77,10 @@ func init() {
 }
 
 var (
-	baseURL  string
-	repoRoot string
-	shotDir  string
+	baseURL   string
+	repoRoot  string
+	shotDir   string
+	daemonBin string // the daemon built for the tests
 )
 
 func TestMain(m *testing.M) {
@@ -113,6 +122,7 @@ func run(m *testing.M) int {
 		fmt.Println("cannot build the daemon:", err)
 		return 1
 	}
+	daemonBin = bin
 	port, err := testproc.FreeLoopbackPort()
 	if err != nil {
 		fmt.Println(err)
@@ -168,7 +178,7 @@ func spawn(t *testing.T, mode, name string) *childProc {
 	}
 	c := &childProc{cmd: cmd, pid: cmd.Process.Pid, name: name}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if mode == "listen" {
+	if mode == "listen" || mode == "zombie" {
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil {
 			t.Fatalf("listening child: %v", err)

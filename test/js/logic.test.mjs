@@ -265,3 +265,17 @@ test("hideKthreads leaves kernel threads out of the list and the tree", () => {
   assert.deepEqual(L.treeRows(m, "", "pid", "asc", null, true).map((r) => r.p.pid), [1, 4]);
   assert.ok(!L.isKernelThread(P(6, 1, "init", { protected: "pid 1" })));
 });
+
+// Issue 10 item 11: TIME+ like htop, and the new columns sort.
+test("fmtCPUTime and the %MEM, TIME+, VIRT columns", () => {
+  assert.equal(L.fmtCPUTime(0), "0:00.00");
+  assert.equal(L.fmtCPUTime(65.5), "1:05.50");
+  assert.equal(L.fmtCPUTime(3725), "1:02:05");
+  assert.equal(L.fmtCPUTime(undefined), "0:00.00");
+  const m = L.applySnapshot([P(1, 0, "a", { cpu_time: 5, memory_percent: 0.5, memory_vms: 10 }), P(2, 0, "b", { cpu_time: 50, memory_percent: 0.1, memory_vms: 5 })]);
+  assert.deepEqual(L.view(m, "", "time", "desc").map((p) => p.pid), [2, 1]);
+  assert.deepEqual(L.view(m, "", "mempct", "desc").map((p) => p.pid), [1, 2]);
+  assert.deepEqual(L.view(m, "", "virt", "asc").map((p) => p.pid), [2, 1]);
+  assert.equal(L.COLUMN_BY_ID.mempct.text(m.get(1)), "0.5");
+  assert.equal(L.COLUMN_BY_ID.virt.text(m.get(1)), "10 B");
+});
