@@ -13,7 +13,7 @@ import (
 // included (issue 10 item 11: "Server CSV" used to ignore them), and
 // ?fresh= is validated like any other parameter.
 func TestCSVSearchSyntaxAndFresh(t *testing.T) {
-	h, _ := newHandler(t, Options{})
+	h, _ := newRealHandler(t, Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -32,9 +32,10 @@ func TestCSVSearchSyntaxAndFresh(t *testing.T) {
 			t.Errorf("q=%q: %d rows %v, want only this process (%s)", q, len(recs)-1, recs[1:], self)
 		}
 	}
-	w := do(t, h, req{path: "/api/processes?fresh=maybe"})
+	fake, _ := newHandler(t, Options{})
+	w := do(t, fake, req{path: "/api/processes?fresh=maybe"})
 	wantStatus(t, w, 400)
-	if m := decode(t, w); !strings.Contains(m["error"].(string), "fresh") {
+	if m := decode(t, w); !strings.Contains(m["error"].(string), "fresh") || m["code"] != "invalid_argument" {
 		t.Errorf("fresh=maybe: %v", m)
 	}
 }
@@ -51,6 +52,6 @@ func userName(t *testing.T) string {
 }
 
 func mustHandler(t *testing.T) *Handler {
-	h, _ := newHandler(t, Options{})
+	h, _ := newRealHandler(t, Options{})
 	return h
 }

@@ -433,7 +433,7 @@ func TestLiveDeltaCost2000(t *testing.T) {
 	openApp(t, ctx)
 	type res struct {
 		P50, P95, Max, Frame float64
-		Rows, Size, Sum   int
+		Rows, Size, Sum      int
 	}
 	r, err := chromedp.Run(ctx, chromedp.Evaluate[res](`(async () => {
 		const S = ProcWatch.state, L = ProcWatch.L;
