@@ -144,6 +144,9 @@ func TestGridKeyboardAndFocus(t *testing.T) {
 	if ar.W <= 0 || ar.Right > th.Right+0.5 || ar.X < th.X {
 		t.Errorf("sort arrow %+v not inside its header %+v", ar, th)
 	}
+	if v := eval[string](t, ctx, `(l => l.scrollWidth + "/" + l.clientWidth)(document.querySelector("#thead th[aria-sort] .lbl"))`); func() bool { p := strings.Split(v, "/"); return p[0] != p[1] }() {
+		t.Errorf("the sorted column's label is cut: scroll/client width %s", v)
+	}
 	noCSPViolations(t, ctx)
 }
 
@@ -227,12 +230,16 @@ func TestPhoneLayout(t *testing.T) {
 	}
 	row := rectOf(t, ctx, `document.querySelector("#rows tr.r")`)
 	menu := rectOf(t, ctx, `document.querySelector("#rows tr.r button.menubtn")`)
+	if wrap0 := rectOf(t, ctx, `document.getElementById("tablewrap")`); menu.Right > wrap0.Right+1 || menu.X < wrap0.X {
+		t.Errorf("the row's menu button %+v is outside the visible table %+v", menu, wrap0)
+	}
 	if row.H < 44 || menu.W < 44 || menu.H < 44 {
 		t.Errorf("touch targets: row %.0f px high, menu button %.0f×%.0f", row.H, menu.W, menu.H)
 	}
 	if eval[string](t, ctx, `getComputedStyle(document.querySelector('#rows tr.r button[data-act="TERM"]')).display`) != "none" {
 		t.Error("the row's action buttons show on a phone (they belong in its menu)")
 	}
+	shot(t, ctx, "phone-light")
 	// Scrolled to the right, the PID and the name stay at the left edge.
 	eval[bool](t, ctx, `(w => (w.scrollLeft = w.scrollWidth, true))(document.getElementById("tablewrap"))`)
 	time.Sleep(100 * time.Millisecond)
@@ -242,7 +249,7 @@ func TestPhoneLayout(t *testing.T) {
 	if eval[int](t, ctx, `document.getElementById("tablewrap").scrollLeft`) == 0 || math.Abs(pid.X-wrap.X) > 2 || math.Abs(name.X-pid.Right) > 2 {
 		t.Errorf("sticky columns: wrap %+v, pid cell %+v, name cell %+v", wrap, pid, name)
 	}
-	shot(t, ctx, "phone-light")
+	shot(t, ctx, "phone-scrolled-light")
 	eval[bool](t, ctx, `(w => (w.scrollLeft = 0, true))(document.getElementById("tablewrap"))`)
 	eval[bool](t, ctx, `(document.querySelector("#rows tr.r button.menubtn").click(), true)`)
 	waitFor(t, ctx, "the row menu", `document.getElementById("rowmenu").open && document.querySelectorAll("#rowmenuacts button").length >= 6`, 3*time.Second)
@@ -391,8 +398,8 @@ func TestSearchPortsProtectedColumns(t *testing.T) {
 
 	// %MEM and TIME+ by default; the zombie's state stands out.
 	heads := eval[string](t, ctx, `[...document.querySelectorAll("#thead th")].map(th => th.textContent.replace(/[▲▼]/g, "")).join(",")`)
-	if !strings.Contains(heads, "%MEM") || !strings.Contains(heads, "TIME+") {
-		t.Errorf("headers %s lack %%MEM or TIME+", heads)
+	if !strings.Contains(heads, "MEM%") || !strings.Contains(heads, "TIME+") {
+		t.Errorf("headers %s lack MEM%% or TIME+", heads)
 	}
 	search(t, ctx, "pid:"+strconv.Itoa(z.port))
 	zsel := fmt.Sprintf(`#rows tr.r[data-pid="%d"] td.c-status`, z.port)
