@@ -2,7 +2,7 @@
 
 package browser
 
-// The UI an admin can trust with a root token: each test names the item of
+// The UI an admin can trust with a root token (issue 10): each test names the item of
 // the review it covers (rows that hold still, confirmations, readable
 // results, search, restart, truthful status, keyboard, phone, protected
 // processes, columns).
@@ -47,7 +47,7 @@ func startAuto(t *testing.T, ctx context.Context, interval string) {
 	waitFor(t, ctx, "the live stream", `ProcWatch.state.mode === "sse" && ProcWatch.state.seq >= 1`, 10*time.Second)
 }
 
-// Item 1: with Auto at 1 s and the pointer resting on a row's button, the
+// Issue 10 item 1: with Auto at 1 s and the pointer resting on a row's button, the
 // row under it keeps its process; a click acts on that process.
 func TestLiveRowsHoldUnderPointer(t *testing.T) {
 	ctx := newBrowser(t)
@@ -103,7 +103,7 @@ func TestLiveRowsHoldUnderPointer(t *testing.T) {
 	noCSPViolations(t, ctx)
 }
 
-// Item 8: one Tab stop for the grid, focus survives live updates, actions
+// Issue 10 item 8: one Tab stop for the grid, focus survives live updates, actions
 // from the focused row, the sort arrow is never cut.
 func TestGridKeyboardAndFocus(t *testing.T) {
 	ctx := newBrowser(t)
@@ -150,7 +150,7 @@ func TestGridKeyboardAndFocus(t *testing.T) {
 	noCSPViolations(t, ctx)
 }
 
-// Item 3: every section of the detail can be reached (wheel, End, the
+// Issue 10 item 3: every section of the detail can be reached (wheel, End, the
 // section links), it refreshes live, and on a phone the sections stack.
 func TestDetailScrollsAndLive(t *testing.T) {
 	ctx := newBrowser(t)
@@ -214,7 +214,7 @@ func newPhone(t *testing.T) context.Context {
 	return ctx
 }
 
-// Item 9: a phone sees the table with a compact header, the PID and name
+// Issue 10 item 9: a phone sees the table with a compact header, the PID and name
 // always in view, 44 px targets and actions in a per-row menu; Status shows.
 func TestPhoneLayout(t *testing.T) {
 	ctx := newPhone(t)
@@ -260,7 +260,7 @@ func TestPhoneLayout(t *testing.T) {
 	noCSPViolations(t, ctx)
 }
 
-// Item 7: the status line tells the truth: the first-visit hint goes, a
+// Issue 10 item 7: the status line tells the truth: the first-visit hint goes, a
 // wrong token clears the list, Refresh gets a fresh snapshot, the stream
 // reconnects after a daemon restart and the real cadence is shown.
 func TestStatusTruthAndReconnect(t *testing.T) {
@@ -318,7 +318,7 @@ func TestStatusTruthAndReconnect(t *testing.T) {
 	t.Logf("summary: %s", eval[string](t, ctx, `document.getElementById("summary").textContent`))
 }
 
-// Items 5, 10, 11: one search syntax, listeners as :PORT, the ports view
+// Issue 10 items 5, 10, 11: one search syntax, listeners as :PORT, the ports view
 // sorts by its headers, protected processes offer no action, kernel
 // threads can be hidden, %MEM/TIME+/VIRT, D and Z stand out, and the
 // server's CSV applies port:.
@@ -410,7 +410,7 @@ func TestSearchPortsProtectedColumns(t *testing.T) {
 	noCSPViolations(t, ctx)
 }
 
-// Item 6: after a restart the open detail follows the new process, and a
+// Issue 10 item 6: after a restart the open detail follows the new process, and a
 // filtered list shows it without a manual refresh.
 func TestRestartFollowsNewPID(t *testing.T) {
 	ctx := newBrowser(t)
@@ -486,7 +486,7 @@ func TestLiveDeltaCost2000(t *testing.T) {
 	}
 }
 
-// Item 2: Terminate asks first; "do not ask again" turns that off (kept in
+// Issue 10 item 2: Terminate asks first; "do not ask again" turns that off (kept in
 // the preferences, and back on from the options); Kill always asks.
 func TestTerminateConfirmPreference(t *testing.T) {
 	ctx := newBrowser(t)
