@@ -182,6 +182,10 @@ func TestDetailScrollsAndLive(t *testing.T) {
 			t.Errorf("section link %d does not bring its section into view", i)
 		}
 	}
+	// The two file counts say what each counts.
+	if v := eval[string](t, ctx, `(() => { const dt = [...document.querySelectorAll("#dsec-process dt")].find(d => d.textContent === "Open files"); return dt.nextElementSibling.textContent + " | " + document.querySelector("#dsec-files h3").textContent + " | " + document.querySelector("#dsec-files p").textContent })()`); !strings.Contains(v, "outside /dev") || !strings.HasPrefix(strings.Split(v, " | ")[1], "Open paths (") || !strings.Contains(v, "/dev included") {
+		t.Errorf("file counts: %s", v)
+	}
 	// Live: a renice outside the UI shows without pressing Reload.
 	must(t, unix.Setpriority(unix.PRIO_PROCESS, c.pid, 6))
 	waitFor(t, ctx, "the new nice in the open detail", `(() => { const dt = [...document.querySelectorAll("#dsec-process dt")].find(d => d.textContent === "Nice"); return dt && dt.nextElementSibling.textContent === "6" })()`, 6*time.Second)
