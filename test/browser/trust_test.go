@@ -532,3 +532,18 @@ func TestTerminateConfirmPreference(t *testing.T) {
 		t.Error("the option did not turn the confirmation back on")
 	}
 }
+
+// Modules that do not import the page's (a view on another branch) talk
+// to it with two DOM events: roy:open-process opens a detail, and each
+// detail built dispatches roy:process-detail with its body to decorate.
+func TestDetailDOMEvents(t *testing.T) {
+	ctx := newBrowser(t)
+	openApp(t, ctx)
+	pid := os.Getpid()
+	eval[bool](t, ctx, fmt.Sprintf(`(() => {
+		window.__dec = [];
+		document.addEventListener("roy:process-detail", (e) => { window.__dec.push(e.detail.pid); const s = document.createElement("section"); s.id = "dsec-extra"; s.textContent = "extra for " + e.detail.pid; e.detail.body.appendChild(s); });
+		document.dispatchEvent(new CustomEvent("roy:open-process", { detail: { pid: %d } }));
+		return true })()`, pid))
+	waitFor(t, ctx, "the detail, decorated", fmt.Sprintf(`document.getElementById("detail").open && document.getElementById("dtitle").textContent.endsWith("PID %d") && (document.getElementById("dsec-extra") || {}).textContent === "extra for %d"`, pid, pid), 5*time.Second)
+}
