@@ -53,6 +53,15 @@ func init() {
 	}
 	switch mode {
 	case "sleep":
+	case "spin":
+		// Busy about half the time, so it ranks high by CPU and moves.
+		go func() {
+			for {
+				for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
 	case "zombie":
 		// A child that exits and is never waited for: a zombie (state Z).
 		z := exec.Command("/bin/true")

@@ -51,10 +51,18 @@ func startAuto(t *testing.T, ctx context.Context, interval string) {
 // row under it keeps its process; a click acts on that process.
 func TestLiveRowsHoldUnderPointer(t *testing.T) {
 	ctx := newBrowser(t)
+	// A busy child of ours: high in the CPU order, moving, and alive for the
+	// whole test (other processes of the host come and go).
+	spin := spawn(t, "spin", childName("h"))
 	openApp(t, ctx)
 	startAuto(t, ctx, "1")
-	waitFor(t, ctx, "rows", `document.querySelectorAll("#rows tr.r").length > 8`, 5*time.Second)
-	btn := `document.querySelectorAll("#rows tr.r")[4].querySelector('button[data-act="TERM"]')`
+	waitFor(t, ctx, "the busy child in view", fmt.Sprintf(`document.querySelectorAll("#rows tr.r").length > 8 && [...document.querySelectorAll("#rows tr.r")].findIndex(r => Number(r.dataset.pid) === %d) >= 0`, spin.pid), 10*time.Second)
+	idx := eval[int](t, ctx, fmt.Sprintf(`[...document.querySelectorAll("#rows tr.r")].findIndex(r => Number(r.dataset.pid) === %d)`, spin.pid))
+	other := idx - 1 // the row that will "exit" next to it
+	if idx == 0 {
+		other = 1
+	}
+	btn := fmt.Sprintf(`document.querySelectorAll("#rows tr.r")[%d].querySelector('button[data-act="TERM"]')`, idx)
 	r := rectOf(t, ctx, btn)
 	x, y := r.X+r.W/2, r.Y+r.H/2
 	must(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x, y)))
@@ -77,16 +85,16 @@ func TestLiveRowsHoldUnderPointer(t *testing.T) {
 	// would move it (its CPU drops to 0, the rest rise) and where the row
 	// above exits: nothing moves, the exit is marked.
 	eval[bool](t, ctx, `(document.getElementById("auto").click(), ProcWatch.state.mode === "off")`)
-	above := eval[int](t, ctx, `Number(document.querySelectorAll("#rows tr.r")[3].dataset.pid)`)
+	above := eval[int](t, ctx, fmt.Sprintf(`Number(document.querySelectorAll("#rows tr.r")[%d].dataset.pid)`, other))
 	eval[bool](t, ctx, fmt.Sprintf(`(() => {
 		const S = ProcWatch.state, changed = [];
 		for (const p of S.map.values()) changed.push({pid: p.pid, cpu_percent: p.pid === %d ? 0 : 50 + (p.pid %% 40)});
 		ProcWatch.L.applyDelta(S.map, {changed, removed: [%d]});
 		ProcWatch.emit("data");
 		return true })()`, pid, above))
-	waitFor(t, ctx, "the update, held: the exited row marked in place", fmt.Sprintf(`!document.getElementById("paused").hidden && (r => r && r.classList.contains("gone") && Number(r.dataset.pid) === %d)(document.querySelectorAll("#rows tr.r")[3])`, above), 3*time.Second)
-	if !eval[bool](t, ctx, fmt.Sprintf(`document.elementFromPoint(%f, %f) === window.__btn && document.querySelectorAll("#rows tr.r")[3].classList.contains("gone")`, x, y)) {
-		diag := eval[string](t, ctx, fmt.Sprintf(`(() => { const e = document.elementFromPoint(%f, %f); const tr = e && e.closest("tr"); return (e ? e.tagName + "." + e.className : "none") + " row " + (tr ? tr.dataset.pid + "/" + tr.dataset.idx : "-") + " old in DOM=" + document.body.contains(window.__btn) + " old row " + (window.__btn.closest("tr") || {dataset: {}}).dataset.idx + " row3 " + document.querySelectorAll("#rows tr.r")[3].className + "/" + document.querySelectorAll("#rows tr.r")[3].dataset.pid + " above %d" })()`, x, y, above))
+	waitFor(t, ctx, "the update, held: the exited row marked in place", fmt.Sprintf(`!document.getElementById("paused").hidden && (r => r && r.classList.contains("gone") && Number(r.dataset.pid) === %d)(document.querySelectorAll("#rows tr.r")[%d])`, above, other), 3*time.Second)
+	if !eval[bool](t, ctx, fmt.Sprintf(`document.elementFromPoint(%f, %f) === window.__btn && document.querySelectorAll("#rows tr.r")[%d].classList.contains("gone")`, x, y, other)) {
+		diag := eval[string](t, ctx, fmt.Sprintf(`(() => { const e = document.elementFromPoint(%f, %f); const tr = e && e.closest("tr"); return (e ? e.tagName + "." + e.className : "none") + " row " + (tr ? tr.dataset.pid + "/" + tr.dataset.idx : "-") + " old in DOM=" + document.body.contains(window.__btn) + " old row " + (window.__btn.closest("tr") || {dataset: {}}).dataset.idx + " above %d" })()`, x, y, above))
 		t.Fatalf("a re-sorting update moved the row under the pointer, or the exited row above went away: %s", diag)
 	}
 	if seqN < seq0+2 {
