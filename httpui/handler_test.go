@@ -34,7 +34,7 @@ func TestHealth(t *testing.T) {
 	}
 	ts, _ := m["time"].(string)
 	if _, err := time.ParseInLocation("2006-01-02T15:04:05.000000", ts, time.Local); err != nil {
-		t.Errorf("time %q is not the seed's ISO-8601 format: %v", ts, err)
+		t.Errorf("time %q is not the original API's ISO-8601 format (docs/http-api.md): %v", ts, err)
 	}
 	if keys := sortedKeys(m); !slices.Equal(keys, []string{"status", "time", "version"}) {
 		t.Errorf("health keys = %v", keys)
@@ -280,7 +280,7 @@ func TestMethods(t *testing.T) {
 	wantStatus(t, do(t, h, req{method: "HEAD", path: "/api/health"}), 200)
 }
 
-// TestShapes checks the seed's JSON shapes, key by key.
+// TestShapes checks the original API's JSON shapes (docs/http-api.md), key by key.
 func TestShapes(t *testing.T) {
 	h, _ := newRealHandler(t, Options{})
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -309,7 +309,7 @@ func TestShapes(t *testing.T) {
 	if list.Count != len(list.Items) || list.Count < 3 {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
-	// The seed's keys, plus the documented additions uid and num_threads.
+	// The original API's keys, plus the documented additions uid and num_threads.
 	wantItem := []string{"cmdline", "cpu_percent", "create_time", "create_time_iso", "exe", "memory_rss", "name", "nice",
 		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}
 	wantPort := []string{"family", "local", "local_port", "remote", "status", "type"}
