@@ -30,7 +30,11 @@ function init() {
   remember.checked = isRemembered();
   tok.addEventListener("input", () => saveToken(tok.value, remember.checked));
   remember.addEventListener("change", () => saveToken(tok.value, remember.checked));
-  tok.addEventListener("change", () => stream.start());
+  tok.addEventListener("change", () => { stream.reloadMeta(); stream.start(); });
+  on("meta", () => {
+    $("readonly").hidden = !state.meta.readOnly;
+    table.render(true);
+  });
 
   $("sort").addEventListener("change", () => prefs.setSort($("sort").value));
   $("order").addEventListener("change", () => prefs.setSort(state.prefs.sort, $("order").value));

@@ -139,7 +139,7 @@ func run(m *testing.M) int {
 	}
 	d := exec.Command(bin)
 	d.Env = append(os.Environ(),
-		"ROY_PROCWATCH_BUS=none", "ROY_PROCWATCH_TOKEN="+token, "ROY_PROCWATCH_HOST=127.0.0.1",
+		"ROY_PROCWATCH_BUS=none", "ROY_PROCWATCH_TOKEN="+token, "ROY_PROCWATCH_READ_TOKEN="+readToken, "ROY_PROCWATCH_HOST=127.0.0.1",
 		"ROY_PROCWATCH_PORT="+strconv.Itoa(port), "ROY_PROCWATCH_SNAPSHOT_TTL=500ms", "ROY_PROCWATCH_LOG_LEVEL=warn")
 	d.Stdout, d.Stderr = os.Stdout, os.Stderr
 	d.Dir = tmp
