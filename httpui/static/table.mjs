@@ -44,15 +44,19 @@ export function headerRegion() {
 }
 
 // Live updates never move rows under the admin: while the pointer is over
-// the table or the table has focus, data updates keep the rows in place
+// the table or the keyboard is in it, data updates keep the rows in place
 // (L.holdOrder) and a hint offers to re-sort; any other render (search,
 // sort, view, the pointer leaving) re-sorts.
 let hovering = false;
 let rafPending = false, explicitPending = false;
 let paused = false;
 
+// held: the pointer is on the table, or the keyboard is working in it (a
+// mouse click also focuses the table; that alone does not freeze the order
+// once the pointer has left).
 export function held() {
-  return hovering || $("tablewrap").matches(":hover") || $("table").contains(document.activeElement);
+  const a = document.activeElement;
+  return hovering || $("tablewrap").matches(":hover") || (!!a && $("table").contains(a) && a.matches(":focus-visible"));
 }
 
 export function scheduleRender(explicit) {
