@@ -221,16 +221,22 @@ func TestReadOnlyToken(t *testing.T) {
 // prometheus runs Debian's prometheus scraping the daemon every second
 // with the read-only token from a credentials_file, and returns a query
 // function on its HTTP API.
-func startPrometheus(t *testing.T, target, tokenFile string) func(q string) []promSample {
+func startPrometheus(t *testing.T, target, tokenFile string) (query func(q string) []promSample, api string) {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("prometheus not installed (apt-get install prometheus; scripts/test-deps.sh does it)")
 	}
 	dir := t.TempDir()
+	rules, err := filepath.Abs("../packaging/prometheus/roy-procwatch.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [%s]
 scrape_configs:
   - job_name: roy-procwatch
     authorization:
@@ -238,7 +244,7 @@ scrape_configs:
       credentials_file: %s
     file_sd_configs:
       - files: [%s]
-`, tokenFile, filepath.Join(dir, "targets.yml"))
+`, rules, tokenFile, filepath.Join(dir, "targets.yml"))
 	if err := os.WriteFile(filepath.Join(dir, "targets.yml"), []byte("- targets: ['"+target+"']\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +266,10 @@ scrape_configs:
 			t.Logf("prometheus output:\n%s", out)
 		}
 	})
+	api = "http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1"
 	return func(q string) []promSample {
 		t.Helper()
-		res, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/api/v1/query?query=" + url.QueryEscape(q))
+		res, err := client.Get(api + "/query?query=" + url.QueryEscape(q))
 		if err != nil {
 			return nil // not up yet
 		}
@@ -275,7 +282,7 @@ scrape_configs:
 			return nil
 		}
 		return r.Data.Result
-	}
+	}, api
 }
 
 type promSample struct {
@@ -299,8 +306,15 @@ func TestPrometheusScrape(t *testing.T) {
 	if err := os.WriteFile(tokFile, []byte(readTok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A listener on every address, outside the shipped rules' allow-list.
+	wide, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wide.Close()
+	widePort := strconv.Itoa(wide.Addr().(*net.TCPAddr).Port)
 	d := startStandalone(t, "ROY_PROCWATCH_READ_TOKEN="+readTok, "ROY_PROCWATCH_SNAPSHOT_TTL=10min")
-	query := startPrometheus(t, d.addr, tokFile)
+	query, promAPI := startPrometheus(t, d.addr, tokFile)
 
 	testproc.PollEvery(t, 60*time.Second, 200*time.Millisecond, "two scrapes", func() bool {
 		r := query(`count_over_time(up{job="roy-procwatch"}[5m])`)
@@ -336,6 +350,45 @@ func TestPrometheusScrape(t *testing.T) {
 	// Counted once answered: the latest scrape shows the ones before it.
 	if r := query(`roy_procwatch_http_requests_total{route="GET /metrics",code="200"}`); len(r) != 1 || r[0].value() < 1 {
 		t.Errorf("scrapes counted: %+v", r)
+	}
+
+	// The shipped rules, evaluated by Prometheus on the live data: the wide
+	// listener is an unexpected one (pending: the rule waits 2 minutes), the
+	// daemon is not down, and the loopback test listener is allowed.
+	type alert struct {
+		Labels map[string]string
+		State  string
+	}
+	var alerts []alert
+	testproc.PollEvery(t, 30*time.Second, 200*time.Millisecond, "the unexpected-listener alert", func() bool {
+		res, err := client.Get(promAPI + "/alerts")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var r struct{ Data struct{ Alerts []alert } }
+		if json.NewDecoder(res.Body).Decode(&r) != nil {
+			return false
+		}
+		alerts = r.Data.Alerts
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "RoyProcwatchUnexpectedListener" && a.Labels["port"] == widePort {
+				return true
+			}
+		}
+		return false
+	})
+	for _, a := range alerts {
+		switch {
+		case a.Labels["alertname"] == "RoyProcwatchUnexpectedListener" && a.Labels["port"] == widePort:
+			if a.Labels["address"] != "0.0.0.0" || a.State != "pending" {
+				t.Errorf("unexpected-listener alert: %+v", a)
+			}
+		case a.Labels["alertname"] == "RoyProcwatchUnexpectedListener" && a.Labels["port"] == lport:
+			t.Errorf("the loopback listener is alerted: %+v", a)
+		case a.Labels["alertname"] == "RoyProcwatchDown":
+			t.Errorf("the daemon is alerted as down: %+v", a)
+		}
 	}
 
 	// Prometheus asks for OpenMetrics first: the scrapes above were in it.
