@@ -135,6 +135,24 @@ func checkMetrics(t *testing.T) {
 
 	// docs/metrics.md's curl examples, literally.
 	checkDocCurlExamples(t)
+	// An emptied read-token disables it; the service still starts (a
+	// missing file would fail LoadCredential=).
+	ct.must(t, "cp -p /etc/roy-procwatch/read-token /root/read-token.bak; : > /etc/roy-procwatch/read-token; systemctl restart "+svc)
+	restore := func() {
+		ct.run(20*time.Second, "cp -p /root/read-token.bak /etc/roy-procwatch/read-token; rm -f /root/read-token.bak; systemctl restart "+svc)
+	}
+	code, _, err = api("GET", "/api/processes?q=init", rt, "")
+	if err != nil || code != 401 {
+		t.Errorf("the read token after emptying its file: %d %v, want 401", code, err)
+	}
+	if code, _, err := api("GET", "/api/processes?q=init", token(t), ""); err != nil || code != 200 {
+		t.Errorf("the admin token with an empty read-token file: %d %v", code, err)
+	}
+	restore()
+	if code, _, err := api("GET", "/api/processes?q=init", rt, ""); err != nil || code != 200 {
+		t.Errorf("the read token restored: %d %v", code, err)
+	}
+
 	// The token is never logged.
 	if out, _ := ct.run(20*time.Second, "journalctl -u "+svc+" --no-pager | grep -c -e "+rt+" -e $(cat /etc/roy-procwatch/token)"); strings.TrimSpace(out) != "0" {
 		t.Errorf("a token is in the journal (%s lines)", out)
