@@ -103,6 +103,9 @@ type Target struct {
 type Caller struct {
 	// UID of the caller (from the bus for D-Bus).
 	UID uint32
+	// Groups are the caller's primary and supplementary gids, as the bus
+	// reports them (nil when unknown: then the caller has no group).
+	Groups []uint32
 	// Privileged callers act as root (HTTP with a valid token).
 	Privileged bool
 	// Name is for logs: "http", a D-Bus unique name, …

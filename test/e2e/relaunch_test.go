@@ -78,10 +78,18 @@ func busNewPID(t *testing.T, out string) (int, string) {
 	return n, m[2]
 }
 
-// unitOfPID is the last component of the process's cgroup path.
-func unitOfPID(t *testing.T, pid int) string {
+// rlWaitArgv waits until pid's argv is the content of file.
+func rlWaitArgv(t *testing.T, pid int, file string) {
 	t.Helper()
-	return ct.must(t, fmt.Sprintf("sed -n 's|^0::.*/||p' /proc/%d/cgroup", pid))
+	for i := 0; i < 100; i++ {
+		out, _ := ct.run(5*time.Second, fmt.Sprintf("cmp -s /proc/%d/cmdline %s && echo same", pid, file))
+		if strings.TrimSpace(out) == "same" {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, _ := ct.run(5*time.Second, fmt.Sprintf("cat /srv/e2e-relaunch/probe.err; ls -l %s; od -c /proc/%d/cmdline | head; od -c %s | head", file, pid, file))
+	t.Fatalf("process %d did not start with the argv of %s:\n%s", pid, file, out)
 }
 
 // checkRelaunchNoGroupLending (issue 8 item 1): a setgid program that made
@@ -160,11 +168,8 @@ func checkRelaunchArgvVerbatim(t *testing.T) {
 	}
 	envVal := `a$HOME ${WORKDIR} $$ %n \x`
 	pid := atoi(t, ct.must(t, fmt.Sprintf(
-		`cd /srv/e2e-relaunch && env -i PATH=/usr/bin:/bin WORKDIR=/srv/e2e-relaunch 'E2E_DOLLAR=%s' setsid %s exec %s </dev/null >/dev/null 2>&1 & echo $!`, envVal, probe, file)))
-	waitFor(t, "the shell to start", 10*time.Second, func() bool {
-		out, _ := ct.run(5*time.Second, fmt.Sprintf("cmp -s /proc/%d/cmdline %s && echo same", pid, file))
-		return strings.TrimSpace(out) == "same"
-	})
+		`cd /srv/e2e-relaunch && env -i PATH=/usr/bin:/bin WORKDIR=/srv/e2e-relaunch 'E2E_DOLLAR=%s' setsid %s exec %s </dev/null >/dev/null 2>/srv/e2e-relaunch/probe.err & echo $!`, envVal, probe, file)))
+	rlWaitArgv(t, pid, file)
 	comm := ct.must(t, fmt.Sprintf("cat /proc/%d/comm", pid))
 	out, err := busRestart("root", pid)
 	if err != nil {
@@ -191,12 +196,9 @@ func checkRelaunchArgvVerbatim(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid2 := atoi(t, ct.must(t, fmt.Sprintf(
-		`cd /srv/e2e-relaunch && setsid %s exec %s </dev/null >/dev/null 2>&1 & echo $!`, probe, file2)))
+		`cd /srv/e2e-relaunch && setsid %s exec %s </dev/null >/dev/null 2>/srv/e2e-relaunch/probe.err & echo $!`, probe, file2)))
 	defer ct.run(10*time.Second, fmt.Sprintf("kill -9 %d", pid2))
-	waitFor(t, "the second shell to start", 10*time.Second, func() bool {
-		out, _ := ct.run(5*time.Second, fmt.Sprintf("cmp -s /proc/%d/cmdline %s && echo same", pid2, file2))
-		return strings.TrimSpace(out) == "same"
-	})
+	rlWaitArgv(t, pid2, file2)
 	code, r := restart(t, token(t), pid2)
 	if code == 200 {
 		if same, _ := ct.run(5*time.Second, fmt.Sprintf("cmp /proc/%d/cmdline %s && echo same", r.NewPID, file2)); strings.TrimSpace(same) != "same" {
