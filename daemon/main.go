@@ -24,12 +24,15 @@ import (
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
+	"github.com/roy/roy-procwatch/internal/relaunch"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
 func main() {
+	// A detached relaunch (no systemd) runs this binary as its helper.
+	relaunch.RunHelperIfAsked()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

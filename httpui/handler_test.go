@@ -519,8 +519,12 @@ func TestSignalAndRestartThroughHTTP(t *testing.T) {
 	newPID := int(m["new_pid"].(float64))
 	t.Cleanup(func() { testproc.KillPID(newPID) })
 	testproc.WaitExec(t, newPID)
-	if keys := sortedKeys(m); !slices.Equal(keys, []string{"how", "new_pid", "ok", "old_pid", "unit"}) {
+	if keys := sortedKeys(m); !slices.Equal(keys, []string{"how", "new_pid", "ok", "old_pid", "output", "unit"}) {
 		t.Errorf("restart keys %v", keys)
+	}
+	// The test's sleep wrote to /dev/null: so does its copy.
+	if m["output"] != "stdout /dev/null, stderr /dev/null" {
+		t.Errorf("restart output %v", m["output"])
 	}
 	if m["ok"] != true || m["old_pid"] != float64(rc.PID) || newPID == rc.PID || newPID <= 0 || m["how"] != "detached" {
 		t.Errorf("restart response %v", m)

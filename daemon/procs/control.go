@@ -26,6 +26,9 @@ type target struct {
 	groups []uint32 // supplementary groups
 	exe    string
 	ctime  float64
+	// dumpable is false when the kernel refuses ptrace-style access by
+	// the process's own uid (a setgid program, prctl(PR_SET_DUMPABLE, 0)).
+	dumpable bool
 }
 
 func (t *target) close() { unix.Close(t.fd) }
@@ -80,6 +83,7 @@ func (s *Service) open(ref Target) (*target, error) {
 	if l, err := os.Readlink(dir + "/exe"); err == nil {
 		t.exe = l
 	}
+	t.dumpable = dumpable(dir, t.uids, t.gids)
 	t.ctime = createTime(s.inv.boot, t.st.startTicks)
 	// Verify: the pinned process is still alive, so what we read is its.
 	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil && !errors.Is(err, unix.EPERM) {
@@ -91,6 +95,21 @@ func (s *Service) open(ref Target) (*target, error) {
 		return nil, errf(KindProcessChanged, "process %d changed: it was started at %.2f, not %.2f (the PID was reused); refresh the list", ref.PID, t.ctime, ref.CreateTime)
 	}
 	return t, nil
+}
+
+// dumpable reads the kernel's verdict from the owner of /proc/PID/stat:
+// the effective uid and gid of a dumpable process, root:root for one that
+// is not (task_dump_owner; the /proc/PID directory itself keeps the ids). A process whose effective ids are root
+// reads as dumpable; no non-root caller owns it anyway.
+func dumpable(dir string, uids, gids [3]uint32) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(dir+"/stat", &st); err != nil {
+		return false
+	}
+	if st.Uid == 0 && st.Gid == 0 {
+		return uids[1] == 0 && gids[1] == 0
+	}
+	return true
 }
 
 // protected refuses actions on PID 1, the daemon itself and kernel threads.

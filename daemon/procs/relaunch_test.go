@@ -192,7 +192,7 @@ func TestRelaunchRefusesOverCap(t *testing.T) {
 		env  []string
 	}{
 		{"argv", append([]string{"sh", "-c", "read x"}, slices.Repeat([]string{long}, 143)...), []string{"PATH=/usr/bin:/bin"}},
-		{"environ", []string{"sh", "-c", "read x"}, append([]string{"PATH=/usr/bin:/bin"}, slices.Repeat([]string{"V=" + long}, 143)...)},
+		{"environ", []string{"sh", "-c", "read x"}, manyVars(143, long)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command("/bin/sh")
@@ -214,4 +214,14 @@ func TestRelaunchRefusesOverCap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyVars is PATH and n distinct variables set to v (os/exec drops
+// repeated names).
+func manyVars(n int, v string) []string {
+	env := []string{"PATH=/usr/bin:/bin"}
+	for i := 0; i < n; i++ {
+		env = append(env, "V"+strconv.Itoa(i)+"="+v)
+	}
+	return env
 }

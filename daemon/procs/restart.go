@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/relaunch"
 )
 
 // UnitManager is the part of systemd the core needs. The implementation
@@ -31,16 +32,7 @@ type UnitManager interface {
 
 // RelaunchSpec is everything needed to start a process again: what was
 // recorded of it before it was stopped.
-type RelaunchSpec struct {
-	OldPID int
-	Exe    string
-	Argv   []string
-	Cwd    string
-	Env    []string
-	UID    uint32
-	GID    uint32
-	Groups []uint32
-}
+type RelaunchSpec = relaunch.Spec
 
 // Restart restarts the process. A service's main process is restarted by
 // systemd (RestartUnit); a process in no service is stopped (TERM, then
@@ -101,29 +93,63 @@ func (s *Service) restartUnit(ctx context.Context, c Caller, t *target, unit str
 	return res, nil
 }
 
-// snapshotForRelaunch records what is needed to start t again.
+// snapshotForRelaunch records what is needed to start t again, exactly:
+// argv and environment bytes as they are (refused, not cut, over the read
+// cap), nice, every resource limit, oom_score_adj, the slice and the
+// output files.
 func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	dir := s.inv.procRoot + "/" + strconv.Itoa(t.pid)
-	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups}
+	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups, Nice: t.st.nice}
 	if spec.Exe == "" {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable is not readable", t.pid)
 	}
 	if strings.HasSuffix(spec.Exe, " (deleted)") {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable %s was deleted or replaced", t.pid, strings.TrimSuffix(spec.Exe, " (deleted)"))
 	}
-	b, err := readCapped(dir+"/cmdline", nil, cmdlineCap)
-	if err != nil {
-		return spec, noSuchProcess(t.pid)
+	var err error
+	for _, f := range []struct {
+		name string
+		cap  int
+		dst  *[]string
+	}{{"cmdline", cmdlineCap, &spec.Argv}, {"environ", environCap, &spec.Env}} {
+		*f.dst, err = relaunch.ReadList(dir+"/"+f.name, f.cap)
+		switch {
+		case errors.Is(err, relaunch.ErrTooLong):
+			what := map[string]string{"cmdline": "command line", "environ": "environment"}[f.name]
+			return spec, errf(KindNotRestartable, "cannot restart process %d: its %s is longer than %d KiB, more than the daemon reads; it would come back cut", t.pid, what, f.cap>>10)
+		case err != nil:
+			return spec, noSuchProcess(t.pid)
+		}
 	}
-	spec.Argv = splitNUL(b)
 	if len(spec.Argv) == 0 {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: it has no command line", t.pid)
 	}
 	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
 		spec.Cwd = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
-		spec.Env = splitNUL(b)
+	spec.Path = relaunch.ResolvePath(spec.Argv[0], spec.Cwd, spec.Env, spec.Exe)
+	b, err := os.ReadFile(dir + "/limits")
+	if err == nil {
+		spec.Limits, err = relaunch.ParseLimits(b)
+	}
+	if err != nil {
+		return spec, &Error{Kind: KindNotRestartable, Err: err, Msg: fmt.Sprintf("cannot restart process %d: its resource limits are not readable (it would come back without them)", t.pid)}
+	}
+	b, err = os.ReadFile(dir + "/oom_score_adj")
+	if err == nil {
+		spec.OOMScoreAdj, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if err != nil {
+		return spec, &Error{Kind: KindNotRestartable, Err: err, Msg: fmt.Sprintf("cannot restart process %d: its oom_score_adj is not readable", t.pid)}
+	}
+	if b, err := os.ReadFile(dir + "/cgroup"); err == nil {
+		spec.Slice = relaunch.SliceOf(b)
+	}
+	if l, err := os.Readlink(dir + "/fd/1"); err == nil {
+		spec.Stdout = relaunch.OutputFile(l)
+	}
+	if l, err := os.Readlink(dir + "/fd/2"); err == nil {
+		spec.Stderr = relaunch.OutputFile(l)
 	}
 	return spec, nil
 }
@@ -143,15 +169,63 @@ func groupsFromStatus(b []byte) []uint32 {
 	return nil
 }
 
+// ownerMayRelaunch applies the relaunch rule for a non-root caller that
+// owns the process by uid: every gid of the process (real, effective,
+// saved) must be one of the caller's groups, and the process dumpable.
+// Otherwise the relaunch would hand the caller a group (a setgid program
+// that made its gid real, relaunched with LD_PRELOAD and without
+// secure-exec) or what the kernel keeps from it. It returns why not ("" when
+// the owner may).
+func ownerMayRelaunch(c Caller, t *target) string {
+	for _, g := range t.gids {
+		if !slices.Contains(c.Groups, g) {
+			return fmt.Sprintf("process %d runs with group %d, which is not one of yours", t.pid, g)
+		}
+	}
+	if !t.dumpable {
+		return fmt.Sprintf("process %d is not dumpable (a setuid or setgid program, or it asked the kernel to keep others out)", t.pid)
+	}
+	return ""
+}
+
+// callerGroups keeps the supplementary groups of spec that the caller has:
+// a relaunch asked by an owner never runs with a group the owner lacks.
+func callerGroups(c Caller, groups []uint32) []uint32 {
+	out := make([]uint32, 0, len(groups))
+	for _, g := range groups {
+		if slices.Contains(c.Groups, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartResult, error) {
-	if err := s.authorize(ctx, c, t, ActionRestart, false); err != nil {
+	// An owner by uid needs the authority too when the relaunch would
+	// give it what exec-ing the program itself would not.
+	why := ""
+	if !c.Privileged && c.UID != 0 && owns(c, t) {
+		why = ownerMayRelaunch(c, t)
+	}
+	if err := s.authorize(ctx, c, t, ActionRestart, why != ""); err != nil {
+		if why != "" && KindOf(err) == KindAccessDenied {
+			err = &Error{Kind: KindAccessDenied, Err: err, Msg: fmt.Sprintf("not authorized: %s; restarting it needs root or the polkit action %s", why, ActionRestart)}
+		}
 		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
 	}
 	spec, err := s.snapshotForRelaunch(t)
+	if err == nil && s.units != nil {
+		if bad := spec.NotUTF8(); bad != "" {
+			err = errf(KindNotRestartable, "cannot restart process %d unchanged: its %s is not valid UTF-8, which systemd's D-Bus API cannot carry", t.pid, bad)
+		}
+	}
 	if err != nil {
 		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
+	}
+	if !c.Privileged && c.UID != 0 && owns(c, t) && why == "" {
+		spec.Groups = callerGroups(c, spec.Groups)
 	}
 	// Log the whole record first: if starting it again fails, the admin
 	// still sees exactly what ran.
@@ -170,14 +244,16 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 			return RestartResult{}, err
 		}
 		res.NewPID, res.Unit, res.How = pid, unit, "transient"
+		res.Output = "the journal of " + unit + " (journalctl -u " + unit + ")"
 	} else {
-		pid, err := startDetached(spec)
+		d, err := relaunch.StartDetached(spec)
 		if err != nil {
 			err = &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
 			s.audit(c, "restart", t, "", err)
 			return RestartResult{}, err
 		}
-		res.NewPID, res.How = pid, "detached"
+		res.NewPID, res.How = d.PID, "detached"
+		res.Output = "stdout " + d.Stdout + ", stderr " + d.Stderr
 	}
 	s.audit(c, "restart", t, fmt.Sprintf("new_pid=%d unit=%s", res.NewPID, res.Unit), nil)
 	s.emit(Event{Kind: EventRestarted, PID: t.pid, NewPID: res.NewPID, Unit: res.Unit})
@@ -224,30 +300,4 @@ func waitExit(ctx context.Context, fd int, d time.Duration) bool {
 			return false
 		}
 	}
-}
-
-// startDetached starts spec in a new session when there is no systemd.
-// The child is reaped by a goroutine so it never lingers as a zombie.
-func startDetached(spec RelaunchSpec) (int, error) {
-	cmd := exec.Command(spec.Exe)
-	cmd.Args = spec.Argv
-	cmd.Env = spec.Env
-	if spec.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Dir = spec.Cwd
-	if fi, err := os.Stat(spec.Cwd); err != nil || !fi.IsDir() {
-		cmd.Dir = "/"
-	}
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if os.Geteuid() == 0 {
-		attr.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
-	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	pid := cmd.Process.Pid
-	go func() { _ = cmd.Wait() }()
-	return pid, nil
 }

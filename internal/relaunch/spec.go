@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,4 +228,31 @@ func (s *Spec) NotUTF8() string {
 		return fmt.Sprintf("working directory %q", s.Cwd)
 	}
 	return ""
+}
+
+// ErrTooLong is ReadList's answer for a file longer than its cap.
+var ErrTooLong = errors.New("longer than the read cap")
+
+// ReadList reads a NUL-separated /proc file (cmdline, environ) of at most
+// max bytes and splits it, keeping every byte: a relaunch must not turn
+// bytes that are not UTF-8 into U+FFFD. A longer file is ErrTooLong, never
+// a silently cut list.
+func ReadList(path string, max int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, ErrTooLong
+	}
+	b = bytes.TrimSuffix(b, []byte{0})
+	if len(b) == 0 {
+		return []string{}, nil
+	}
+	return strings.Split(string(b), "\x00"), nil
 }

@@ -1,8 +1,10 @@
 package relaunch
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -109,5 +111,22 @@ func TestNotUTF8(t *testing.T) {
 	s.Env = append(s.Env, "RAW=\xfe")
 	if r := s.NotUTF8(); r != `environment variable "RAW"` {
 		t.Errorf("env: %q", r)
+	}
+}
+
+func TestReadList(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cmdline")
+	if err := os.WriteFile(f, []byte("sh\x00bad\xff\xfe\x00\x00nl\nx\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadList(f, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"sh", "bad\xff\xfe", "", "nl\nx"}; !slices.Equal(got, want) {
+		t.Errorf("ReadList = %q, want %q", got, want)
+	}
+	if _, err := ReadList(f, 10); !errors.Is(err, ErrTooLong) {
+		t.Errorf("over the cap: %v, want ErrTooLong", err)
 	}
 }
