@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os/user"
 	"strconv"
 
 	"github.com/godbus/dbus/v5"
@@ -27,24 +28,54 @@ var noPolkitErrors = map[string]bool{
 	"org.freedesktop.DBus.Error.NameHasNoOwner": true,
 }
 
-// callerUID asks the bus daemon for the uid of sender. The sender name is
+// callerIdentity asks the bus daemon for the uid and groups of sender
+// (GetConnectionCredentials: UnixUserID, UnixGroupIDs). The sender name is
 // stamped by the bus daemon, so it cannot be forged by the caller. Any
-// failure is an error: the caller is then refused, never taken for root.
-func (s *Server) callerUID(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error) {
+// failure to get the uid is an error: the caller is then refused, never
+// taken for root. A bus that does not report the groups leaves them to the
+// user database (the uid's primary and supplementary groups).
+func (s *Server) callerIdentity(ctx context.Context, conn *dbus.Conn, sender string) (uint32, []uint32, error) {
 	if s.lookupUID != nil {
-		return s.lookupUID(ctx, conn, sender)
+		uid, err := s.lookupUID(ctx, conn, sender)
+		return uid, nil, err
 	}
 	if sender == "" {
-		return 0, errors.New("the message has no sender")
+		return 0, nil, errors.New("the message has no sender")
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.busTimeout)
 	defer cancel()
-	var uid uint32
-	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, sender).Store(&uid)
+	var creds map[string]dbus.Variant
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionCredentials", 0, sender).Store(&creds)
 	if err != nil {
-		return 0, fmt.Errorf("cannot get the uid of %s: %w", sender, err)
+		return 0, nil, fmt.Errorf("cannot get the credentials of %s: %w", sender, err)
 	}
-	return uid, nil
+	uid, ok := creds["UnixUserID"].Value().(uint32)
+	if !ok {
+		return 0, nil, fmt.Errorf("the bus did not report the uid of %s", sender)
+	}
+	if groups, ok := creds["UnixGroupIDs"].Value().([]uint32); ok {
+		return uid, groups, nil
+	}
+	return uid, userGroups(uid), nil
+}
+
+// userGroups is the uid's groups in the user database (nil when unknown).
+func userGroups(uid uint32) []uint32 {
+	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
+	if err != nil {
+		return nil
+	}
+	ids, err := u.GroupIds()
+	if err != nil {
+		return nil
+	}
+	var out []uint32
+	for _, id := range ids {
+		if g, err := strconv.ParseUint(id, 10, 32); err == nil {
+			out = append(out, uint32(g))
+		}
+	}
+	return out
 }
 
 // polkitSubject is polkit's (sa{sv}) Subject.
