@@ -214,11 +214,14 @@ func (m *Systemd) StartTransient(ctx context.Context, spec RelaunchSpec) (string
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	name := fmt.Sprintf("roy-procwatch-relaunch-%d-%s.service", spec.OldPID, hex.EncodeToString(rnd[:]))
+	// "replace": the old process was the last of its scope, so its slice
+	// may have a stop job queued; starting the new unit in that slice
+	// must replace it, not fail as a destructive transaction.
 	ch := make(chan string, 1)
-	_, err = c.StartTransientUnitContext(ctx, name, "fail", transientProps(spec, "ExecStartEx"), ch)
+	_, err = c.StartTransientUnitContext(ctx, name, "replace", transientProps(spec, "ExecStartEx"), ch)
 	if err != nil && strings.Contains(err.Error(), "ExecStartEx") {
 		// systemd < 243: no ExecStartEx; escape $ instead.
-		_, err = c.StartTransientUnitContext(ctx, name, "fail", transientProps(spec, "ExecStart"), ch)
+		_, err = c.StartTransientUnitContext(ctx, name, "replace", transientProps(spec, "ExecStart"), ch)
 	}
 	if err != nil {
 		return "", 0, err

@@ -82,7 +82,7 @@ func busNewPID(t *testing.T, out string) (int, string) {
 func rlWaitArgv(t *testing.T, pid int, file string) {
 	t.Helper()
 	for i := 0; i < 100; i++ {
-		out, _ := ct.run(5*time.Second, fmt.Sprintf("cmp -s /proc/%d/cmdline %s && echo same", pid, file))
+		out, _ := ct.run(5*time.Second, fmt.Sprintf("cat /proc/%d/cmdline | cmp -s - %s && echo same", pid, file))
 		if strings.TrimSpace(out) == "same" {
 			return
 		}
@@ -141,7 +141,7 @@ install -d -m 1777 /srv/e2e-relaunch`)
 	uids, gids, groups := rlStatus(t, np, "Uid"), rlStatus(t, np, "Gid"), rlStatus(t, np, "Groups")
 	t.Logf("relaunched %d in %s: Uid %s Gid %s Groups %q", np, unit, uids, gids, groups)
 	uid := ct.must(t, "id -u pwdave")
-	if uids != strings.Repeat(uid+" ", 4) || gids != strings.Repeat(dave+" ", 4) {
+	if uids != strings.TrimSpace(strings.Repeat(uid+" ", 4)) || gids != strings.TrimSpace(strings.Repeat(dave+" ", 4)) {
 		t.Errorf("relaunched as Uid %q Gid %q, want pwdave's %s/%s", uids, gids, uid, dave)
 	}
 	for _, g := range strings.Fields(groups) {
@@ -177,7 +177,7 @@ func checkRelaunchArgvVerbatim(t *testing.T) {
 	}
 	np, unit := busNewPID(t, out)
 	defer ct.run(20*time.Second, "systemctl stop "+unit)
-	if same, _ := ct.run(5*time.Second, fmt.Sprintf("cmp /proc/%d/cmdline %s && echo same", np, file)); strings.TrimSpace(same) != "same" {
+	if same, _ := ct.run(5*time.Second, fmt.Sprintf("cat /proc/%d/cmdline | cmp - %s && echo same", np, file)); strings.TrimSpace(same) != "same" {
 		got, _ := ct.run(5*time.Second, fmt.Sprintf("od -c /proc/%d/cmdline | head -20", np))
 		t.Errorf("relaunched argv differs from the original (%s):\n%s", strings.TrimSpace(same), got)
 	}
@@ -201,7 +201,7 @@ func checkRelaunchArgvVerbatim(t *testing.T) {
 	rlWaitArgv(t, pid2, file2)
 	code, r := restart(t, token(t), pid2)
 	if code == 200 {
-		if same, _ := ct.run(5*time.Second, fmt.Sprintf("cmp /proc/%d/cmdline %s && echo same", r.NewPID, file2)); strings.TrimSpace(same) != "same" {
+		if same, _ := ct.run(5*time.Second, fmt.Sprintf("cat /proc/%d/cmdline | cmp - %s && echo same", r.NewPID, file2)); strings.TrimSpace(same) != "same" {
 			t.Errorf("non-UTF-8 argv relaunched as different bytes (pid %d)", r.NewPID)
 		}
 		ct.run(10*time.Second, fmt.Sprintf("kill -9 %d", r.NewPID))
@@ -256,7 +256,7 @@ func checkRelaunchKeepsResources(t *testing.T) {
 	if got := ct.must(t, fmt.Sprintf("cat /proc/%d/cgroup", np)); !strings.Contains(got, "/user-65534.slice/") {
 		t.Errorf("relaunched process left user-65534.slice: %s", got)
 	}
-	if got := rlStatus(t, np, "Uid"); got != "65534 65534 65534 65534 " {
+	if got := rlStatus(t, np, "Uid"); got != "65534 65534 65534 65534" {
 		t.Errorf("relaunched as Uid %q", got)
 	}
 }
