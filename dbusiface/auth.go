@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/user"
 	"strconv"
 
 	"github.com/godbus/dbus/v5"
@@ -32,8 +31,8 @@ var noPolkitErrors = map[string]bool{
 // (GetConnectionCredentials: UnixUserID, UnixGroupIDs). The sender name is
 // stamped by the bus daemon, so it cannot be forged by the caller. Any
 // failure to get the uid is an error: the caller is then refused, never
-// taken for root. A bus that does not report the groups leaves them to the
-// user database (the uid's primary and supplementary groups).
+// taken for root. A bus that does not report the groups leaves them nil:
+// the core then takes the uid's groups from the user database.
 func (s *Server) callerIdentity(ctx context.Context, conn *dbus.Conn, sender string) (uint32, []uint32, error) {
 	if s.lookupUID != nil {
 		uid, err := s.lookupUID(ctx, conn, sender)
@@ -56,26 +55,7 @@ func (s *Server) callerIdentity(ctx context.Context, conn *dbus.Conn, sender str
 	if groups, ok := creds["UnixGroupIDs"].Value().([]uint32); ok {
 		return uid, groups, nil
 	}
-	return uid, userGroups(uid), nil
-}
-
-// userGroups is the uid's groups in the user database (nil when unknown).
-func userGroups(uid uint32) []uint32 {
-	u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10))
-	if err != nil {
-		return nil
-	}
-	ids, err := u.GroupIds()
-	if err != nil {
-		return nil
-	}
-	var out []uint32
-	for _, id := range ids {
-		if g, err := strconv.ParseUint(id, 10, 32); err == nil {
-			out = append(out, uint32(g))
-		}
-	}
-	return out
+	return uid, nil, nil // the core then asks the user database
 }
 
 // polkitSubject is polkit's (sa{sv}) Subject.

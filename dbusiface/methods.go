@@ -52,7 +52,7 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
 	c := procs.Caller{
 		UID:        uid,
-		Groups:     groups,
+		GIDs:       groups,
 		Privileged: false, // uid 0 is recognised by the core itself
 		Name:       name,
 		Authorize:  m.s.authorizer(m.conn, name, interactive),

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/roy/roy-procwatch/internal/procfs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
@@ -47,7 +48,7 @@ func TestRestartGroupRule(t *testing.T) {
 	attack := testproc.Helper(t, "setresgid", "LD_PRELOAD=/nonexistent/evil.so")
 	nodump := testproc.Helper(t, "nodump")
 
-	if g, _ := idsFromStatus(procFile(t, attack.PID, "status"), "Gid"); g != [3]uint32{42, 42, 42} {
+	if g, _ := procfs.IDsFromStatus(procFile(t, attack.PID, "status"), "Gid"); g != [3]uint32{42, 42, 42} {
 		t.Fatalf("setresgid helper gids %v", g)
 	}
 	for _, tc := range []struct {
@@ -60,7 +61,7 @@ func TestRestartGroupRule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			no := &authorizer{ok: false}
-			caller := Caller{UID: 65534, Groups: []uint32{65534}, Name: "nobody", Authorize: no.fn}
+			caller := Caller{UID: 65534, GIDs: []uint32{65534}, Name: "nobody", Authorize: no.fn}
 			_, err := s.Restart(ctx, caller, Target{PID: tc.pid})
 			wantKind(t, "Restart", err, ErrAccessDenied)
 			if want := []string{ActionRestart + " " + strconv.Itoa(tc.pid)}; !slices.Equal(no.calls, want) {
@@ -78,19 +79,19 @@ func TestRestartGroupRule(t *testing.T) {
 		t.Errorf("authority asked for %s on %d: the caller has the uid and the gid", action, pid)
 		return false, nil
 	}
-	res, err := s.Restart(ctx, Caller{UID: 65534, Groups: []uint32{65534, 42}, Name: "nobody+42", Authorize: never}, Target{PID: other.PID})
+	res, err := s.Restart(ctx, Caller{UID: 65534, GIDs: []uint32{65534, 42}, Name: "nobody+42", Authorize: never}, Target{PID: other.PID})
 	if err != nil {
 		t.Fatalf("Restart by a caller in group 42: %v", err)
 	}
 	t.Cleanup(func() { testproc.KillPID(res.NewPID) })
 	testproc.WaitExec(t, res.NewPID)
 	st := procFile(t, res.NewPID, "status")
-	uids, _ := idsFromStatus(st, "Uid")
-	gids, _ := idsFromStatus(st, "Gid")
+	uids, _ := procfs.IDsFromStatus(st, "Uid")
+	gids, _ := procfs.IDsFromStatus(st, "Gid")
 	if uids != [3]uint32{65534, 65534, 65534} || gids != [3]uint32{42, 42, 42} {
 		t.Errorf("relaunched as uids %v gids %v", uids, gids)
 	}
-	for _, g := range groupsFromStatus(st) {
+	for _, g := range procfs.GroupsFromStatus(st) {
 		if g != 65534 && g != 42 {
 			t.Errorf("relaunched process has group %d the caller lacks", g)
 		}

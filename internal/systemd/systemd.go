@@ -1,4 +1,8 @@
-package procs
+// Package systemd is the core's adapter to systemd's D-Bus API (go-systemd
+// over godbus): which unit holds a PID, restarting a service, starting a
+// relaunch in a transient service. It implements the core's UnitManager
+// (daemon/procs) and holds no rule of its own.
+package systemd
 
 import (
 	"context"
@@ -13,10 +17,16 @@ import (
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/roy/roy-procwatch/internal/relaunch"
 )
 
-// Systemd is the UnitManager over systemd's D-Bus API.
-type Systemd struct {
+// RelaunchSpec is everything needed to start a process again: what the
+// core recorded of it before it was stopped (internal/relaunch).
+type RelaunchSpec = relaunch.Spec
+
+// Manager is the core's UnitManager over systemd's D-Bus API.
+type Manager struct {
 	mu   sync.Mutex
 	conn *sddbus.Conn
 }
@@ -27,16 +37,16 @@ var _ interface {
 	Close()
 } = (*sddbus.Conn)(nil)
 
-// SystemdAvailable says whether systemd is PID 1 (sd_booted(3)).
-func SystemdAvailable() bool {
+// Available says whether systemd is PID 1 (sd_booted(3)).
+func Available() bool {
 	fi, err := os.Lstat("/run/systemd/system")
 	return err == nil && fi.IsDir()
 }
 
-// NewSystemd returns a UnitManager that connects to systemd on first use.
-func NewSystemd() *Systemd { return &Systemd{} }
+// New returns a Manager that connects to systemd on first use.
+func New() *Manager { return &Manager{} }
 
-func (m *Systemd) get(ctx context.Context) (*sddbus.Conn, error) {
+func (m *Manager) get(ctx context.Context) (*sddbus.Conn, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.conn != nil && m.conn.Connected() {
@@ -51,7 +61,7 @@ func (m *Systemd) get(ctx context.Context) (*sddbus.Conn, error) {
 }
 
 // Close closes the connection.
-func (m *Systemd) Close() {
+func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.conn != nil {
@@ -60,8 +70,8 @@ func (m *Systemd) Close() {
 	}
 }
 
-// UnitOfPID implements UnitManager.
-func (m *Systemd) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
+// UnitOfPID implements the core's UnitManager.
+func (m *Manager) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return "", 0, err
@@ -81,7 +91,7 @@ func (m *Systemd) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
 	return unit, main, err
 }
 
-func (m *Systemd) mainPID(ctx context.Context, c *sddbus.Conn, unit string) (int, error) {
+func (m *Manager) mainPID(ctx context.Context, c *sddbus.Conn, unit string) (int, error) {
 	p, err := c.GetServicePropertyContext(ctx, unit, "MainPID")
 	if err != nil {
 		return 0, err
@@ -107,8 +117,8 @@ func waitJob(ctx context.Context, ch <-chan string) error {
 	}
 }
 
-// RestartUnit implements UnitManager.
-func (m *Systemd) RestartUnit(ctx context.Context, unit string) (int, error) {
+// RestartUnit implements the core's UnitManager.
+func (m *Manager) RestartUnit(ctx context.Context, unit string) (int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return 0, err
@@ -202,11 +212,11 @@ func transientProps(spec RelaunchSpec, argvProp string) []sddbus.Property {
 	return props
 }
 
-// StartTransient implements UnitManager. The unit keeps systemd's default
+// StartTransient implements the core's UnitManager. The unit keeps systemd's default
 // CollectMode: it is unloaded when the program exits cleanly, and a failed
 // run stays visible (systemctl status) until reset-failed. A start that
 // fails is read (Result, exit status) and reset, then reported.
-func (m *Systemd) StartTransient(ctx context.Context, spec RelaunchSpec) (string, int, error) {
+func (m *Manager) StartTransient(ctx context.Context, spec RelaunchSpec) (string, int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return "", 0, err
@@ -242,7 +252,7 @@ func (m *Systemd) StartTransient(ctx context.Context, spec RelaunchSpec) (string
 
 // failure describes why unit failed, from its Result and exit status
 // ("exit-code, status 203/EXEC"); "" when systemd does not say.
-func (m *Systemd) failure(ctx context.Context, c *sddbus.Conn, unit string) string {
+func (m *Manager) failure(ctx context.Context, c *sddbus.Conn, unit string) string {
 	get := func(prop string) any {
 		p, err := c.GetServicePropertyContext(ctx, unit, prop)
 		if err != nil {
