@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,12 +23,6 @@ const (
 	testHost  = "127.0.0.1:8088"
 	testToken = "6f1d2c3b4a5968778695a4b3c2d1e0f06f1d2c3b4a5968778695a4b3c2d1e0f0"
 )
-
-// TestMain lets a detached relaunch re-execute this binary as its helper.
-func TestMain(m *testing.M) {
-	testproc.RunHelperIfAsked()
-	os.Exit(m.Run())
-}
 
 var (
 	coreOnce sync.Once
