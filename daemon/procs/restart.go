@@ -238,7 +238,9 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 	// Log the whole record first: if starting it again fails, the admin
 	// still sees exactly what ran.
 	s.record(slog.LevelInfo, "relaunch: stopping process", "caller", c.Name, "pid", t.pid, "exe", spec.Exe,
-		"argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "env_vars", len(spec.Env))
+		"path", spec.Path, "argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "groups", spec.Groups,
+		"env_vars", len(spec.Env), "nice", spec.Nice, "oom_score_adj", spec.OOMScoreAdj, "slice", spec.Slice,
+		"stdout", spec.Stdout, "stderr", spec.Stderr)
 	if err := s.terminate(ctx, t); err != nil {
 		return RestartResult{}, err
 	}
