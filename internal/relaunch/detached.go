@@ -34,10 +34,6 @@ type Detached struct {
 // spec.Path with the exact argv and environment bytes. The child is reaped
 // by a goroutine so it never lingers as a zombie.
 func StartDetached(spec Spec) (Detached, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return Detached{}, fmt.Errorf("cannot find the daemon's own binary: %w", err)
-	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return Detached{}, err
@@ -49,7 +45,8 @@ func StartDetached(spec Spec) (Detached, error) {
 		return Detached{}, err
 	}
 	defer repR.Close()
-	cmd := exec.Command(self)
+	// The running binary itself, even when an upgrade replaced its file.
+	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"roy-procwatch-relaunch"}
 	cmd.Env = []string{helperEnv + "=1"}
 	cmd.Dir = "/"
