@@ -200,6 +200,9 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	if l, err := os.Readlink(dir + "/fd/2"); err == nil {
 		spec.Stderr = relaunch.OutputFile(l)
 	}
+	if s.afterReads != nil {
+		s.afterReads(t.pid)
+	}
 	// Read by path: if t exited meanwhile, this may be another process's.
 	if err := t.verify(); err != nil {
 		return RelaunchSpec{}, err
