@@ -19,6 +19,7 @@ func TestImportDirection(t *testing.T) {
 	forbidden := map[string][]string{
 		"internal/procfs":  {"daemon", "httpui", "dbusiface", "internal/systemd"},
 		"internal/systemd": {"daemon", "httpui", "dbusiface", "internal/procfs"},
+		"internal/relaunch": {"daemon", "httpui", "dbusiface", "internal/procfs", "internal/systemd"},
 		"daemon/procs":     {"httpui", "dbusiface"},
 		"httpui":           {"dbusiface"},
 		"dbusiface":        {"httpui"},
