@@ -470,7 +470,7 @@ func TestBus(t *testing.T) {
 	})
 
 	t.Run("UnknownCallerIsDenied", func(t *testing.T) {
-		// GetConnectionUnixUser fails for a name that is not on the bus:
+		// GetConnectionCredentials fails for a name that is not on the bus:
 		// the call is refused, never treated as uid 0 (A12).
 		c := spawn(t, nobody)
 		m := &manager{s: b.srv, conn: b.conn}
