@@ -490,7 +490,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	if p.UID == 0 {
 		// The entry's owner is the euid, or root when the process is not
 		// dumpable (ssh-agent, setgid programs): the real uid is in status.
-		if uid, ok := r.realUID(); ok {
+		if uid, ok := r.realUID(pid); ok {
 			p.UID = uid
 		}
 	}
@@ -519,8 +519,51 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	r.finishFDs(p, fs)
 }
 
-// realUID reads the real uid from the status file of the reader's process.
-func (r *procReader) realUID() (uint32, bool) {
+// realUID is the real uid of the reader's process, pid. PIDFD_GET_INFO
+// (Linux 6.13) gives it for the cost of pidfd_open, one ioctl and close;
+// older kernels answer ENOTTY or EINVAL, and then (for good: noPidfdInfo)
+// the Uid: line of /proc/PID/status is read, which costs the kernel several
+// times more: it formats the whole file (memory, signals, capabilities...)
+// for one line. Both name the process by PID some time after its stat was
+// read, as any reader of /proc does: the snapshot is a sample.
+func (r *procReader) realUID(pid int) (uint32, bool) {
+	if !noPidfdInfo.Load() {
+		uid, unsupported, err := pidfdRealUID(pid)
+		if err == nil {
+			return uid, true
+		}
+		if unsupported {
+			noPidfdInfo.Store(true)
+		}
+	}
+	return r.statusRealUID()
+}
+
+// noPidfdInfo is set once PIDFD_GET_INFO turned out to be unavailable.
+var noPidfdInfo atomic.Bool
+
+// pidfdRealUID is the real uid of pid through PIDFD_GET_INFO; unsupported
+// says the kernel (or a seccomp filter) does not offer it at all.
+func pidfdRealUID(pid int) (uid uint32, unsupported bool, err error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, err == unix.ENOSYS || err == unix.EPERM, err
+	}
+	defer unix.Close(fd)
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CREDS}
+	if err := unix.IoctlPidfdInfo(fd, &info); err != nil {
+		// ESRCH: reaped since pidfd_open; anything else: no such ioctl.
+		return 0, err != unix.ESRCH, err
+	}
+	if info.Mask&unix.PIDFD_INFO_CREDS == 0 {
+		return 0, true, unix.ENOTTY
+	}
+	return info.Ruid, false, nil
+}
+
+// statusRealUID reads the real uid from the status file of the reader's
+// process.
+func (r *procReader) statusRealUID() (uint32, bool) {
 	fd, err := openZ(r.file("status"), 0)
 	if err != nil {
 		return 0, false
