@@ -59,6 +59,7 @@ type Inventory struct {
 	// full scan, and when that full scan was.
 	fdCache  map[int]fdScan
 	exeCache map[int]exeMemo
+	cmdCache map[int]cmdMemo // the command lines (cmdcache.go)
 	unowned  map[uint64]struct{}
 	lastFull time.Time
 	fdStats  fdStats // of the last build, for tests
@@ -208,6 +209,7 @@ type procReader struct {
 	mono0    time.Time // the build's start
 	fdCache  map[int]fdScan
 	exeCache map[int]exeMemo
+	cmdCache map[int]cmdMemo
 	full     bool // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
@@ -240,6 +242,7 @@ type fdSlot struct {
 	cached bool    // served from the fd-scan cache in this build
 	netns  string  // its network namespace, when it holds sockets
 	exe    exeMemo // its executable, if it may be reused
+	cmd    cmdMemo // its command line, if it may be reused
 }
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
@@ -287,13 +290,13 @@ func (inv *Inventory) build() *Snapshot {
 
 	inv.mu.Lock()
 	prev := inv.prev
-	cache, exes, known := inv.fdCache, inv.exeCache, inv.unowned
+	cache, exes, cmds, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
-	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, full: full}
+	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
@@ -379,6 +382,7 @@ func (inv *Inventory) build() *Snapshot {
 
 	newCache := make(map[int]fdScan, len(procs))
 	newExes := make(map[int]exeMemo, len(procs))
+	newCmds := make(map[int]cmdMemo, len(procs))
 	for i := range procs {
 		if fds[i].count > 0 {
 			newCache[procs[i].PID] = fds[i].fdScan
@@ -386,10 +390,13 @@ func (inv *Inventory) build() *Snapshot {
 		if fds[i].exe.startStack != 0 {
 			newExes[procs[i].PID] = fds[i].exe
 		}
+		if fds[i].cmd.startStack != 0 {
+			newCmds[procs[i].PID] = fds[i].cmd
+		}
 	}
 	inv.mu.Lock()
 	inv.prev = cur
-	inv.fdCache, inv.exeCache, inv.unowned, inv.fdStats = newCache, newExes, known, stats
+	inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned, inv.fdStats = newCache, newExes, newCmds, known, stats
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
 	}
@@ -495,12 +502,15 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		}
 	}
 	p.Username = inv.username(p.UID)
-	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
+	if c, ok := r.cmdCache[pid]; ok && !r.full && c.same(st) {
+		p.Cmdline, fs.cmd = c.cmdline, c
+	} else if fd, err := openZ(r.file("cmdline"), 0); err == nil {
 		b, err := readAllFD(fd, r.cmd, CmdlineCap, true)
 		unix.Close(fd)
 		if err == nil {
 			r.cmd = b
 			p.Cmdline = SplitNUL(b)
+			fs.cmd = newCmdMemo(st, p.Cmdline)
 		}
 	}
 	if c, ok := r.exeCache[pid]; ok && !r.full && c.same(st) {

@@ -42,6 +42,8 @@ type statFields struct {
 	startTicks uint64
 	rssPages   uint64
 	startStack uint64 // 0 if not shown (no ptrace access, exiting, short line)
+	argStart   uint64 // where argv lies in its memory (fields 48, 49); 0 as startStack
+	argEnd     uint64
 }
 
 // Stat is what the core needs of /proc/PID/stat.
@@ -80,8 +82,8 @@ func parseStat(b []byte) (statFields, error) {
 	st.comm = string(b[open+1 : closing])
 	rest := b[closing+2:]
 	// Fields from "state" (field 3) on; we need up to rss (field 24), and
-	// read startstack (field 28) if it is there.
-	var f [26][]byte
+	// read startstack (field 28) and arg_start, arg_end (48, 49) if there.
+	var f [47][]byte
 	n := splitFields(rest, f[:])
 	if n < 22 || len(f[0]) != 1 {
 		return st, errShortStat
@@ -110,8 +112,11 @@ func parseStat(b []byte) (statFields, error) {
 	st.numThreads = sgn(17)
 	st.startTicks = num(19)
 	st.rssPages = num(21)
-	if n == len(f) {
+	if n >= 26 {
 		st.startStack = num(25)
+	}
+	if n == len(f) {
+		st.argStart, st.argEnd = num(45), num(46)
 	}
 	if err != nil {
 		return st, errShortStat
