@@ -574,13 +574,13 @@ func (r *report) print(out io.Writer) {
 // snapshot (a) against the floor (d), and -baseline-daemon's (a) if timed.
 func printSummary(out io.Writer, rs []*report) {
 	fmt.Fprintln(out, "\nsummary, per workload shape (fresh snapshot (a) against ps + ss (d); targets: ratios <= 0.20, reported, never enforced):")
-	fmt.Fprintf(out, "%-34s %-10s %10s %10s %10s %9s %9s\n", "shape", "measure", "wall p50", "wall p95", "CPU/op", "wall/(d)", "CPU/(d)")
-	fmt.Fprintln(out, strings.Repeat("-", 100))
+	fmt.Fprintf(out, "%-40s %-10s %10s %10s %10s %9s %9s\n", "shape", "measure", "wall p50", "wall p95", "CPU/op", "wall/(d)", "CPU/(d)")
+	fmt.Fprintln(out, strings.Repeat("-", 106))
 	for _, r := range rs {
 		o := r.opts
 		shape := fmt.Sprintf("%d procs, %d holders, %d+%d socks", o.procs, o.holders, o.listen, 2*o.conns)
 		row := func(name string, s stats) {
-			fmt.Fprintf(out, "%-34s %-10s %10s %10s %10s %9s %9s\n", shape, name, ms(s.p50), ms(s.p95), ms(s.cpu),
+			fmt.Fprintf(out, "%-40s %-10s %10s %10s %10s %9s %9s\n", shape, name, ms(s.p50), ms(s.p95), ms(s.cpu),
 				ratio(s.p50, r.floor.p50), ratio(s.cpu, r.floor.cpu))
 		}
 		row("(d) ps+ss", r.floor)
