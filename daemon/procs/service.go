@@ -117,8 +117,9 @@ func New(opts Options) (*Service, error) {
 	}, nil
 }
 
-// Close releases the audit file.
+// Close releases the audit file and the /proc descriptors the inventory holds.
 func (s *Service) Close() error {
+	s.inv.Close() // the /proc descriptors it holds between snapshots
 	if s.auditFile != nil {
 		return s.auditFile.Close()
 	}

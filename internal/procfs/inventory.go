@@ -61,8 +61,13 @@ type Inventory struct {
 	exeCache map[int]exeMemo
 	cmdCache map[int]cmdMemo // the command lines (cmdcache.go)
 	unowned  map[uint64]struct{}
-	lastFull time.Time
-	fdStats  fdStats // of the last build, for tests
+
+	// The stat descriptors held between builds (handles.go): PID → fd.
+	statFDs    map[int]int
+	statBudget int64
+	held       *heldSet
+	lastFull   time.Time
+	fdStats    fdStats // of the last build, for tests
 
 	afterScan func() // tests: runs between the fd scans and the table read
 }
@@ -81,6 +86,9 @@ func NewInventory(procRoot string, ttl time.Duration) (*Inventory, error) {
 		pageSize: uint64(os.Getpagesize()),
 		boot:     boot,
 		users:    map[uint32]string{},
+
+		statBudget: statBudget(),
+		held:       newHeldSet(heldSetSize()),
 	}
 	// A CPU baseline, so the first list shows real rates, not zeros.
 	inv.prev = inv.cpuBaseline()
@@ -210,12 +218,15 @@ type procReader struct {
 	fdCache  map[int]fdScan
 	exeCache map[int]exeMemo
 	cmdCache map[int]cmdMemo
-	full     bool // scan every fd directory, read every exe: no cache
+	statFDs  map[int]int   // held stat descriptors of the last build, read-only
+	kept     *atomic.Int64 // stat descriptors held by this build
+	full     bool          // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
 	// no string per file. path[:base] is "/proc/PID/".
 	path  []byte
 	base  int
+	pid   int // the process path points at
 	stat  []byte
 	cmd   []byte
 	link  []byte
@@ -232,6 +243,7 @@ func (r *procReader) file(name string) []byte {
 func (r *procReader) at(pid int) {
 	r.path = append(strconv.AppendInt(append(append(r.path[:0], r.inv.procRoot...), '/'), int64(pid), 10), '/')
 	r.base = len(r.path)
+	r.pid = pid
 }
 
 // fdSlot is what a build knows of one process's descriptors.
@@ -243,6 +255,8 @@ type fdSlot struct {
 	netns  string  // its network namespace, when it holds sockets
 	exe    exeMemo // its executable, if it may be reused
 	cmd    cmdMemo // its command line, if it may be reused
+	stat   int     // its stat descriptor to hold (handles.go), if held
+	hold   bool
 }
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
@@ -291,12 +305,15 @@ func (inv *Inventory) build() *Snapshot {
 	inv.mu.Lock()
 	prev := inv.prev
 	cache, exes, cmds, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned
+	oldStat := inv.statFDs
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
 	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
+	var kept atomic.Int64
+	proto.statFDs, proto.kept = oldStat, &kept
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
@@ -304,6 +321,19 @@ func (inv *Inventory) build() *Snapshot {
 	inv.parallel(len(pids), proto, func(r *procReader, i int) {
 		r.read(pids[i], &all[i], &samples[i], &fds[i])
 	})
+	// The stat descriptors to hold (of every slot, listed or not: none
+	// leaks); the others of the last build are of processes now gone.
+	newStat := make(map[int]int, len(pids))
+	for i := range fds {
+		if fds[i].hold {
+			newStat[pids[i]] = fds[i].stat
+		}
+	}
+	for pid, fd := range oldStat {
+		if nfd, ok := newStat[pid]; !ok || nfd != fd {
+			inv.closeHeld(fd)
+		}
+	}
 
 	// Compact in PID order.
 	procs := all[:0]
@@ -397,6 +427,7 @@ func (inv *Inventory) build() *Snapshot {
 	inv.mu.Lock()
 	inv.prev = cur
 	inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned, inv.fdStats = newCache, newExes, newCmds, known, stats
+	inv.statFDs = newStat
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
 	}
@@ -442,17 +473,11 @@ func (inv *Inventory) reattach(procs []Process, index map[int]int, fds []fdSlot)
 func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	inv := r.inv
 	r.at(pid)
-	fd, err := openZ(r.file("stat"), 0)
-	if err != nil {
+	n, keep, ok := r.readStat(pid)
+	if !ok {
 		return // gone
 	}
-	var fst unix.Stat_t
-	ferr := unix.Fstat(fd, &fst)
-	n, rerr := readFD(fd, r.stat)
-	unix.Close(fd)
-	if rerr != nil || ferr != nil {
-		return
-	}
+	fs.stat, fs.hold = keep, keep >= 0
 	st, err := parseStat(r.stat[:n])
 	if err != nil {
 		return
@@ -461,7 +486,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		PID:        pid,
 		PPID:       st.ppid,
 		Name:       st.comm,
-		UID:        fst.Uid,
+		UID:        0, // kernel threads: root; the others' below
 		Status:     statusName(st.state),
 		MemoryRSS:  st.rssPages * inv.pageSize,
 		Nice:       st.nice,
@@ -494,6 +519,17 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		p.Username = inv.username(p.UID)
 		return
 	}
+	// The owner of /proc/PID/fd (handles.go), with the descriptor count.
+	count, owner, ok := r.fdDirStat()
+	if !ok {
+		var fst unix.Stat_t
+		if err := unix.Stat(string(r.file("stat")), &fst); err != nil {
+			p.PID = 0 // gone
+			return
+		}
+		owner = fst.Uid
+	}
+	p.UID = owner
 	if p.UID == 0 {
 		// The entry's owner is the euid, or root when the process is not
 		// dumpable (ssh-agent, setgid programs): the real uid is in status.
@@ -519,7 +555,6 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		p.Exe = string(r.link[:n])
 		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
-	count := r.fdCount()
 	fs.fdRead, fs.seen = true, count
 	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
 		fs.fdScan, fs.cached = c, true
@@ -644,8 +679,16 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 	defer unix.Close(dfd)
 	buf := r.link
 	var seen int64
+	self := r.pid == r.inv.selfPID && r.inv.procRoot == "/proc"
 	err = eachDirent(dfd, r.dents, true, func(name []byte) {
 		seen++
+		if self {
+			// Our own held stat descriptors (handles.go): files, no readlink.
+			if fd, ok := atoiBytes(name); ok && r.inv.held.has(fd) {
+				s.files++
+				return
+			}
+		}
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
 			return
