@@ -61,13 +61,13 @@ type Inventory struct {
 	exeCache map[int]exeMemo
 	cmdCache map[int]cmdMemo // the command lines (cmdcache.go)
 	unowned  map[uint64]struct{}
+	lastFull time.Time
+	fdStats  fdStats // of the last build, for tests
 
 	// The stat descriptors held between builds (handles.go): PID → fd.
 	statFDs    map[int]int
 	statBudget int64
 	held       *heldSet
-	lastFull   time.Time
-	fdStats    fdStats // of the last build, for tests
 
 	afterScan func() // tests: runs between the fd scans and the table read
 }
