@@ -17,25 +17,30 @@ import (
 // opens the path again. An execve keeps the process, and the descriptor
 // shows the new image.
 //
+// The real uid of a process whose entry root owns (see realUID) comes from
+// PIDFD_GET_INFO on a pidfd, held along with the stat descriptor: it is
+// used again only while that descriptor still reads (the same process).
+//
 // The owner uid is not taken from the held descriptor (fstat would give the
 // owner the file had when opened, and a process may change its uid or
 // dumpability since) but from statx of /proc/PID/fd by path, which the
 // fd-scan cache makes anyway: that directory has the same owner rule as
 // stat (the euid, root when the process is not dumpable).
 //
-// The budget: at most a quarter of RLIMIT_NOFILE's soft limit (the Go
+// The budget, descriptors of both kinds: at most a quarter of RLIMIT_NOFILE's soft limit (the Go
 // runtime raises it to the hard limit; systemd's default hard limit is
 // 524288, the unit does not change it) and never more than maxHeldStat;
 // processes beyond it are read by path as before. The descriptors of
 // processes that are gone are closed at the end of the build that finds
 // them gone; Close closes them all. They are close-on-exec: nothing the
 // daemon starts inherits them. The daemon's own fd directory holds them
-// too: its scan counts them as files without a readlink each (heldSet).
+// too: its scan counts the stat ones as files, the pidfds as nothing,
+// without a readlink each (heldSet).
 
-// maxHeldStat caps the stat descriptors kept open.
+// maxHeldStat caps the descriptors kept open.
 const maxHeldStat = 32768
 
-// statBudget is how many stat descriptors an inventory may keep open.
+// statBudget is how many descriptors an inventory may keep open.
 func statBudget() int64 {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
@@ -79,10 +84,20 @@ func heldSetSize() int {
 	return int(min(rl.Cur, 1<<20))
 }
 
-// closeHeld closes a held stat descriptor.
-func (inv *Inventory) closeHeld(fd int) {
-	inv.held.clear(fd)
+// closeHeld closes a held descriptor, marked in set.
+func closeHeld(set *heldSet, fd int) {
+	set.clear(fd)
 	unix.Close(fd)
+}
+
+// closeGone closes the descriptors of old (PID → fd, marked in set) that
+// are not carried in cur.
+func (inv *Inventory) closeGone(old, cur map[int]int, set *heldSet) {
+	for pid, fd := range old {
+		if nfd, ok := cur[pid]; !ok || nfd != fd {
+			closeHeld(set, fd)
+		}
+	}
 }
 
 // Close closes the descriptors the inventory keeps open. It is safe to
@@ -93,39 +108,51 @@ func (inv *Inventory) Close() {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	for _, fd := range inv.statFDs {
-		inv.closeHeld(fd)
+		closeHeld(inv.held, fd)
 	}
-	inv.statFDs = nil
+	for _, fd := range inv.pidFDs {
+		closeHeld(inv.heldPidfd, fd)
+	}
+	inv.statFDs, inv.pidFDs = nil, nil
 }
 
 // readStat reads the stat file of the reader's process (pid) into r.stat:
 // through the descriptor held since the last build if that process is
 // still there, else by path. keep is the descriptor to hold after this
-// build, or -1.
-func (r *procReader) readStat(pid int) (n, keep int, ok bool) {
+// build, or -1; same says it is the one held since the last build (so the
+// process is the one the last build saw under this PID).
+func (r *procReader) readStat(pid int) (n, keep int, same, ok bool) {
 	if fd, held := r.statFDs[pid]; held {
 		if n, err := preadFD(fd, r.stat); err == nil {
 			r.kept.Add(1)
-			return n, fd, true
+			return n, fd, true, true
 		}
 		// ESRCH: that process is gone; the build closes fd.
 	}
 	fd, err := openZ(r.file("stat"), 0)
 	if err != nil {
-		return 0, -1, false
+		return 0, -1, false, false
 	}
 	n, err = readFD(fd, r.stat)
 	if err != nil {
 		unix.Close(fd)
-		return 0, -1, false
+		return 0, -1, false, false
 	}
-	if r.kept.Add(1) > r.inv.statBudget {
-		r.kept.Add(-1)
+	if !r.reserve() {
 		unix.Close(fd)
-		return n, -1, true
+		return n, -1, false, true
 	}
 	r.inv.held.set(fd)
-	return n, fd, true
+	return n, fd, false, true
+}
+
+// reserve takes one descriptor of the build's budget, if any is left.
+func (r *procReader) reserve() bool {
+	if r.kept.Add(1) > r.inv.statBudget {
+		r.kept.Add(-1)
+		return false
+	}
+	return true
 }
 
 // preadFD reads fd from offset 0 into buf, retrying on EINTR.

@@ -16,6 +16,16 @@ import (
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
+// heldPidfd is the pidfd s holds for pid, or -1.
+func heldPidfd(s *Inventory, pid int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fd, ok := s.pidFDs[pid]; ok {
+		return fd
+	}
+	return -1
+}
+
 // heldFD is the stat descriptor s holds for pid, or -1.
 func heldFD(s *Inventory, pid int) int {
 	s.mu.Lock()
@@ -47,6 +57,10 @@ func TestStatHandleExit(t *testing.T) {
 	if p == nil || heldFD(s, kid.PID) != fd || p.Name != "sleep" {
 		t.Fatalf("second build: %+v, held fd %d (want %d, read again)", p, heldFD(s, kid.PID), fd)
 	}
+	pidfd := heldPidfd(s, kid.PID)
+	if os.Geteuid() == 0 && !noPidfdInfo.Load() && (pidfd < 0 || fdNames(pidfd) != "anon_inode:[pidfd]") {
+		t.Errorf("root's sleeper: no pidfd held (fd %d names %q)", pidfd, fdNames(pidfd))
+	}
 	if err := kid.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +70,9 @@ func TestStatHandleExit(t *testing.T) {
 	}
 	if heldFD(s, kid.PID) != -1 || fdNames(fd) == want {
 		t.Errorf("the descriptor of a reaped process is still held (fd %d names %q)", fd, fdNames(fd))
+	}
+	if pidfd >= 0 && (heldPidfd(s, kid.PID) != -1 || s.heldPidfd.has(pidfd)) {
+		t.Errorf("the pidfd of a reaped process is still held (fd %d)", pidfd)
 	}
 }
 
@@ -84,7 +101,7 @@ func TestStatHandleReusedPID(t *testing.T) {
 	s.held.set(deadFD)
 	s.statFDs[live.PID] = deadFD // as if live.PID had been dead's PID
 	s.mu.Unlock()
-	s.closeHeld(liveFD)
+	closeHeld(s.held, liveFD)
 
 	p := find(t, listAll(t, s), live.PID)
 	if p == nil || p.Name != "sleep" || p.Cmdline[0] != "sleep" {
@@ -154,7 +171,7 @@ func runUIDSwitchHelper() {
 // TestStatHandleUIDChange: a process that changes its uid while its stat
 // descriptor is held is listed with the new uid: the owner comes from a
 // fresh statx of /proc/PID/fd, not from the held descriptor, whose fstat
-// still gives the owner the file had when it was opened.
+// may still give the owner the file had when it was last looked up.
 func TestStatHandleUIDChange(t *testing.T) {
 	requireRoot(t)
 	s := newInv(t)
@@ -219,5 +236,51 @@ func TestStatHandleBudget(t *testing.T) {
 	self := find(t, small, os.Getpid())
 	if self == nil || self.Name == "" {
 		t.Errorf("this process, read by path: %+v", self)
+	}
+}
+
+// TestPidfdHandleNotCarried: a held pidfd is used again only while the
+// stat descriptor held with it still reads (the same process). Staged: the
+// PID of a root process gets the stat descriptor of a reaped process and
+// the pidfd of a live process of uid 65534; the list must show uid 0, read
+// afresh, and close both.
+func TestPidfdHandleNotCarried(t *testing.T) {
+	requireRoot(t)
+	if noPidfdInfo.Load() {
+		t.Skip("no PIDFD_GET_INFO on this kernel")
+	}
+	s := newInv(t)
+	dead := testproc.Sleeper(t)
+	live := testproc.Sleeper(t)
+	other := testproc.Helper(t, "nodump") // uid 65534, its entry owned by root
+	deadFD, err := unix.Open("/proc/"+strconv.Itoa(dead.PID)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPidfd, err := unix.PidfdOpen(other.PID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	dead.Wait()
+	if p := find(t, listAll(t, s), live.PID); p == nil || p.UID != 0 || heldPidfd(s, live.PID) < 0 {
+		t.Fatalf("premise: root's sleeper %+v with a held pidfd (%d)", p, heldPidfd(s, live.PID))
+	}
+	s.mu.Lock()
+	oldStat, oldPidfd := s.statFDs[live.PID], s.pidFDs[live.PID]
+	s.held.set(deadFD)
+	s.heldPidfd.set(otherPidfd)
+	s.statFDs[live.PID], s.pidFDs[live.PID] = deadFD, otherPidfd
+	s.mu.Unlock()
+	closeHeld(s.held, oldStat)
+	closeHeld(s.heldPidfd, oldPidfd)
+
+	if p := find(t, listAll(t, s), live.PID); p == nil || p.UID != 0 {
+		t.Errorf("listed as %+v: the pidfd of another process was used", p)
+	}
+	if s.held.has(deadFD) || s.heldPidfd.has(otherPidfd) || heldPidfd(s, live.PID) == otherPidfd {
+		t.Errorf("the staged descriptors are still held (stat %v, pidfd %v)", s.held.has(deadFD), s.heldPidfd.has(otherPidfd))
 	}
 }

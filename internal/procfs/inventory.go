@@ -66,8 +66,10 @@ type Inventory struct {
 
 	// The stat descriptors held between builds (handles.go): PID → fd.
 	statFDs    map[int]int
-	statBudget int64
+	pidFDs     map[int]int // and the pidfds, for PIDFD_GET_INFO
+	statBudget int64       // descriptors of both kinds
 	held       *heldSet
+	heldPidfd  *heldSet
 
 	afterScan func() // tests: runs between the fd scans and the table read
 }
@@ -89,6 +91,7 @@ func NewInventory(procRoot string, ttl time.Duration) (*Inventory, error) {
 
 		statBudget: statBudget(),
 		held:       newHeldSet(heldSetSize()),
+		heldPidfd:  newHeldSet(heldSetSize()),
 	}
 	// A CPU baseline, so the first list shows real rates, not zeros.
 	inv.prev = inv.cpuBaseline()
@@ -219,6 +222,7 @@ type procReader struct {
 	exeCache map[int]exeMemo
 	cmdCache map[int]cmdMemo
 	statFDs  map[int]int   // held stat descriptors of the last build, read-only
+	pidFDs   map[int]int   // held pidfds of the last build, read-only
 	kept     *atomic.Int64 // stat descriptors held by this build
 	full     bool          // scan every fd directory, read every exe: no cache
 
@@ -249,14 +253,16 @@ func (r *procReader) at(pid int) {
 // fdSlot is what a build knows of one process's descriptors.
 type fdSlot struct {
 	fdScan
-	fdRead bool    // its fd directory was looked at (not a kernel thread)
-	seen   int64   // its fd count when it was looked at (0 = unknown)
-	cached bool    // served from the fd-scan cache in this build
-	netns  string  // its network namespace, when it holds sockets
-	exe    exeMemo // its executable, if it may be reused
-	cmd    cmdMemo // its command line, if it may be reused
-	stat   int     // its stat descriptor to hold (handles.go), if held
-	hold   bool
+	fdRead    bool    // its fd directory was looked at (not a kernel thread)
+	seen      int64   // its fd count when it was looked at (0 = unknown)
+	cached    bool    // served from the fd-scan cache in this build
+	netns     string  // its network namespace, when it holds sockets
+	exe       exeMemo // its executable, if it may be reused
+	cmd       cmdMemo // its command line, if it may be reused
+	stat      int     // its stat descriptor to hold (handles.go), if hold
+	pidfd     int     // its pidfd to hold, if holdPidfd
+	hold      bool
+	holdPidfd bool
 }
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
@@ -305,7 +311,7 @@ func (inv *Inventory) build() *Snapshot {
 	inv.mu.Lock()
 	prev := inv.prev
 	cache, exes, cmds, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned
-	oldStat := inv.statFDs
+	oldStat, oldPidfd := inv.statFDs, inv.pidFDs
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
@@ -313,7 +319,7 @@ func (inv *Inventory) build() *Snapshot {
 	boot0, mono0 := sinceBoot(), time.Now()
 	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
 	var kept atomic.Int64
-	proto.statFDs, proto.kept = oldStat, &kept
+	proto.statFDs, proto.pidFDs, proto.kept = oldStat, oldPidfd, &kept
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
@@ -323,17 +329,17 @@ func (inv *Inventory) build() *Snapshot {
 	})
 	// The stat descriptors to hold (of every slot, listed or not: none
 	// leaks); the others of the last build are of processes now gone.
-	newStat := make(map[int]int, len(pids))
+	newStat, newPidfd := make(map[int]int, len(pids)), make(map[int]int, len(pids))
 	for i := range fds {
 		if fds[i].hold {
 			newStat[pids[i]] = fds[i].stat
 		}
-	}
-	for pid, fd := range oldStat {
-		if nfd, ok := newStat[pid]; !ok || nfd != fd {
-			inv.closeHeld(fd)
+		if fds[i].holdPidfd {
+			newPidfd[pids[i]] = fds[i].pidfd
 		}
 	}
+	inv.closeGone(oldStat, newStat, inv.held)
+	inv.closeGone(oldPidfd, newPidfd, inv.heldPidfd)
 
 	// Compact in PID order.
 	procs := all[:0]
@@ -427,7 +433,7 @@ func (inv *Inventory) build() *Snapshot {
 	inv.mu.Lock()
 	inv.prev = cur
 	inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned, inv.fdStats = newCache, newExes, newCmds, known, stats
-	inv.statFDs = newStat
+	inv.statFDs, inv.pidFDs = newStat, newPidfd
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
 	}
@@ -473,7 +479,7 @@ func (inv *Inventory) reattach(procs []Process, index map[int]int, fds []fdSlot)
 func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	inv := r.inv
 	r.at(pid)
-	n, keep, ok := r.readStat(pid)
+	n, keep, same, ok := r.readStat(pid)
 	if !ok {
 		return // gone
 	}
@@ -533,7 +539,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	if p.UID == 0 {
 		// The entry's owner is the euid, or root when the process is not
 		// dumpable (ssh-agent, setgid programs): the real uid is in status.
-		if uid, ok := r.realUID(pid); ok {
+		if uid, ok := r.realUID(pid, fs, same); ok {
 			p.UID = uid
 		}
 	}
@@ -564,46 +570,69 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	r.finishFDs(p, fs)
 }
 
-// realUID is the real uid of the reader's process, pid. PIDFD_GET_INFO
-// (Linux 6.13) gives it for the cost of pidfd_open, one ioctl and close;
-// older kernels answer ENOTTY or EINVAL, and then (for good: noPidfdInfo)
-// the Uid: line of /proc/PID/status is read, which costs the kernel several
+// realUID is the real uid of the reader's process, pid (fs is its slot;
+// same says its stat was read through the descriptor held since the last
+// build). PIDFD_GET_INFO (Linux 6.13) gives it for one ioctl on a pidfd
+// held between builds (handles.go), or pidfd_open, ioctl and close; older
+// kernels answer ENOTTY or EINVAL, and then (for good: noPidfdInfo) the
+// Uid: line of /proc/PID/status is read, which costs the kernel several
 // times more: it formats the whole file (memory, signals, capabilities...)
-// for one line. Both name the process by PID some time after its stat was
-// read, as any reader of /proc does: the snapshot is a sample.
-func (r *procReader) realUID(pid int) (uint32, bool) {
-	if !noPidfdInfo.Load() {
-		uid, unsupported, err := pidfdRealUID(pid)
-		if err == nil {
+// for one line. A new pidfd or status names the process by PID some time
+// after its stat was read, as any reader of /proc does: the snapshot is a
+// sample.
+func (r *procReader) realUID(pid int, fs *fdSlot, same bool) (uint32, bool) {
+	if noPidfdInfo.Load() {
+		return r.statusRealUID()
+	}
+	// The pidfd held since the last build, if its stat descriptor showed
+	// that the same process is still there (handles.go).
+	if fd, ok := r.pidFDs[pid]; ok && same {
+		if uid, err := pidfdRUID(fd); err == nil {
+			r.kept.Add(1)
+			fs.pidfd, fs.holdPidfd = fd, true
 			return uid, true
 		}
-		if unsupported {
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if err == unix.ENOSYS || err == unix.EPERM {
 			noPidfdInfo.Store(true)
 		}
+		return r.statusRealUID()
 	}
-	return r.statusRealUID()
+	uid, err := pidfdRUID(fd)
+	if err != nil {
+		unix.Close(fd)
+		if err != unix.ESRCH { // ESRCH: reaped since pidfd_open
+			noPidfdInfo.Store(true)
+		}
+		return r.statusRealUID()
+	}
+	// Held only along with the stat descriptor, which tells the next
+	// build whether this is still the same process.
+	if fs.hold && r.reserve() {
+		r.inv.heldPidfd.set(fd)
+		fs.pidfd, fs.holdPidfd = fd, true
+	} else {
+		unix.Close(fd)
+	}
+	return uid, true
 }
 
 // noPidfdInfo is set once PIDFD_GET_INFO turned out to be unavailable.
 var noPidfdInfo atomic.Bool
 
-// pidfdRealUID is the real uid of pid through PIDFD_GET_INFO; unsupported
-// says the kernel (or a seccomp filter) does not offer it at all.
-func pidfdRealUID(pid int) (uid uint32, unsupported bool, err error) {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return 0, err == unix.ENOSYS || err == unix.EPERM, err
-	}
-	defer unix.Close(fd)
+// pidfdRUID is the real uid of the process of pidfd fd (PIDFD_GET_INFO):
+// ESRCH once it is reaped, ENOTTY or EINVAL from kernels without it.
+func pidfdRUID(fd int) (uint32, error) {
 	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CREDS}
 	if err := unix.IoctlPidfdInfo(fd, &info); err != nil {
-		// ESRCH: reaped since pidfd_open; anything else: no such ioctl.
-		return 0, err != unix.ESRCH, err
+		return 0, err
 	}
 	if info.Mask&unix.PIDFD_INFO_CREDS == 0 {
-		return 0, true, unix.ENOTTY
+		return 0, unix.ENOTTY
 	}
-	return info.Ruid, false, nil
+	return info.Ruid, nil
 }
 
 // statusRealUID reads the real uid from the status file of the reader's
@@ -686,6 +715,8 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 			// Our own held stat descriptors (handles.go): files, no readlink.
 			if fd, ok := atoiBytes(name); ok && r.inv.held.has(fd) {
 				s.files++
+				return
+			} else if ok && r.inv.heldPidfd.has(fd) {
 				return
 			}
 		}
