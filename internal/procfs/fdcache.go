@@ -76,7 +76,21 @@ func (s fdScan) reusable(startTicks uint64, count int64) bool {
 // size of its fd directory), or 0 if unknown (older kernels, errors).
 func (r *procReader) fdCount() int64 {
 	count, _, _ := r.fdDirStat()
-	return count
+	return r.ownCount(count)
+}
+
+// ownCount is count, the size of the reader's process's fd directory, but
+// for this process: without the descriptors the inventory holds
+// (handles.go), which its scan skips, so that its cached scan stays
+// reusable while they come and go; 0 (unknown) until they are settled.
+func (r *procReader) ownCount(count int64) int64 {
+	if !r.isSelf() || count == 0 {
+		return count
+	}
+	if r.heldNow < 0 || count <= r.heldNow {
+		return 0
+	}
+	return count - r.heldNow
 }
 
 // The executable's path (readlink of /proc/PID/exe) is reused the same

@@ -34,8 +34,12 @@ import (
 // processes that are gone are closed at the end of the build that finds
 // them gone; Close closes them all. They are close-on-exec: nothing the
 // daemon starts inherits them. The daemon's own fd directory holds them
-// too: its scan counts the stat ones as files, the pidfds as nothing,
-// without a readlink each (heldSet).
+// too: its scan skips them (heldSet), and does not count them in its
+// open_files_count, which stays the daemon's own files. This process is read
+// last in a build, alone, once the held set is settled, and holds no
+// descriptor of its own: its fd count less the held ones is then stable, so
+// its fd scan is served from the cache like any other's, without reading
+// thousands of entries.
 
 // maxHeldStat caps the descriptors kept open.
 const maxHeldStat = 32768
@@ -138,7 +142,7 @@ func (r *procReader) readStat(pid int) (n, keep int, same, ok bool) {
 		unix.Close(fd)
 		return 0, -1, false, false
 	}
-	if !r.reserve() {
+	if r.isSelf() || !r.reserve() { // this process holds none of its own
 		unix.Close(fd)
 		return n, -1, false, true
 	}

@@ -284,3 +284,42 @@ func TestPidfdHandleNotCarried(t *testing.T) {
 		t.Errorf("the staged descriptors are still held (stat %v, pidfd %v)", s.held.has(deadFD), s.heldPidfd.has(otherPidfd))
 	}
 }
+
+// TestSelfScanSkipsHeld: this process's fd directory holds the inventory's
+// descriptors; its scan neither counts them as open files nor loses its
+// cache entry when they come and go, so a build does not read thousands of
+// its entries again.
+func TestSelfScanSkipsHeld(t *testing.T) {
+	requireFDCount(t)
+	s := newInv(t)
+	kids := []*testproc.Child{}
+	for range 3 {
+		kids = append(kids, testproc.Sleeper(t))
+	}
+	listAll(t, s)
+	self := os.Getpid()
+	reusable := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.fdCache[self].count > 0
+	}
+	testproc.Poll(t, 10*time.Second, "this process's fd scan to be cached", func() bool {
+		listAll(t, s)
+		return reusable()
+	})
+	s.mu.Lock()
+	held := len(s.statFDs)
+	s.mu.Unlock()
+	if p := find(t, listAll(t, s), self); p == nil || held < 4 || p.OpenFilesCount >= held {
+		t.Errorf("this process: %d open files counted with %d stat descriptors held (%+v)", p.OpenFilesCount, held, p)
+	}
+	// A process gone (its descriptors closed) and the cache entry stays.
+	if err := kids[0].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	kids[0].Wait()
+	testproc.Poll(t, 10*time.Second, "the scan to stay reusable after descriptors were closed", func() bool {
+		listAll(t, s)
+		return reusable()
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -224,6 +225,7 @@ type procReader struct {
 	statFDs  map[int]int   // held stat descriptors of the last build, read-only
 	pidFDs   map[int]int   // held pidfds of the last build, read-only
 	kept     *atomic.Int64 // stat descriptors held by this build
+	heldNow  int64         // descriptors held, once fixed for this build; -1 before
 	full     bool          // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
@@ -265,6 +267,22 @@ type fdSlot struct {
 	holdPidfd bool
 }
 
+// withBuffers is a copy of proto with buffers of its own.
+func (proto procReader) withBuffers() procReader {
+	r := proto
+	r.path = make([]byte, 0, len(r.inv.procRoot)+64)
+	r.stat = make([]byte, 1024)
+	r.cmd = make([]byte, 0, 4096)
+	r.link = make([]byte, 256)
+	r.dents = make([]byte, 8<<10)
+	return r
+}
+
+// isSelf says whether the reader's process is this one.
+func (r *procReader) isSelf() bool {
+	return r.pid == r.inv.selfPID && r.inv.procRoot == "/proc"
+}
+
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
 // maxBuildWorkers goroutines, each with its own reader.
 func (inv *Inventory) parallel(n int, proto procReader, fn func(r *procReader, i int)) {
@@ -279,12 +297,7 @@ func (inv *Inventory) parallel(n int, proto procReader, fn func(r *procReader, i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := proto
-			r.path = make([]byte, 0, len(inv.procRoot)+64)
-			r.stat = make([]byte, 1024)
-			r.cmd = make([]byte, 0, 4096)
-			r.link = make([]byte, 256)
-			r.dents = make([]byte, 8<<10)
+			r := proto.withBuffers()
 			for {
 				c := int(next.Add(1)) - 1
 				if c >= chunks {
@@ -319,13 +332,21 @@ func (inv *Inventory) build() *Snapshot {
 	boot0, mono0 := sinceBoot(), time.Now()
 	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
 	var kept atomic.Int64
-	proto.statFDs, proto.pidFDs, proto.kept = oldStat, oldPidfd, &kept
+	proto.statFDs, proto.pidFDs, proto.kept, proto.heldNow = oldStat, oldPidfd, &kept, -1
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
 	fds := make([]fdSlot, len(pids))
+	// This process is read last, alone, once the descriptors it holds are
+	// settled (handles.go).
+	selfAt := -1
+	if inv.procRoot == "/proc" {
+		selfAt = slices.Index(pids, inv.selfPID)
+	}
 	inv.parallel(len(pids), proto, func(r *procReader, i int) {
-		r.read(pids[i], &all[i], &samples[i], &fds[i])
+		if i != selfAt {
+			r.read(pids[i], &all[i], &samples[i], &fds[i])
+		}
 	})
 	// The stat descriptors to hold (of every slot, listed or not: none
 	// leaks); the others of the last build are of processes now gone.
@@ -340,6 +361,11 @@ func (inv *Inventory) build() *Snapshot {
 	}
 	inv.closeGone(oldStat, newStat, inv.held)
 	inv.closeGone(oldPidfd, newPidfd, inv.heldPidfd)
+	proto.heldNow = int64(len(newStat) + len(newPidfd))
+	if selfAt >= 0 {
+		r := proto.withBuffers()
+		r.read(pids[selfAt], &all[selfAt], &samples[selfAt], &fds[selfAt])
+	}
 
 	// Compact in PID order.
 	procs := all[:0]
@@ -536,6 +562,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		owner = fst.Uid
 	}
 	p.UID = owner
+	count = r.ownCount(count)
 	if p.UID == 0 {
 		// The entry's owner is the euid, or root when the process is not
 		// dumpable (ssh-agent, setgid programs): the real uid is in status.
@@ -708,18 +735,16 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 	defer unix.Close(dfd)
 	buf := r.link
 	var seen int64
-	self := r.pid == r.inv.selfPID && r.inv.procRoot == "/proc"
+	self := r.isSelf()
 	err = eachDirent(dfd, r.dents, true, func(name []byte) {
-		seen++
 		if self {
-			// Our own held stat descriptors (handles.go): files, no readlink.
-			if fd, ok := atoiBytes(name); ok && r.inv.held.has(fd) {
-				s.files++
-				return
-			} else if ok && r.inv.heldPidfd.has(fd) {
+			// Our own held descriptors (handles.go) and the directory
+			// being read are not counted (see ownCount), nor read.
+			if fd, ok := atoiBytes(name); ok && (fd == dfd || r.inv.held.has(fd) || r.inv.heldPidfd.has(fd)) {
 				return
 			}
 		}
+		seen++
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
 			return
