@@ -27,8 +27,13 @@ func (h *Handler) listProcesses(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, badInput("invalid format %q: use json or csv", format))
 		return
 	}
+	fresh, err := parseFresh(q.Get("fresh"))
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
 	items, err := h.core.List(r.Context(), httpCaller(r), procs.ListOptions{
-		Query: q.Get("q"), Sort: q.Get("sort"), Order: q.Get("order"),
+		Query: q.Get("q"), Sort: q.Get("sort"), Order: q.Get("order"), Fresh: fresh,
 	})
 	if err != nil {
 		h.writeError(w, err)
@@ -188,7 +193,11 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How})
+	out := map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How}
+	if res.Output != "" {
+		out["output"] = res.Output
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // meta is what the UI needs to know of the core's rules: the sort keys
@@ -206,4 +215,16 @@ func (h *Handler) meta(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) signals(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"signals": h.core.Signals()})
+}
+
+// parseFresh reads ?fresh=: "1" or "true" asks the core for a snapshot
+// newer than its cache (the UI's Refresh); "", "0" or "false" do not.
+func parseFresh(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, badInput("invalid fresh %q: use 1 or 0", v)
 }

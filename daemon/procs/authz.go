@@ -14,20 +14,31 @@ import (
 // authenticated it as root (the HTTP token). The only place this is asked.
 func (c Caller) root() bool { return c.Privileged || c.UID == 0 }
 
+// protectedReason says why signals and restarts are refused on a process
+// whoever asks (renice too, for a kernel thread), or "". The list carries
+// it ("protected"), so that a UI does not offer what would be refused;
+// protected below enforces it.
+func protectedReason(pid int, kthread bool, self int) string {
+	switch {
+	case kthread:
+		return "kernel thread"
+	case pid == 1:
+		return "PID 1 (init)"
+	case pid == self:
+		return "the roy-procwatch daemon itself"
+	}
+	return ""
+}
+
 // protected refuses, whoever asks, actions on PID 1, the daemon itself and
 // kernel threads (as far as level says).
 func (s *Service) protected(t *target, what string, level protection) error {
-	switch {
-	case level == protectNone:
+	kt := t.kthread()
+	if level == protectNone || (level == protectKernel && !kt) {
 		return nil
-	case t.kthread():
-		return errf(KindAccessDenied, "refusing to %s kernel thread %d: protected process", what, t.pid)
-	case level == protectKernel:
-		return nil
-	case t.pid == 1:
-		return errf(KindAccessDenied, "refusing to %s PID 1 (init): protected process", what)
-	case t.pid == s.selfPID:
-		return errf(KindAccessDenied, "refusing to %s the roy-procwatch daemon itself: protected process", what)
+	}
+	if why := protectedReason(t.pid, kt, s.selfPID); why != "" {
+		return errf(KindAccessDenied, "refusing to %s %s (PID %d): protected process", what, why, t.pid)
 	}
 	return nil
 }
@@ -87,14 +98,18 @@ func (s *Service) callerGroups(c Caller) []uint32 {
 
 // authorize decides whether caller may perform action on t. needAuthority
 // forces the authority check even for an owner (lowering nice, restarting a
-// unit). For ActionInspect, owning follows the kernel's read rule
-// (mayRead). Any error or unknown answer from the authority means deny.
+// unit). For ActionInspect and ActionRestart, owning follows the kernel's
+// read rule (mayRead). Any error or unknown answer from the authority means deny.
 func (s *Service) authorize(ctx context.Context, c Caller, t *target, action string, needAuthority bool) error {
 	if c.root() {
 		return nil
 	}
 	mine := owns(c, t)
-	if action == ActionInspect {
+	if action == ActionInspect || action == ActionRestart {
+		// A relaunch by the owner must not lend it a group or what the
+		// kernel keeps from it (a setgid program that made its gid real,
+		// started again with LD_PRELOAD and without secure-exec): the
+		// same rule as reading the process.
 		mine = s.mayRead(c, t)
 	}
 	if mine && !needAuthority {
@@ -119,7 +134,8 @@ func (s *Service) authorize(ctx context.Context, c Caller, t *target, action str
 	case mine:
 		return errf(KindAccessDenied, "not authorized: this needs root or the polkit action %s", action)
 	case owns(c, t):
-		return errf(KindAccessDenied, "not authorized: process %d is not dumpable or runs with a group you do not have (the kernel's rule for reading it); inspecting it needs root or the polkit action %s", t.pid, action)
+		doing := map[string]string{ActionInspect: "inspecting", ActionRestart: "restarting"}[action]
+		return errf(KindAccessDenied, "not authorized: process %d is not dumpable or runs with a group you do not have (the kernel's rule for reading it); %s it needs root or the polkit action %s", t.pid, doing, action)
 	}
 	return errf(KindAccessDenied, "not authorized: process %d belongs to uid %d; acting on it needs root or the polkit action %s", t.pid, t.uids[0], action)
 }

@@ -43,6 +43,9 @@ type ListOptions struct {
 	Query string // case-insensitive match on PID, name, cmdline, user
 	Sort  string // cpu | mem | pid | name (default cpu)
 	Order string // asc | desc (default desc)
+	// Fresh asks for a snapshot at most FreshMaxAge old rather than the
+	// cached one (a Refresh that must show a process just started).
+	Fresh bool
 }
 
 // Target names the process an action is for. CreateTime, when non-zero, is
@@ -89,6 +92,10 @@ type RestartResult struct {
 	// How is "unit" when systemd restarted the unit, "transient" when the
 	// process was relaunched in a transient unit, "detached" otherwise.
 	How string `json:"how"`
+	// Output says where a relaunched process's stdout and stderr now go
+	// (its unit's journal, the files it wrote to, /dev/null); "" for a
+	// unit restart, whose unit decides.
+	Output string `json:"output,omitempty"`
 }
 
 // EventKind says what an Event reports.
