@@ -27,10 +27,11 @@ import (
 // fd-scan cache makes anyway: that directory has the same owner rule as
 // stat (the euid, root when the process is not dumpable).
 //
-// The budget, descriptors of both kinds: at most a quarter of RLIMIT_NOFILE's soft limit (the Go
-// runtime raises it to the hard limit; systemd's default hard limit is
-// 524288, the unit does not change it) and never more than maxHeldStat;
-// processes beyond it are read by path as before. The descriptors of
+// The budget, descriptors of both kinds: at most a quarter of
+// RLIMIT_NOFILE's soft limit (the Go runtime raises it to the hard limit;
+// systemd's default hard limit is 524288, the unit does not change it) and
+// never more than maxHeldStat; processes beyond it are read by path as
+// before. The descriptors of
 // processes that are gone are closed at the end of the build that finds
 // them gone; Close closes them all. They are close-on-exec: nothing the
 // daemon starts inherits them. The daemon's own fd directory holds them
@@ -53,7 +54,7 @@ func statBudget() int64 {
 	return int64(min(rl.Cur/4, maxHeldStat))
 }
 
-// heldSet marks the descriptor numbers that are held stat descriptors. A
+// heldSet marks the descriptor numbers that are held descriptors. A
 // bit is set after the open and cleared before the close, so a set bit
 // always means a held descriptor (one opened meanwhile is merely not
 // marked yet, and read the usual way).
