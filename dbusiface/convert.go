@@ -53,6 +53,7 @@ func processDict(p *procs.Process) Dict {
 		"create_time_iso":  v(clean(p.CreateTimeISO)),
 		"cpu_percent":      v(p.CPUPercent),
 		"memory_rss":       v(p.MemoryRSS),
+		"mem_percent":      v(p.MemPercent),
 		"nice":             v(i32(p.Nice)),
 		"num_threads":      v(i32(p.Threads)),
 		"cmdline":          v(cleanAll(p.Cmdline)),
@@ -111,6 +112,9 @@ func detailDict(d *procs.Detail) Dict {
 	out["top_mappings"] = v(maps)
 	out["parents"] = v(refDicts(d.Parents))
 	out["children"] = v(refDicts(d.Children))
+	if d.Extras != nil {
+		out["extras"] = v(extrasDict(d.Extras))
+	}
 	return out
 }
 

@@ -103,10 +103,13 @@ func (h *Handler) routes() {
 	m.Handle("POST /api/process/{pid}/renice", h.auth(h.renice))
 	m.Handle("POST /api/process/{pid}/restart", h.auth(h.restart))
 	m.Handle("GET /api/signals", h.auth(h.signals))
+	m.Handle("GET /api/system", h.auth(h.system))
+	m.Handle("GET /api/system/history", h.auth(h.systemHistory))
+	m.Handle("GET /api/process/{pid}/history", h.auth(h.processHistory))
 	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
 	m.Handle("GET /api/events", h.eventsAuth(h.events))
 	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
-	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
+	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events", "/api/system", "/api/system/history", "/api/process/{pid}/history"} {
 		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
 	}
 	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart", "/api/events/ticket"} {

@@ -26,7 +26,7 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 	}
 	defer t.close()
 
-	snap, err := s.inv.get(ctx)
+	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -34,7 +34,7 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 	if !ok || snap.procs[i].startTicks != t.st.startTicks {
 		// Newer than the snapshot: take a fresh one.
 		s.inv.invalidate()
-		if snap, err = s.inv.get(ctx); err != nil {
+		if snap, err = s.snapshot(ctx); err != nil {
 			return Detail{}, err
 		}
 		if i, ok = snap.index[t.pid]; !ok {
@@ -71,6 +71,7 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 	}
 	d.Memory = smapsRollup(dir)
 	d.TopMappings = topMappings(dir)
+	d.Extras = s.extras(ctx, t)
 	return d, nil
 }
 

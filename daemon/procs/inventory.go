@@ -311,8 +311,10 @@ func (inv *inventory) build() *snapshot {
 	fds = fds[:len(procs)]
 
 	index := make(map[int]int, len(procs))
+	memTotal := readMemTotal(inv.procRoot)
 	for i := range procs {
 		index[procs[i].PID] = i
+		procs[i].MemPercent = memPercent(procs[i].MemoryRSS, memTotal)
 	}
 	if inv.afterScan != nil {
 		inv.afterScan()

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/roy/roy-procwatch/daemon/host"
 )
 
 // Options configure a Service.
@@ -33,6 +35,10 @@ type Options struct {
 	// AuditFile, when set, gets one JSON line per action, allowed or not,
 	// written with fsync so it survives a crash ("" = the log only).
 	AuditFile string
+	// Host, when set, serves the host overview (System, SystemHistory),
+	// the per-process history fed by the snapshots and the detail's
+	// extras.
+	Host *host.Sampler
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -46,6 +52,7 @@ type Service struct {
 	auditFile      *os.File
 	selfPID        int
 	maxPID         int
+	host           *hostView // nil without Options.Host
 
 	subMu sync.Mutex
 	subs  []func(Event)
@@ -88,7 +95,12 @@ func New(opts Options) (*Service, error) {
 		}
 		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(syncWriter{f}, nil))
 	}
+	var hv *hostView
+	if opts.Host != nil {
+		hv = &hostView{s: opts.Host}
+	}
 	return &Service{
+		host:           hv,
 		auditLog:       auditLog,
 		auditFile:      auditFile,
 		inv:            inv,
@@ -148,7 +160,7 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.inv.get(ctx)
+	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
@@ -166,7 +178,7 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 // Snapshot returns every process, unfiltered, in PID order, with the time
 // it was taken. The slice must not be modified.
 func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
-	snap, err := s.inv.get(ctx)
+	snap, err := s.snapshot(ctx)
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}

@@ -1,6 +1,10 @@
 package procs
 
-import "context"
+import (
+	"context"
+
+	"github.com/roy/roy-procwatch/daemon/host"
+)
 
 // Port is one TCP or UDP socket of a process. The JSON names and values
 // follow the seed: Status "LISTEN", Family "AddressFamily.AF_INET", Remote
@@ -31,6 +35,7 @@ type Process struct {
 	CreateTimeISO  string   `json:"create_time_iso"`
 	CPUPercent     float64  `json:"cpu_percent"`
 	MemoryRSS      uint64   `json:"memory_rss"`
+	MemPercent     float64  `json:"mem_percent"` // RSS / MemTotal, in percent
 	Nice           int      `json:"nice"`
 	Threads        int      `json:"num_threads"`
 	Cmdline        []string `json:"cmdline"`
@@ -56,6 +61,9 @@ type Detail struct {
 	TopMappings []Mapping    `json:"top_mappings"`
 	Parents     []ProcessRef `json:"parents"`
 	Children    []ProcessRef `json:"children"`
+	// Extras (I/O, context switches, CPU times, limits, OOM score) are
+	// there only when the caller may inspect the process.
+	Extras *host.ProcessExtras `json:"extras,omitempty"`
 }
 
 // MemorySum is /proc/PID/smaps_rollup, in bytes.

@@ -1,0 +1,154 @@
+package procs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/daemon/host"
+)
+
+// The host overview: the figures and their history come from daemon/host
+// (Options.Host); the core decides who sees a process's extras and feeds
+// the per-process history from its own snapshots.
+
+// hostView is the core's link to the host sampler.
+type hostView struct {
+	s        *host.Sampler
+	mu       sync.Mutex
+	recorded *snapshot // the last snapshot given to the per-process history
+}
+
+// snapshot returns the inventory's snapshot and, the first time a build is
+// seen, adds it to the per-process history (CPU % and RSS of every
+// process; exited ones are dropped).
+func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
+	snap, err := s.inv.get(ctx)
+	if err != nil || s.host == nil {
+		return snap, err
+	}
+	h := s.host
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.recorded == snap || (h.recorded != nil && !snap.taken.After(h.recorded.taken)) {
+		return snap, nil
+	}
+	h.recorded = snap
+	ps := make([]host.ProcSample, len(snap.procs))
+	for i := range snap.procs {
+		p := &snap.procs[i]
+		ps[i] = host.ProcSample{PID: p.PID, CreateTime: p.CreateTime, CPUPercent: p.CPUPercent, MemoryRSS: p.MemoryRSS}
+	}
+	h.s.RecordProcesses(snap.taken, ps)
+	return snap, nil
+}
+
+func (s *Service) hostSampler() (*host.Sampler, error) {
+	if s.host == nil {
+		return nil, errf(KindFailed, "host figures are not available in this daemon")
+	}
+	return s.host.s, nil
+}
+
+// System returns the host figures. Anyone may read them (like the list).
+// Asking keeps the history sampled for the next minute.
+func (s *Service) System(ctx context.Context) (host.System, error) {
+	hs, err := s.hostSampler()
+	if err != nil {
+		return host.System{}, err
+	}
+	sys, err := hs.Current(ctx)
+	if err != nil {
+		return host.System{}, &Error{Kind: KindFailed, Msg: "cannot read the host figures", Err: err}
+	}
+	return sys, nil
+}
+
+// SystemHistory returns the host figures' history after since (all of
+// it when since is zero).
+func (s *Service) SystemHistory(ctx context.Context, since time.Time) (host.History, error) {
+	hs, err := s.hostSampler()
+	if err != nil {
+		return host.History{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return host.History{}, err
+	}
+	return hs.History(since), nil
+}
+
+// ProcessHistory returns the CPU % and RSS samples of one process, taken
+// at the core's snapshots since the daemon first saw it (the last 120).
+// Like the list, anyone may read them. A live process not yet in a
+// snapshot has an empty series.
+func (s *Service) ProcessHistory(ctx context.Context, c Caller, ref Target) (host.ProcessSeries, error) {
+	hs, err := s.hostSampler()
+	if err != nil {
+		return host.ProcessSeries{}, err
+	}
+	t, err := s.open(ref)
+	if err != nil {
+		return host.ProcessSeries{}, err
+	}
+	ct := t.ctime
+	t.close()
+	if _, err := s.snapshot(ctx); err != nil {
+		return host.ProcessSeries{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
+	}
+	out, ok := hs.ProcessHistory(t.pid, ct)
+	if !ok {
+		out = host.ProcessSeries{PID: t.pid, CreateTime: ct, Samples: []host.ProcessPoint{}}
+	}
+	return out, nil
+}
+
+// extras reads the detail's extras of a pinned process the caller may
+// inspect, and keeps them only if the pidfd's process is still alive
+// afterwards (then the PID still named it while they were read).
+func (s *Service) extras(ctx context.Context, t *target) *host.ProcessExtras {
+	if s.host == nil {
+		return nil
+	}
+	ex, err := s.host.s.ProcessExtras(ctx, t.pid, t.ctime)
+	if err != nil || !t.alive() {
+		return nil
+	}
+	return ex
+}
+
+// memPercent is RSS as a share of the host's memory, in percent.
+func memPercent(rss, total uint64) float64 {
+	if total == 0 {
+		return 0
+	}
+	return math.Round(float64(rss)/float64(total)*10000) / 100
+}
+
+// alive reports whether the pinned process has not exited.
+func (t *target) alive() bool {
+	err := unix.PidfdSendSignal(t.fd, 0, nil, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
+}
+
+// readMemTotal is MemTotal of /proc/meminfo in bytes (0 if unreadable).
+func readMemTotal(procRoot string) uint64 {
+	b, err := readFileInto(procRoot+"/meminfo", make([]byte, 0, 256), 256, true)
+	if err != nil {
+		return 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	v, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
+	if !ok {
+		return 0
+	}
+	kb, ok := atoiBytes(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB")))
+	if !ok || kb <= 0 {
+		return 0
+	}
+	return uint64(kb) << 10
+}
