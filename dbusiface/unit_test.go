@@ -14,6 +14,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
@@ -145,7 +146,7 @@ func TestDictTypes(t *testing.T) {
 			{Local: "1.2.3.4:5", Remote: &remote, LocalPort: 5}}}
 	d := processDict(&p)
 	want := map[string]string{"pid": "u", "ppid": "u", "name": "s", "exe": "s", "username": "s", "uid": "u",
-		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t",
+		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t", "mem_percent": "d",
 		"nice": "i", "num_threads": "i", "cmdline": "as", "ports": "aa{sv}", "open_files_count": "u"}
 	for k, sig := range want {
 		got, ok := d[k]
@@ -180,5 +181,25 @@ func TestDictTypes(t *testing.T) {
 	var sb strings.Builder
 	if err := msg.EncodeTo(&sb, binary.LittleEndian); err != nil {
 		t.Fatalf("detail dict does not encode: %v", err)
+	}
+
+	// The host figures and the detail's extras encode too.
+	full := host.PressureLine{Avg10: 1}
+	sys := host.System{Hostname: "h", CPU: host.CPU{PerCore: []host.CoreCPU{{Percent: 1}}},
+		Net: []host.NetRate{{Iface: "eth0"}}, Disks: []host.DiskRate{{Device: "sda"}},
+		Filesystems: []host.Filesystem{{Device: "/dev/sda1"}},
+		Pressure:    map[string]host.Pressure{"cpu": {Full: &full}}}
+	ex := &host.ProcessExtras{Limits: []host.Limit{{Resource: "nofile", Soft: 1024, Hard: -1, Used: 5}}}
+	det = detailDict(&procs.Detail{Process: p, Extras: ex})
+	for _, body := range []any{systemDict(&sys), det} {
+		msg.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf(body))
+		msg.Body = []any{body}
+		sb.Reset()
+		if err := msg.EncodeTo(&sb, binary.LittleEndian); err != nil {
+			t.Errorf("%T does not encode: %v", body, err)
+		}
+	}
+	if det["extras"].Signature().String() != "a{sv}" {
+		t.Errorf("extras signature %s", det["extras"].Signature())
 	}
 }
