@@ -398,12 +398,12 @@ func TestShapes(t *testing.T) {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
 	// The seed's keys, plus the documented additions uid and num_threads.
-	wantItem := []string{"cmdline", "cpu_percent", "create_time", "create_time_iso", "exe", "memory_rss", "name", "nice",
+	wantItem := []string{"cmdline", "cpu_percent", "create_time", "create_time_iso", "exe", "mem_percent", "memory_rss", "name", "nice",
 		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}
 	wantPort := []string{"family", "local", "local_port", "remote", "status", "type"}
 	types := map[string]string{"pid": "number", "ppid": "number", "name": "string", "exe": "string", "username": "string",
 		"status": "string", "create_time": "number", "create_time_iso": "string", "cpu_percent": "number",
-		"memory_rss": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number"}
+		"memory_rss": "number", "mem_percent": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number"}
 	var me, kid map[string]json.RawMessage
 	prev := -1
 	for _, it := range list.Items {

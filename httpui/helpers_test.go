@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
@@ -36,6 +37,7 @@ func realCore(t *testing.T) *procs.Service {
 	t.Helper()
 	coreOnce.Do(func() {
 		coreVal, coreErr = procs.New(procs.Options{
+			Host:           host.New(host.Options{Logger: quiet()}),
 			SnapshotTTL:    time.Nanosecond,
 			RestartTimeout: 2 * time.Second,
 			Logger:         quiet(),
@@ -75,6 +77,19 @@ func (c *countingCore) Renice(ctx context.Context, cl procs.Caller, tg procs.Tar
 func (c *countingCore) Restart(ctx context.Context, cl procs.Caller, tg procs.Target) (procs.RestartResult, error) {
 	c.calls.Add(1)
 	return c.Core.Restart(ctx, cl, tg)
+}
+
+func (c *countingCore) System(ctx context.Context) (host.System, error) {
+	c.calls.Add(1)
+	return c.Core.(HostOverview).System(ctx)
+}
+func (c *countingCore) SystemHistory(ctx context.Context, since time.Time) (host.History, error) {
+	c.calls.Add(1)
+	return c.Core.(HostOverview).SystemHistory(ctx, since)
+}
+func (c *countingCore) ProcessHistory(ctx context.Context, cl procs.Caller, tg procs.Target) (host.ProcessSeries, error) {
+	c.calls.Add(1)
+	return c.Core.(HostOverview).ProcessHistory(ctx, cl, tg)
 }
 
 func newHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
