@@ -337,7 +337,7 @@ func noCSPViolations(t *testing.T, ctx context.Context) {
 func TestTokenMemoryAnd401(t *testing.T) {
 	ctx := newBrowser(t)
 	must(t, chromedp.Do(ctx, chromedp.Navigate(baseURL+"/")))
-	waitFor(t, ctx, "the page", `!!window.ProcLogic && document.getElementById("token") !== null`, 5*time.Second)
+	waitFor(t, ctx, "the page", `!!window.ProcWatch && document.getElementById("token") !== null`, 5*time.Second)
 	if v := eval[string](t, ctx, `document.getElementById("msg").textContent`); !strings.Contains(v, "token") {
 		t.Errorf("first visit message = %q, want a hint to paste the token", v)
 	}
@@ -358,6 +358,31 @@ func TestTokenMemoryAnd401(t *testing.T) {
 	if v := eval[string](t, ctx, `document.getElementById("token").value`); v != token {
 		t.Errorf("token after reload = %q", v)
 	}
+	// Unticked "remember": the token lives in this tab only (sessionStorage).
+	if v := eval[string](t, ctx, `(localStorage.getItem("roy_token") || "") + "|" + (sessionStorage.getItem("roy_token") || "")`); v != "|"+token {
+		t.Errorf("local|session storage = %q, want the token in the session only", v)
+	}
+	// A new tab does not have it...
+	tab, cancelTab := chromedp.NewContext(ctx)
+	must(t, chromedp.Do(tab, chromedp.Navigate(baseURL+"/")))
+	waitFor(t, tab, "the page in a new tab", `!!window.ProcWatch`, 5*time.Second)
+	if v := eval[string](t, tab, `document.getElementById("token").value`); v != "" {
+		t.Errorf("a new tab has the token %q without 'remember'", v)
+	}
+	cancelTab()
+	// ...until "remember on this computer" is ticked; unticking forgets it.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("remember"))))
+	if v := eval[string](t, ctx, `localStorage.getItem("roy_token") || ""`); v != token {
+		t.Errorf("after ticking remember, localStorage has %q", v)
+	}
+	tab2, cancelTab2 := chromedp.NewContext(ctx)
+	must(t, chromedp.Do(tab2, chromedp.Navigate(baseURL+"/")))
+	waitFor(t, tab2, "the remembered token in a new tab", fmt.Sprintf(`!!window.ProcWatch && document.getElementById("token").value === %q && document.getElementById("remember").checked`, token), 5*time.Second)
+	cancelTab2()
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("remember"))))
+	if v := eval[string](t, ctx, `localStorage.getItem("roy_token") || ""`); v != "" {
+		t.Errorf("after unticking remember, localStorage still has %q", v)
+	}
 	// The token is not in the page's HTML (no secrets in markup).
 	if html := eval[string](t, ctx, `document.documentElement.outerHTML`); strings.Contains(html, token) {
 		t.Error("the token appears in the DOM markup")
@@ -369,7 +394,7 @@ func TestSearchSortKeyboard(t *testing.T) {
 	c := spawn(t, "sleep", childName("s"))
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	waitFor(t, ctx, "the child in the list", fmt.Sprintf(`!!ProcLogic && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`), 5*time.Second)
+	waitFor(t, ctx, "the child in the list", fmt.Sprintf(`!!window.ProcWatch && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`), 5*time.Second)
 	// Filter as you type, no request needed.
 	search(t, ctx, c.name)
 	waitFor(t, ctx, "the search to narrow to the child", fmt.Sprintf(`(() => { const r = [...document.querySelectorAll("#rows tr.r")]; return r.length === 1 && Number(r[0].dataset.pid) === %d })()`, c.pid), 5*time.Second)
@@ -417,7 +442,7 @@ func TestAutoRefreshSSE(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
 	waitFor(t, ctx, "the live stream", `document.getElementById("summary").textContent.includes("live (SSE")`, 5*time.Second)
 	// state is the app's global: a snapshot then deltas arrived.
-	waitFor(t, ctx, "stream events", `state.mode === "sse" && state.seq >= 2`, 5*time.Second)
+	waitFor(t, ctx, "stream events", `ProcWatch.state.mode === "sse" && ProcWatch.state.seq >= 2`, 5*time.Second)
 	name := childName("a")
 	search(t, ctx, name)
 	// Let the stream settle, then spawn: the row must come within two
@@ -440,7 +465,7 @@ func TestAutoRefreshSSE(t *testing.T) {
 	_ = c.cmd.Wait()
 	waitFor(t, ctx, "the exited process to go", fmt.Sprintf(`![...document.querySelectorAll("#rows tr.r")].some(r => Number(r.dataset.pid) === %d)`, c.pid), 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
-	waitFor(t, ctx, "the stream to stop", `state.mode === "off" && state.es === null`, 2*time.Second)
+	waitFor(t, ctx, "the stream to stop", `ProcWatch.state.mode === "off"`, 2*time.Second)
 
 	// Without EventSource, Auto falls back to polling.
 	eval[bool](t, ctx, `(() => { window.EventSource = undefined; return true })()`)
@@ -466,7 +491,7 @@ func TestStopRenice(t *testing.T) {
 	clickFor(t, ctx, rowSel+` button[data-act="renice"]`, "the renice dialog", `document.getElementById("nicedlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (state.map.get(%d) || {}).nice`, rowSel, nice.pid))
+		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (ProcWatch.state.map.get(%d) || {}).nice`, rowSel, nice.pid))
 		got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid)
 		t.Fatalf("nice 7 not shown: %v; page: %s; kernel nice %d", err, diag, 20-got)
 	}
@@ -654,9 +679,9 @@ func TestTenThousandRowsColumns(t *testing.T) {
 		for (let i = 1; i <= 10000; i++) m.set(i, { pid: i, ppid: i > 1 ? 1 + (i % 97) : 0, name: "synthetic" + i, username: "u" + (i % 7), status: "sleeping",
 			cpu_percent: (i * 7919 % 1000) / 10, memory_rss: i * 4096, nice: 0, num_threads: 1, create_time: i, create_time_iso: "2026-01-01T00:00:00",
 			cmdline: ["/usr/bin/synthetic", "--n", String(i)], ports: [], open_files_count: 3, exe: "/usr/bin/synthetic" });
-		state.map = m;
+		ProcWatch.state.map = m;
 		const t0 = performance.now();
-		render();
+		ProcWatch.render();
 		return performance.now() - t0;
 	})()`)
 	n := eval[int](t, ctx, `document.querySelectorAll("#rows tr.r").length`)
@@ -669,7 +694,7 @@ func TestTenThousandRowsColumns(t *testing.T) {
 		t.Errorf("render took %.0f ms", ms)
 	}
 	// Scroll to the middle: the rows there are rendered, and fast.
-	scroll := eval[float64](t, ctx, `(() => { const w = document.getElementById("tablewrap"); const t0 = performance.now(); w.scrollTop = w.scrollHeight / 2; paint(); return performance.now() - t0 })()`)
+	scroll := eval[float64](t, ctx, `(() => { const w = document.getElementById("tablewrap"); const t0 = performance.now(); w.scrollTop = w.scrollHeight / 2; ProcWatch.paint(); return performance.now() - t0 })()`)
 	t.Logf("paint after scrolling to the middle: %.1f ms", scroll)
 	if scroll > 400 {
 		t.Errorf("painting after a scroll took %.0f ms", scroll)

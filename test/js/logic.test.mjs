@@ -1,11 +1,9 @@
-// Unit tests of httpui/static/logic.js with Node's built-in runner:
+// Unit tests of httpui/static/logic.mjs (the ES module the page imports)
+// with Node's built-in runner:
 //   node --test test/js/   (or scripts/js-test.sh)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const L = require("../../httpui/static/logic.js");
+import * as L from "../../httpui/static/logic.mjs";
 
 const P = (pid, ppid, name, extra) =>
   Object.assign({ pid, ppid, name, username: "root", status: "sleeping", cpu_percent: 0, memory_rss: 0, nice: 0,
@@ -101,6 +99,12 @@ test("toCSV: header like the server, quoting, formula defusing", () => {
   assert.equal(L.csvSafe("-1"), "'-1");
   assert.equal(L.csvSafe("@x"), "'@x");
   assert.equal(L.csvSafe("ok"), "ok");
+  // Numbers are ours, not defused: a negative nice stays a number.
+  assert.match(L.toCSV([P(8, 1, "n", { nice: -5 })]).split("\r\n")[1], /^8,1,n,root,sleeping,0\.00,0,-5,1,/);
+});
+
+test("toCSV and portsToCSV share rowsToCSV", () => {
+  assert.equal(L.rowsToCSV(["a", "b"], [[1, "=x"], [-2, "q\"r"]]), 'a,b\r\n1,\'=x\r\n-2,"q""r"\r\n');
 });
 
 test("toJSON has the list shape", () => {
@@ -117,14 +121,15 @@ test("needsConfirm: KILL and STOP ask, TERM and HUP do not", () => {
 test("loadPrefs validates and keeps defaults", () => {
   assert.deepEqual(L.loadPrefs(null), L.PREF_DEFAULTS);
   assert.deepEqual(L.loadPrefs("{not json"), L.PREF_DEFAULTS);
-  const p = L.loadPrefs(JSON.stringify({ columns: ["cmdline", "pid", "bogus", "pid"], sort: "mem", order: "asc", theme: "dark", interval: 5, view: "tree" }));
+  const views = ["list", "tree", "ports"];
+  const p = L.loadPrefs(JSON.stringify({ columns: ["cmdline", "pid", "bogus", "pid"], sort: "mem", order: "asc", theme: "dark", interval: 5, view: "tree" }), views);
   assert.deepEqual(p.columns, ["cmdline", "pid"]);
   assert.equal(p.sort, "mem");
   assert.equal(p.order, "asc");
   assert.equal(p.theme, "dark");
   assert.equal(p.interval, 5);
   assert.equal(p.view, "tree");
-  const bad = L.loadPrefs(JSON.stringify({ columns: [], sort: "x", order: "up", theme: "pink", interval: 0.01, view: "3d" }));
+  const bad = L.loadPrefs(JSON.stringify({ columns: [], sort: "x", order: "up", theme: "pink", interval: 0.01, view: "3d" }), views);
   assert.deepEqual(bad, L.PREF_DEFAULTS);
 });
 
