@@ -43,6 +43,7 @@ export const COLUMNS = [
   { id: "status", label: "Status", sort: (p) => p.status || "", text: (p) => p.status || "" },
   { id: "cpu", label: "CPU %", num: true, sort: (p) => p.cpu_percent || 0, text: (p) => (p.cpu_percent || 0).toFixed(1) },
   { id: "mem", label: "RSS", num: true, sort: (p) => p.memory_rss || 0, text: (p) => fmtBytes(p.memory_rss) },
+  { id: "mempct", label: "Mem %", num: true, sort: (p) => p.mem_percent || 0, text: (p) => (p.mem_percent || 0).toFixed(1) },
   { id: "nice", label: "Nice", num: true, sort: (p) => p.nice || 0, text: (p) => String(p.nice) },
   { id: "threads", label: "Threads", num: true, sort: (p) => p.num_threads || 0, text: (p) => String(p.num_threads || 0) },
   { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => fmtStarted(p.create_time_iso) },
@@ -52,7 +53,7 @@ export const COLUMNS = [
   { id: "cmdline", label: "Command line", sort: (p) => cmdText(p).toLowerCase(), text: cmdText },
 ];
 export const COLUMN_BY_ID = Object.fromEntries(COLUMNS.map((c) => [c.id, c]));
-export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mem", "nice", "started", "ports", "files", "cmdline"];
+export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mem", "mempct", "nice", "started", "ports", "files", "cmdline"];
 
 // SERVER_SORT_KEYS are the sort keys GET /api/processes accepts, until the
 // daemon says them itself (GET /api/meta); the other columns sort here.

@@ -81,7 +81,7 @@ export function limitRow(l) {
   const used = l.used || l.used === 0 ? (bytes ? fmtBytes(l.used) : String(l.used)) : "";
   return {
     label: LIMIT_LABELS[l.resource] || l.resource,
-    text: (l.soft >= 0 || l.used ? used + "/" : "") + val(l.soft),
+    text: used + "/" + val(l.soft),
     soft: val(l.soft), hard: val(l.hard), used, near,
   };
 }
@@ -165,7 +165,8 @@ const COLLAPSE_KEY = "roy_overview_collapsed";
 
 // initOverview renders the header into root. opts.api(path) performs an
 // authenticated GET and resolves to the JSON body; opts.onTick(fn)
-// registers fn to run at each refresh of the page (Auto or Refresh).
+// registers fn to run at each refresh of the page (Auto or Refresh);
+// opts.now asks for a first refresh at once.
 export function initOverview(root, opts) {
   const points = [];
   let cores = [];
@@ -290,18 +291,16 @@ export function initOverview(root, opts) {
   }
 
   opts.onTick(refresh);
-  refresh();
+  if (opts.now) refresh();
   return { refresh };
 }
 
-// resourcesSection renders the detail's "Resources" part for process p
+// resourcesContent renders the detail's "Resources" part for process p
 // (the /api/process/PID JSON): CPU % and RSS graphs from the process's
 // history (fetched with opts.api), I/O, context switches, CPU times, OOM
 // score and limits. Extras are absent when the caller may not inspect it.
-export function resourcesSection(p, opts) {
-  const sec = el("section", null, "dsec ov-res");
-  sec.id = "dsec-resources";
-  sec.appendChild(el("h3", "Resources"));
+export function resourcesContent(p, opts) {
+  const sec = el("div", null, "ov-res");
   const graphs = el("div", null, "ov-graphs");
   const cpuG = graph("CPU %", "cpu");
   const rssG = graph("RSS", "mem");
