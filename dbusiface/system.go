@@ -106,9 +106,11 @@ func pressureDict(p host.PressureLine) Dict {
 func extrasDict(e *host.ProcessExtras) Dict {
 	lims := make([]Dict, 0, len(e.Limits))
 	for _, l := range e.Limits {
-		lims = append(lims, Dict{
-			"resource": v(clean(l.Resource)), "soft": v(l.Soft), "hard": v(l.Hard), "used": v(l.Used),
-		})
+		d := Dict{"resource": v(clean(l.Resource)), "soft": v(l.Soft), "hard": v(l.Hard)}
+		if l.Used != nil { // absent when not measured (JSON null on HTTP)
+			d["used"] = v(*l.Used)
+		}
+		lims = append(lims, d)
 	}
 	return Dict{
 		"io": v(Dict{

@@ -68,9 +68,12 @@ func (s *Sampler) ProcessExtras(ctx context.Context, pid int, createTime float64
 	}
 	if lims, err := p.RlimitUsageWithContext(ctx, true); err == nil {
 		for _, l := range lims {
-			out.Limits = append(out.Limits, Limit{
-				Resource: rlimitName(l.Resource), Soft: limitValue(l.Soft), Hard: limitValue(l.Hard), Used: l.Used,
-			})
+			lim := Limit{Resource: rlimitName(l.Resource), Soft: limitValue(l.Soft), Hard: limitValue(l.Hard)}
+			if usedKnown[l.Resource] {
+				u := l.Used
+				lim.Used = &u
+			}
+			out.Limits = append(out.Limits, lim)
 		}
 	}
 	dir := filepath.Join(s.opts.ProcRoot, strconv.Itoa(pid))
@@ -106,6 +109,14 @@ func limitValue(v uint64) int64 {
 		return -1
 	}
 	return int64(v)
+}
+
+// usedKnown are the limits whose use gopsutil measures (RlimitUsage
+// leaves the others at 0, which would read as "none used").
+var usedKnown = map[int32]bool{
+	process.RLIMIT_CPU: true, process.RLIMIT_DATA: true, process.RLIMIT_STACK: true, process.RLIMIT_RSS: true,
+	process.RLIMIT_NOFILE: true, process.RLIMIT_MEMLOCK: true, process.RLIMIT_AS: true,
+	process.RLIMIT_SIGPENDING: true, process.RLIMIT_NICE: true, process.RLIMIT_RTPRIO: true,
 }
 
 var rlimitNames = [...]string{

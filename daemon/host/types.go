@@ -161,10 +161,11 @@ type CPUTimes struct {
 }
 
 // Limit is one resource limit with the current use where the kernel
-// tells it. Soft and Hard are -1 for "unlimited".
+// tells it (Used is null for the others: nproc, locks, fsize, core,
+// msgqueue, rttime). Soft and Hard are -1 for "unlimited".
 type Limit struct {
-	Resource string `json:"resource"`
-	Soft     int64  `json:"soft"`
-	Hard     int64  `json:"hard"`
-	Used     uint64 `json:"used"`
+	Resource string  `json:"resource"`
+	Soft     int64   `json:"soft"`
+	Hard     int64   `json:"hard"`
+	Used     *uint64 `json:"used"`
 }

@@ -1,7 +1,7 @@
 // Wires the host overview (overview.mjs) into the page: the header above
 // the table, refreshed with the list (each "data" event: Auto or Refresh),
 // and the detail's "Resources" section.
-import { on } from "./store.mjs";
+import { on, state } from "./store.mjs";
 import { $ } from "./dom.mjs";
 import { api } from "./api.mjs";
 import { registerDetailSection } from "./detail.mjs";
@@ -19,4 +19,12 @@ initOverview($("overview"), {
   }),
 });
 
-registerDetailSection({ id: "resources", title: "Resources", order: 15, render: (p) => resourcesContent(p, { api }) });
+// The detail's graphs follow the list's refreshes while it stays open
+// (only the latest detail's: reopening replaces it).
+let detailTick = null;
+on("data", () => { if (detailTick && state.detailPid !== null) detailTick(); });
+
+registerDetailSection({
+  id: "resources", title: "Resources", order: 15,
+  render: (p) => resourcesContent(p, { api, onTick: (fn) => { detailTick = fn; } }),
+});

@@ -77,11 +77,12 @@ const BYTE_LIMITS = new Set(["as", "data", "stack", "rss", "memlock", "fsize", "
 export function limitRow(l) {
   const bytes = BYTE_LIMITS.has(l.resource);
   const val = (v) => (v < 0 ? "unlimited" : bytes ? fmtBytes(v) : String(v));
-  const near = l.soft > 0 && l.used >= 0.8 * l.soft;
-  const used = l.used || l.used === 0 ? (bytes ? fmtBytes(l.used) : String(l.used)) : "";
+  const known = typeof l.used === "number"; // null: the kernel does not say
+  const near = known && l.soft > 0 && l.used >= 0.8 * l.soft;
+  const used = known ? (bytes ? fmtBytes(l.used) : String(l.used)) : "";
   return {
     label: LIMIT_LABELS[l.resource] || l.resource,
-    text: used + "/" + val(l.soft),
+    text: known ? used + "/" + val(l.soft) : val(l.soft),
     soft: val(l.soft), hard: val(l.hard), used, near,
   };
 }
@@ -277,7 +278,9 @@ export function initOverview(root, opts) {
     busy = true;
     try {
       const since = points.length ? "?since=" + encodeURIComponent(points[points.length - 1].time) : "";
-      const [sys, hist] = await Promise.all([opts.api("/api/system"), opts.api("/api/system/history" + since)]);
+      // The figures first: that reading is then in the history.
+      const sys = await opts.api("/api/system");
+      const hist = await opts.api("/api/system/history" + since);
       for (const p of hist.points || []) points.push(p);
       if (points.length > KEEP) points.splice(0, points.length - KEEP);
       render(sys);
@@ -299,6 +302,8 @@ export function initOverview(root, opts) {
 // (the /api/process/PID JSON): CPU % and RSS graphs from the process's
 // history (fetched with opts.api), I/O, context switches, CPU times, OOM
 // score and limits. Extras are absent when the caller may not inspect it.
+// opts.onTick(fn), when given, registers fn to reload the graphs at each
+// refresh of the page.
 export function resourcesContent(p, opts) {
   const sec = el("div", null, "ov-res");
   const graphs = el("div", null, "ov-graphs");
@@ -340,11 +345,14 @@ export function resourcesContent(p, opts) {
     sec.appendChild(el("p", "I/O, limits and context switches are shown to callers who may inspect this process.", "muted"));
   }
   const ct = p.create_time ? "?create_time=" + encodeURIComponent(p.create_time) : "";
-  opts.api("/api/process/" + p.pid + "/history" + ct).then((h) => {
+  const load = () => opts.api("/api/process/" + p.pid + "/history" + ct).then((h) => {
     const s = h.samples || [];
     cpuG.set(s.map((x) => x.cpu_percent), (v) => fmtPct(v), s.length);
     rssG.set(s.map((x) => x.memory_rss), fmtBytes, s.length);
   }).catch((e) => { cpuG.note("No history: " + e.message); });
+  load();
+  // While the detail stays open, the graphs follow the page's refreshes.
+  if (opts.onTick) opts.onTick(() => { if (sec.isConnected) load(); });
   return sec;
 }
 

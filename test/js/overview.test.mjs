@@ -38,4 +38,8 @@ test("limitRow: open files 900/1024 is near the limit, unlimited is not", () => 
   assert.equal(u.hard, "unlimited");
   assert.equal(u.near, false);
   assert.equal(O.limitRow({ resource: "rlimit99", soft: 1, hard: 1, used: 0 }).label, "rlimit99");
+  // Use not measured (null): the soft limit alone, never "near".
+  const np = O.limitRow({ resource: "nproc", soft: 10, hard: 10, used: null });
+  assert.equal(np.text, "10");
+  assert.equal(np.near, false);
 });
