@@ -32,30 +32,30 @@ type procKey struct {
 	ct  float64
 }
 
-// procPoint is packed (16 bytes): 2,000 processes × 120 samples is
-// under 4 MiB.
-type procPoint struct {
-	atMs   int64
-	cpu    float32
-	rssKiB uint32
-}
-
+// The per-process history is packed: every live process is in every
+// snapshot, so a process's samples are consecutive snapshots and their
+// times are kept once, in a ring shared by all processes. A sample is
+// then 6 bytes (CPU % × 10 as uint16, RSS in KiB as uint32), allocated
+// once per process: 120 samples are 720 bytes, 2,000 processes under
+// 2 MiB.
 type series struct {
-	buf  []procPoint // grows to cap, then wraps at next
-	next int
-	gen  uint64
+	first uint64   // sequence number of the snapshot of its first sample
+	last  uint64   // and of its latest
+	cpu   []uint16 // CPU % × 10, indexed by sequence number mod n
+	rss   []uint32 // RSS in KiB, same index
 }
 
 // procHistory keeps the last n samples of every live process.
 type procHistory struct {
-	mu  sync.Mutex
-	n   int
-	gen uint64
-	m   map[procKey]*series
+	mu    sync.Mutex
+	n     int
+	seq   uint64  // snapshots recorded so far; the latest is seq-1
+	times []int64 // Unix ms of each snapshot, indexed by sequence mod n
+	m     map[procKey]*series
 }
 
 func newProcHistory(n int) *procHistory {
-	return &procHistory{n: n, m: map[procKey]*series{}}
+	return &procHistory{n: n, times: make([]int64, n), m: map[procKey]*series{}}
 }
 
 // record appends one snapshot: every process in it gets a sample, and the
@@ -63,31 +63,24 @@ func newProcHistory(n int) *procHistory {
 func (h *procHistory) record(at time.Time, ps []ProcSample) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.gen++
-	ms := at.UnixMilli()
-	for i := range ps {
-		k := procKey{ps[i].PID, ps[i].CreateTime}
-		s := h.m[k]
+	cur := h.seq
+	h.seq++
+	i := int(cur % uint64(h.n))
+	h.times[i] = at.UnixMilli()
+	for k := range ps {
+		key := procKey{ps[k].PID, ps[k].CreateTime}
+		s := h.m[key]
 		if s == nil {
-			s = &series{buf: make([]procPoint, 0, min(h.n, 8))}
-			h.m[k] = s
+			s = &series{first: cur, cpu: make([]uint16, h.n), rss: make([]uint32, h.n)}
+			h.m[key] = s
 		}
-		s.gen = h.gen
-		kib := ps[i].MemoryRSS >> 10
-		if kib > 0xFFFFFFFF {
-			kib = 0xFFFFFFFF
-		}
-		p := procPoint{atMs: ms, cpu: float32(ps[i].CPUPercent), rssKiB: uint32(kib)}
-		if len(s.buf) < h.n {
-			s.buf = append(s.buf, p)
-			continue
-		}
-		s.buf[s.next] = p
-		s.next = (s.next + 1) % h.n
+		s.last = cur
+		s.cpu[i] = uint16(min(max(ps[k].CPUPercent*10+0.5, 0), 0xFFFF))
+		s.rss[i] = uint32(min(ps[k].MemoryRSS>>10, 0xFFFFFFFF))
 	}
-	for k, s := range h.m {
-		if s.gen != h.gen {
-			delete(h.m, k)
+	for key, s := range h.m {
+		if s.last != cur {
+			delete(h.m, key)
 		}
 	}
 }
@@ -99,16 +92,17 @@ func (h *procHistory) get(pid int, ct float64) (ProcessSeries, bool) {
 	if !ok {
 		return ProcessSeries{}, false
 	}
-	out := ProcessSeries{PID: pid, CreateTime: ct, Samples: make([]ProcessPoint, 0, len(s.buf))}
-	add := func(ps []procPoint) {
-		for _, p := range ps {
-			out.Samples = append(out.Samples, ProcessPoint{
-				Time: time.UnixMilli(p.atMs), CPUPercent: p.cpu, MemoryRSS: uint64(p.rssKiB) << 10,
-			})
-		}
+	from := s.first
+	if s.last+1 > uint64(h.n) && from < s.last+1-uint64(h.n) {
+		from = s.last + 1 - uint64(h.n)
 	}
-	add(s.buf[s.next:])
-	add(s.buf[:s.next])
+	out := ProcessSeries{PID: pid, CreateTime: ct, Samples: make([]ProcessPoint, 0, s.last+1-from)}
+	for q := from; q <= s.last; q++ {
+		i := int(q % uint64(h.n))
+		out.Samples = append(out.Samples, ProcessPoint{
+			Time: time.UnixMilli(h.times[i]), CPUPercent: float32(s.cpu[i]) / 10, MemoryRSS: uint64(s.rss[i]) << 10,
+		})
+	}
 	return out, true
 }
 

@@ -22,6 +22,7 @@ type hostView struct {
 	s        *host.Sampler
 	mu       sync.Mutex
 	recorded *snapshot // the last snapshot given to the per-process history
+	buf      []host.ProcSample
 }
 
 // snapshot returns the inventory's snapshot and, the first time a build is
@@ -39,12 +40,13 @@ func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
 		return snap, nil
 	}
 	h.recorded = snap
-	ps := make([]host.ProcSample, len(snap.procs))
+	ps := h.buf[:0]
 	for i := range snap.procs {
 		p := &snap.procs[i]
-		ps[i] = host.ProcSample{PID: p.PID, CreateTime: p.CreateTime, CPUPercent: p.CPUPercent, MemoryRSS: p.MemoryRSS}
+		ps = append(ps, host.ProcSample{PID: p.PID, CreateTime: p.CreateTime, CPUPercent: p.CPUPercent, MemoryRSS: p.MemoryRSS})
 	}
 	h.s.RecordProcesses(snap.taken, ps)
+	h.buf = ps // RecordProcesses keeps nothing of it
 	return snap, nil
 }
 
