@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,14 +92,23 @@ func (r *report) hostBench(w *workload, dir string) error {
 		}
 		cached = append(cached, el)
 	}
-	fmt.Println("(e) 10 fresh host readings, 1.05 s apart...")
-	for i := 0; i < 10; i++ {
-		time.Sleep(1050 * time.Millisecond)
-		_, el, err := d.get("/api/system")
-		if err != nil {
+	// A fresh reading: the daemon's sampler reads every second while
+	// someone watches, so a request rarely pays for one; time the reading
+	// itself here, in-process, on the same host (gaps > the 250 ms a rate
+	// needs, so each one reads).
+	fmt.Println("(e) 20 fresh host readings in-process, 300 ms apart...")
+	hs := host.New(host.Options{})
+	defer hs.Close()
+	if _, err := hs.Snapshot(context.Background()); err != nil {
+		return err
+	}
+	for i := 0; i < 20; i++ {
+		time.Sleep(300 * time.Millisecond)
+		t0 := time.Now()
+		if _, err := hs.Snapshot(context.Background()); err != nil {
 			return err
 		}
-		fresh = append(fresh, el)
+		fresh = append(fresh, time.Since(t0))
 	}
 	h.cached, h.fresh = summarize(cached, 0), summarize(fresh, 0)
 
@@ -137,11 +147,12 @@ func (r *report) printHost(out io.Writer) {
 	fmt.Fprintf(out, "  host ring: %d points sampled here; a full ring (600 points of %d B with %d cores) is ~%d KiB more\n",
 		h.ringPoints, h.pointBytes, runtime.NumCPU(), h.ringKB)
 	fmt.Fprintf(out, "  GET /api/system, served from the last reading (200 requests): p50 %s, p95 %s\n", ms(h.cached.p50), ms(h.cached.p95))
-	fmt.Fprintf(out, "  GET /api/system, fresh reading (10 requests 1.05 s apart):  p50 %s, p95 %s\n", ms(h.fresh.p50), ms(h.fresh.p95))
+	fmt.Fprintf(out, "  one fresh host reading (in-process, 20 readings):             p50 %s, p95 %s\n", ms(h.fresh.p50), ms(h.fresh.p95))
 	pct := 100 * float64(h.samplingCPU) / float64(h.samplingWall)
 	fmt.Fprintf(out, "  background sampling every 1 s: %s CPU over %.1f s = %.2f%% of one core\n", ms(h.samplingCPU), h.samplingWall.Seconds(), pct)
 	fmt.Fprintln(out, "targets (reported, never enforced):")
 	fmt.Fprintf(out, "  (e) RSS <= 40 MiB with the history full: %.1f MiB (VmHWM)  %s\n", float64(h.hwm)/1024, mark(h.hwm <= 40*1024))
-	fmt.Fprintf(out, "  (e) GET /api/system p50 <= 2 ms (fresh reading): %s  %s\n", ms(h.fresh.p50), mark(h.fresh.p50 <= 2*time.Millisecond))
+	worst := h.fresh.p50 + h.cached.p50 // a request that pays for a reading
+	fmt.Fprintf(out, "  (e) GET /api/system p50 <= 2 ms (fresh reading + HTTP): %s  %s\n", ms(worst), mark(worst <= 2*time.Millisecond))
 	fmt.Fprintf(out, "  (e) sampling <= 1%% of a core at 1 s: %.2f%%  %s\n", pct, mark(pct <= 1))
 }
