@@ -1,16 +1,12 @@
 package procs
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"math"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/roy/roy-procwatch/daemon/host"
+	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
 // The host overview: the figures and their history come from daemon/host
@@ -21,31 +17,31 @@ import (
 type hostView struct {
 	s        *host.Sampler
 	mu       sync.Mutex
-	recorded *snapshot // the last snapshot given to the per-process history
+	recorded *procfs.Snapshot // the last snapshot given to the per-process history
 	buf      []host.ProcSample
 }
 
 // snapshot returns the inventory's snapshot and, the first time a build is
 // seen, adds it to the per-process history (CPU % and RSS of every
 // process; exited ones are dropped).
-func (s *Service) snapshot(ctx context.Context) (*snapshot, error) {
-	snap, err := s.inv.get(ctx)
+func (s *Service) snapshot(ctx context.Context) (*procfs.Snapshot, error) {
+	snap, err := s.inv.Get(ctx)
 	if err != nil || s.host == nil {
 		return snap, err
 	}
 	h := s.host
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.recorded == snap || (h.recorded != nil && !snap.taken.After(h.recorded.taken)) {
+	if h.recorded == snap || (h.recorded != nil && !snap.Taken.After(h.recorded.Taken)) {
 		return snap, nil
 	}
 	h.recorded = snap
 	ps := h.buf[:0]
-	for i := range snap.procs {
-		p := &snap.procs[i]
+	for i := range snap.Procs {
+		p := &snap.Procs[i]
 		ps = append(ps, host.ProcSample{PID: p.PID, CreateTime: p.CreateTime, CPUPercent: p.CPUPercent, MemoryRSS: p.MemoryRSS})
 	}
-	h.s.RecordProcesses(snap.taken, ps)
+	h.s.RecordProcesses(snap.Taken, ps)
 	h.buf = ps // RecordProcesses keeps nothing of it
 	return snap, nil
 }
@@ -123,34 +119,4 @@ func (s *Service) extras(ctx context.Context, t *target) *host.ProcessExtras {
 	return ex
 }
 
-// memPercent is RSS as a share of the host's memory, in percent.
-func memPercent(rss, total uint64) float64 {
-	if total == 0 {
-		return 0
-	}
-	return math.Round(float64(rss)/float64(total)*10000) / 100
-}
 
-// alive reports whether the pinned process has not exited.
-func (t *target) alive() bool {
-	err := unix.PidfdSendSignal(t.fd, 0, nil, 0)
-	return err == nil || errors.Is(err, unix.EPERM)
-}
-
-// readMemTotal is MemTotal of /proc/meminfo in bytes (0 if unreadable).
-func readMemTotal(procRoot string) uint64 {
-	b, err := readFileInto(procRoot+"/meminfo", make([]byte, 0, 256), 256, true)
-	if err != nil {
-		return 0
-	}
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	v, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
-	if !ok {
-		return 0
-	}
-	kb, ok := atoiBytes(bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB")))
-	if !ok || kb <= 0 {
-		return 0
-	}
-	return uint64(kb) << 10
-}

@@ -74,7 +74,7 @@ func main() {
 	flag.BoolVar(&o.hostOverview, "host", true, "(e) measure the host overview: memory with the per-process history full, GET /api/system, the sampling's CPU")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
 	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
-	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./daemon/procs/,./httpui/")
+	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./internal/procfs/,./httpui/")
 	flag.Parse()
 	os.Exit(run(o))
 }
