@@ -118,5 +118,3 @@ func (s *Service) extras(ctx context.Context, t *target) *host.ProcessExtras {
 	}
 	return ex
 }
-
-
