@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +101,19 @@ func TestBusctl(t *testing.T) {
 		}
 		if cpu, ok := sys.Data[0]["cpu"]["data"].(map[string]any); !ok || cpu["per_core"] == nil {
 			t.Errorf("GetSystem: no cpu.per_core in %s", out)
+		}
+		// docs/host.md's example, as written (on this test's bus).
+		doc, err := os.ReadFile("../docs/host.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := regexp.MustCompile("(?m)^busctl call org.roy.ProcWatch1 .*GetSystem$").FindString(string(doc))
+		if ex == "" {
+			t.Fatal("docs/host.md has no busctl GetSystem example")
+		}
+		out = mustBusctl(t, strings.Fields(ex)[1:]...)
+		if !strings.HasPrefix(out, "a{sv} ") || !strings.Contains(out, `"per_core"`) || !strings.Contains(out, `"hostname"`) {
+			t.Errorf("docs/host.md's %q: %.300s", ex, out)
 		}
 		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Renice", "ui", pid, "12")
 		if n := niceOf(t, c.PID); n != 12 {
