@@ -261,3 +261,31 @@ func onlineCPUs(t *testing.T) int {
 	}
 	return n
 }
+
+// TestTaskCountFromSnapshots: the core's snapshot count serves
+// tasks.total for 5 s; then /proc is counted again.
+func TestTaskCountFromSnapshots(t *testing.T) {
+	f := newFixture(t)
+	s := New(Options{ProcRoot: f.proc, SysRoot: f.sys})
+	defer s.Close()
+	now := time.Unix(1700001000, 0)
+	s.now = func() time.Time { return now }
+	ps := make([]ProcSample, 7)
+	for i := range ps {
+		ps[i].PID = i + 1
+	}
+	s.RecordProcesses(now, ps)
+	s.mu.Lock()
+	got := s.tasks()
+	s.mu.Unlock()
+	if got.Total != 7 || got.Running != 3 || got.Blocked != 1 || got.Threads != 456 {
+		t.Errorf("tasks after a snapshot of 7: %+v", got)
+	}
+	now = now.Add(procCountTTL)
+	s.mu.Lock()
+	got = s.tasks()
+	s.mu.Unlock()
+	if got.Total != 3 {
+		t.Errorf("tasks.total %d after the TTL, want the 3 PIDs of the fixture", got.Total)
+	}
+}

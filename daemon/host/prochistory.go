@@ -114,7 +114,13 @@ func (h *procHistory) len() int {
 
 // RecordProcesses adds one of the core's snapshots to the per-process
 // history and drops the processes that are no longer in it.
-func (s *Sampler) RecordProcesses(at time.Time, ps []ProcSample) { s.procs.record(at, ps) }
+// Its process count serves the next readings' tasks.total.
+func (s *Sampler) RecordProcesses(at time.Time, ps []ProcSample) {
+	s.procs.record(at, ps)
+	s.mu.Lock()
+	s.procCount, s.procCountAt = len(ps), s.now()
+	s.mu.Unlock()
+}
 
 // ProcessHistory returns the CPU % and RSS samples of the process with
 // this PID and create time; false when it has none (not seen in any

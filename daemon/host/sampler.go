@@ -65,6 +65,11 @@ type Sampler struct {
 	running bool      // the sampling goroutine is alive
 	stop    chan struct{}
 	closed  bool
+	// The process count of the last snapshot of the core or count of
+	// /proc, and when (see tasks).
+	procCount   int
+	procCountAt time.Time
+
 	now     func() time.Time // tests: a fake clock for exact rates
 	sleep   func(time.Duration)
 	wg      sync.WaitGroup
@@ -298,13 +303,21 @@ func (s *Sampler) readMemory(sys *System) error {
 	return nil
 }
 
-// tasks counts processes and threads. It reads by hand what
-// gopsutil's load.Misc reads (procs_running and procs_blocked of
-// /proc/stat, the numeric entries of /proc), because Misc lists /proc
-// with Readdirnames, a string per process: 360 µs at 200 processes, and
-// it grows with the host, against the 2 ms budget of a reading.
+// procCountTTL is how long a process count serves.
+const procCountTTL = 5 * time.Second
+
+// tasks counts processes and threads. It reads by hand what gopsutil's
+// load.Misc reads (procs_running and procs_blocked of /proc/stat, the
+// numeric entries of /proc): listing /proc is the costly part of a
+// reading (the kernel walks its task list: about 1.5 ms at 2,000
+// processes, Misc adding a string per entry), so the total is the count
+// of the core's last snapshot or of a listing, if younger than 5 s.
+// Called with s.mu held.
 func (s *Sampler) tasks() Tasks {
-	t := Tasks{Total: countPIDs(s.opts.ProcRoot), Threads: s.threads()}
+	if now := s.now(); s.procCountAt.IsZero() || now.Sub(s.procCountAt) >= procCountTTL || now.Before(s.procCountAt) {
+		s.procCount, s.procCountAt = countPIDs(s.opts.ProcRoot), now
+	}
+	t := Tasks{Total: s.procCount, Threads: s.threads()}
 	b, err := os.ReadFile(filepath.Join(s.opts.ProcRoot, "stat"))
 	if err != nil {
 		return t
