@@ -24,7 +24,6 @@ type hostReport struct {
 	cached, fresh      stats
 	samplingCPU        time.Duration
 	samplingWall       time.Duration
-	samplingTicks      int
 	pointBytes, ringKB int
 }
 
