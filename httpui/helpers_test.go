@@ -3,6 +3,7 @@ package httpui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
-	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // The handler is driven through ServeHTTP with this Host: nothing binds
@@ -51,8 +51,8 @@ func realCore(t *testing.T) *procs.Service {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// countingCore wraps the real core and counts calls, to prove a guard
-// stopped a request before any handler ran.
+// countingCore wraps a core and counts calls, to prove a guard stopped a
+// request before any handler ran.
 type countingCore struct {
 	Core
 	calls atomic.Int64
@@ -81,20 +81,55 @@ func (c *countingCore) Restart(ctx context.Context, cl procs.Caller, tg procs.Ta
 
 func (c *countingCore) System(ctx context.Context) (host.System, error) {
 	c.calls.Add(1)
-	return c.Core.(HostOverview).System(ctx)
+	return c.host().System(ctx)
 }
 func (c *countingCore) SystemHistory(ctx context.Context, since time.Time) (host.History, error) {
 	c.calls.Add(1)
-	return c.Core.(HostOverview).SystemHistory(ctx, since)
+	return c.host().SystemHistory(ctx, since)
 }
 func (c *countingCore) ProcessHistory(ctx context.Context, cl procs.Caller, tg procs.Target) (host.ProcessSeries, error) {
 	c.calls.Add(1)
-	return c.Core.(HostOverview).ProcessHistory(ctx, cl, tg)
+	return c.host().ProcessHistory(ctx, cl, tg)
 }
 
+// host is the wrapped core's host overview; a fake core without one
+// answers every call with an error.
+func (c *countingCore) host() HostOverview {
+	if ho, ok := c.Core.(HostOverview); ok {
+		return ho
+	}
+	return noHost{}
+}
+
+type noHost struct{}
+
+func (noHost) System(context.Context) (host.System, error) { return host.System{}, errNoHost }
+func (noHost) SystemHistory(context.Context, time.Time) (host.History, error) {
+	return host.History{}, errNoHost
+}
+func (noHost) ProcessHistory(context.Context, procs.Caller, procs.Target) (host.ProcessSeries, error) {
+	return host.ProcessSeries{}, errNoHost
+}
+
+var errNoHost = errors.New("no host overview in this fake core")
+
+// newHandler is the handler over a fake core (the HTTP layer alone),
+// counting the calls that reach it.
 func newHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
 	t.Helper()
-	cc := &countingCore{Core: realCore(t)}
+	return handlerOver(t, &actionCore{}, opts)
+}
+
+// newRealHandler is the handler over the real core, for the tests of how
+// real /proc data is encoded.
+func newRealHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	return handlerOver(t, realCore(t), opts)
+}
+
+func handlerOver(t *testing.T, core Core, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	cc := &countingCore{Core: core}
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
@@ -208,21 +243,4 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, code int) {
 	if w.Code != code {
 		t.Fatalf("status %d, want %d; body %s", w.Code, code, w.Body.String())
 	}
-}
-
-// --- real child processes ---
-
-// deadPID returns the PID and create_time of a process that has just
-// exited and been reaped. Requests that could harm a process name it with
-// the create_time: were the PID reused meanwhile, they get 409, not a victim.
-func deadPID(t *testing.T) (int, float64) {
-	t.Helper()
-	c := testproc.Sleeper(t)
-	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.PID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Cmd.Process.Kill()
-	c.Wait()
-	return c.PID, d.CreateTime
 }

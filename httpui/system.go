@@ -2,7 +2,6 @@ package httpui
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -26,7 +25,7 @@ var _ HostOverview = (*procs.Service)(nil)
 func (h *Handler) hostOverview(w http.ResponseWriter) (HostOverview, bool) {
 	ho, ok := h.core.(HostOverview)
 	if !ok {
-		writeJSONError(w, http.StatusNotImplemented, "the host overview is not available with this core")
+		h.writeError(w, httpErr(http.StatusNotImplemented, codeNotImplemented, "the host overview is not available with this core"))
 	}
 	return ho, ok
 }
@@ -48,13 +47,13 @@ func (h *Handler) system(w http.ResponseWriter, r *http.Request) {
 // GET /api/system/history?since=: since is Unix seconds (decimals
 // allowed) or an RFC 3339 time; absent, the whole history.
 func (h *Handler) systemHistory(w http.ResponseWriter, r *http.Request) {
-	ho, ok := h.hostOverview(w)
-	if !ok {
-		return
-	}
 	since, err := parseSince(r.URL.Query().Get("since"))
 	if err != nil {
 		h.writeError(w, err)
+		return
+	}
+	ho, ok := h.hostOverview(w)
+	if !ok {
 		return
 	}
 	hist, err := ho.SystemHistory(r.Context(), since)
@@ -71,7 +70,7 @@ func parseSince(s string) (time.Time, error) {
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
-			return time.Time{}, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid since %q: Unix seconds out of range", s)}
+			return time.Time{}, badInput("invalid since %q: Unix seconds out of range", s)
 		}
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(frac*1e9)), nil
@@ -82,15 +81,11 @@ func parseSince(s string) (time.Time, error) {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return time.Time{}, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid since %q: Unix seconds or an RFC 3339 time", s)}
+	return time.Time{}, badInput("invalid since %q: Unix seconds or an RFC 3339 time", s)
 }
 
 // GET /api/process/{pid}/history[?create_time=]
 func (h *Handler) processHistory(w http.ResponseWriter, r *http.Request) {
-	ho, ok := h.hostOverview(w)
-	if !ok {
-		return
-	}
 	pid, err := pathPID(r)
 	if err != nil {
 		h.writeError(w, err)
@@ -99,9 +94,13 @@ func (h *Handler) processHistory(w http.ResponseWriter, r *http.Request) {
 	var ct float64
 	if s := r.URL.Query().Get("create_time"); s != "" {
 		if ct, err = strconv.ParseFloat(s, 64); err != nil {
-			h.writeError(w, &procs.Error{Kind: procs.KindInvalidArgument, Msg: "invalid create_time: must be a number"})
+			h.writeError(w, badInput("invalid create_time: must be a number"))
 			return
 		}
+	}
+	ho, ok := h.hostOverview(w)
+	if !ok {
+		return
 	}
 	series, err := ho.ProcessHistory(r.Context(), httpCaller(r), procs.Target{PID: pid, CreateTime: ct})
 	if err != nil {

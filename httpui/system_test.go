@@ -2,6 +2,7 @@ package httpui
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // TestSystemRoutes is the contract of the host overview routes: shapes,
 // bad input, methods and the token.
 func TestSystemRoutes(t *testing.T) {
-	h, _ := newHandler(t, Options{})
+	h, _ := newRealHandler(t, Options{})
 
 	w := do(t, h, req{path: "/api/system"})
 	wantStatus(t, w, 200)
@@ -97,7 +99,14 @@ func TestSystemRoutes(t *testing.T) {
 			t.Errorf("%s: code %v, want invalid_argument", tt.r.path, decode(t, w)["code"])
 		}
 	}
-	pid, ct := deadPID(t)
+	dead := testproc.Sleeper(t)
+	dd, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: dead.PID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dead.Kill()
+	dead.Wait()
+	pid, ct := dead.PID, dd.CreateTime
 	w = do(t, h, req{path: "/api/process/" + strconv.Itoa(pid) + "/history"})
 	wantStatus(t, w, 404)
 	w = do(t, h, req{path: "/api/process/" + strconv.Itoa(pid) + "/history?create_time=" + strconv.FormatFloat(ct, 'f', -1, 64)})
@@ -109,7 +118,7 @@ func TestSystemRoutes(t *testing.T) {
 // TestProcessHistoryAndExtras: a busy child gets CPU and RSS samples at
 // each snapshot (each list), and its detail has the extras.
 func TestProcessHistoryAndExtras(t *testing.T) {
-	h, _ := newHandler(t, Options{})
+	h, _ := newRealHandler(t, Options{})
 	c := testproc.Start(t, exec.Command("sh", "-c", "while :; do :; done")).ReapInBackground()
 	path := "/api/process/" + strconv.Itoa(c.PID)
 	for range 3 {
