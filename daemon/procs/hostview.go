@@ -106,14 +106,14 @@ func (s *Service) ProcessHistory(ctx context.Context, c Caller, ref Target) (hos
 }
 
 // extras reads the detail's extras of a pinned process the caller may
-// inspect, and keeps them only if the pidfd's process is still alive
-// afterwards (then the PID still named it while they were read).
+// inspect. They are read by path: detail verifies afterwards that the
+// pidfd's process is still alive (then the PID still named it).
 func (s *Service) extras(ctx context.Context, t *target) *host.ProcessExtras {
 	if s.host == nil {
 		return nil
 	}
 	ex, err := s.host.s.ProcessExtras(ctx, t.pid, t.ctime)
-	if err != nil || !t.alive() {
+	if err != nil {
 		return nil
 	}
 	return ex
