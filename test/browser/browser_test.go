@@ -823,5 +823,14 @@ func TestHostOverview(t *testing.T) {
 	}
 	click(t, ctx, "#overview .ov-toggle")
 	waitFor(t, ctx, "the expanded header", `!document.getElementById("ov-body").hidden`, 3*time.Second)
+	// Dark theme: the bars keep their colours (not the light track).
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
+	waitFor(t, ctx, "the dark theme", `document.documentElement.dataset.theme === "dark"`, 3*time.Second)
+	waitFor(t, ctx, "the header's bars", `!!document.querySelector("#overview .seg.u")`, 10*time.Second)
+	if !eval[bool](t, ctx, `(() => { const u = getComputedStyle(document.querySelector("#overview .seg.u")).backgroundColor, tr = getComputedStyle(document.querySelector("#overview .ov-bar")).backgroundColor; return u !== tr && tr !== "rgba(0, 0, 0, 0)" })()`) {
+		t.Error("dark theme: the user segment is not distinct from the bar's track")
+	}
+	shot(t, ctx, "overview-dark")
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
 	noCSPViolations(t, ctx)
 }
