@@ -53,7 +53,6 @@ func processDict(p *procs.Process) Dict {
 		"create_time_iso":  v(clean(p.CreateTimeISO)),
 		"cpu_percent":      v(p.CPUPercent),
 		"memory_rss":       v(p.MemoryRSS),
-		"mem_percent":      v(p.MemPercent),
 		"nice":             v(i32(p.Nice)),
 		"num_threads":      v(i32(p.Threads)),
 		"cmdline":          v(cleanAll(p.Cmdline)),

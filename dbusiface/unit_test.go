@@ -148,7 +148,7 @@ func TestDictTypes(t *testing.T) {
 			{Local: "1.2.3.4:5", Remote: &remote, LocalPort: 5}}}
 	d := processDict(&p)
 	want := map[string]string{"pid": "u", "ppid": "u", "name": "s", "exe": "s", "username": "s", "uid": "u",
-		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t", "mem_percent": "d",
+		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t",
 		"nice": "i", "num_threads": "i", "cmdline": "as", "ports": "aa{sv}", "open_files_count": "u"}
 	for k, sig := range want {
 		got, ok := d[k]

@@ -311,18 +311,26 @@ func TestShapes(t *testing.T) {
 	if list.Count != len(list.Items) || list.Count < 3 {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
-	// The seed's keys, plus the documented additions uid and num_threads.
-	wantItem := []string{"cmdline", "cpu_percent", "create_time", "create_time_iso", "exe", "mem_percent", "memory_rss", "name", "nice",
+	// The seed's keys, plus the documented additions uid, num_threads,
+	// memory_percent, cpu_time, memory_vms, and protected when it applies.
+	wantItem := []string{"cmdline", "cpu_percent", "cpu_time", "create_time", "create_time_iso", "exe", "memory_percent", "memory_rss", "memory_vms", "name", "nice",
 		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}
 	wantPort := []string{"family", "local", "local_port", "remote", "status", "type"}
 	types := map[string]string{"pid": "number", "ppid": "number", "name": "string", "exe": "string", "username": "string",
 		"status": "string", "create_time": "number", "create_time_iso": "string", "cpu_percent": "number",
-		"memory_rss": "number", "mem_percent": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number"}
+		"memory_rss": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number",
+		"memory_percent": "number", "cpu_time": "number", "memory_vms": "number"}
 	var me, kid map[string]json.RawMessage
 	prev := -1
 	for _, it := range list.Items {
 		var keys []string
 		for k := range it {
+			if k == "protected" {
+				if jsonType(it[k]) != "string" || string(it[k]) == `""` {
+					t.Fatalf("item %s: protected is %s", it["pid"], it[k])
+				}
+				continue
+			}
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)

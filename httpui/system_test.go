@@ -176,14 +176,14 @@ func TestProcessHistoryAndExtras(t *testing.T) {
 	if !found {
 		t.Errorf("no nofile limit with its use: %v", ex["limits"])
 	}
-	// The list has mem_percent.
+	// The list has memory_percent.
 	w = do(t, h, req{path: "/api/processes?q=" + strconv.Itoa(c.PID)})
 	items := decode(t, w)["items"].([]any)
 	if len(items) != 1 {
 		t.Fatalf("list: %s", w.Body.String())
 	}
-	if mp, ok := items[0].(map[string]any)["mem_percent"].(float64); !ok || mp <= 0 || mp >= 100 {
-		t.Errorf("mem_percent = %v", items[0].(map[string]any)["mem_percent"])
+	if mp, ok := items[0].(map[string]any)["memory_percent"].(float64); !ok || mp <= 0 || mp >= 100 {
+		t.Errorf("memory_percent = %v", items[0].(map[string]any)["memory_percent"])
 	}
 }
 

@@ -70,9 +70,9 @@ type Sampler struct {
 	procCount   int
 	procCountAt time.Time
 
-	now     func() time.Time // tests: a fake clock for exact rates
-	sleep   func(time.Duration)
-	wg      sync.WaitGroup
+	now   func() time.Time // tests: a fake clock for exact rates
+	sleep func(time.Duration)
+	wg    sync.WaitGroup
 }
 
 // staticInfo is read once: it does not change while the daemon runs (the

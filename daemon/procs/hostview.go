@@ -21,19 +21,27 @@ type hostView struct {
 	buf      []host.ProcSample
 }
 
-// snapshot returns the inventory's snapshot and, the first time a build is
-// seen, adds it to the per-process history (CPU % and RSS of every
-// process; exited ones are dropped).
-func (s *Service) snapshot(ctx context.Context) (*procfs.Snapshot, error) {
+// getSnapshot is the inventory's snapshot, recorded in the history.
+func (s *Service) getSnapshot(ctx context.Context) (*procfs.Snapshot, error) {
 	snap, err := s.inv.Get(ctx)
-	if err != nil || s.host == nil {
-		return snap, err
+	if err == nil {
+		s.recordHistory(snap)
+	}
+	return snap, err
+}
+
+// recordHistory adds a snapshot of the inventory, the first time it is
+// seen, to the per-process history (CPU % and RSS of every process;
+// exited ones are dropped). Every path that gets a snapshot calls it.
+func (s *Service) recordHistory(snap *procfs.Snapshot) {
+	if s.host == nil {
+		return
 	}
 	h := s.host
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.recorded == snap || (h.recorded != nil && !snap.Taken.After(h.recorded.Taken)) {
-		return snap, nil
+		return
 	}
 	h.recorded = snap
 	ps := h.buf[:0]
@@ -43,7 +51,6 @@ func (s *Service) snapshot(ctx context.Context) (*procfs.Snapshot, error) {
 	}
 	h.s.RecordProcesses(snap.Taken, ps)
 	h.buf = ps // RecordProcesses keeps nothing of it
-	return snap, nil
 }
 
 func (s *Service) hostSampler() (*host.Sampler, error) {
@@ -95,7 +102,7 @@ func (s *Service) ProcessHistory(ctx context.Context, c Caller, ref Target) (hos
 	}
 	ct := t.ctime
 	t.close()
-	if _, err := s.snapshot(ctx); err != nil {
+	if _, err := s.getSnapshot(ctx); err != nil {
 		return host.ProcessSeries{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
 	out, ok := hs.ProcessHistory(t.pid, ct)

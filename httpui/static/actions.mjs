@@ -1,87 +1,163 @@
-// Actions on a process: the one list of action buttons (rows and the
-// detail use it), confirmations, and the requests. Every request pins the
-// process by its create_time, so a reused PID is refused (409), never hit.
+// Actions on a process: the one list of action buttons (rows, the row
+// menu and the detail use it), confirmations, the requests and their
+// results. Every request pins the process by the create_time its row
+// showed, so a reused PID is refused (409), never hit.
 import * as L from "./logic.mjs";
 import { state, emit } from "./store.mjs";
 import { $, el, button, say } from "./dom.mjs";
 import { api } from "./api.mjs";
-import { refresh, ensureMeta } from "./stream.mjs";
+import { refresh, load, ensureMeta } from "./stream.mjs";
 
-// ACTIONS: [label, title, action, class]. The action is a signal name or
-// restart, renice, signal (the menu).
+// ACTIONS: act is a signal name or restart, renice, signal (the menu).
+// row: only in the table row (the Signal… menu has HUP too).
 export const ACTIONS = [
-  { label: "Stop", title: "Send SIGTERM", act: "TERM", cls: "" },
-  { label: "Kill", title: "Send SIGKILL (asks first)", act: "KILL", cls: "danger" },
+  { label: "Terminate", title: "Send SIGTERM: ask it to exit (asks first)", act: "TERM", cls: "" },
+  { label: "Kill", title: "Send SIGKILL: end it at once (asks first)", act: "KILL", cls: "danger" },
   { label: "HUP", title: "Send SIGHUP", act: "HUP", cls: "", row: true },
   { label: "Restart", title: "Stop and start again (through systemd for a service)", act: "restart", cls: "" },
   { label: "Nice", title: "Change the priority (renice)", act: "renice", cls: "" },
   { label: "Signal…", title: "Send another signal", act: "signal", cls: "" },
 ];
+const LABEL = Object.fromEntries(ACTIONS.map((a) => [a.act, a.label]));
 
 function who(p) {
-  return (p.name || "?") + " (PID " + p.pid + ")";
+  return (p.name || "?") + " (PID " + p.pid + (p.username ? ", user " + p.username : "") + ")";
 }
 
-// actionButtons returns the buttons of p's actions; where is "row" or
-// "detail" (HUP is a row shortcut only: the menu has it).
-export function actionButtons(p, where) {
+// refusal says why the daemon would refuse the action act on p, or "":
+// the list's "protected" covers signals and restarts (renice too for a
+// kernel thread).
+export function refusal(p, gone, act) {
+  if (gone) return "This process has exited.";
+  if (!p.protected || (act === "renice" && p.protected !== "kernel thread")) return "";
+  return "Protected (" + p.protected + "): the daemon refuses this whoever asks.";
+}
+
+// actionButtons returns the buttons of p's actions; where is "row",
+// "menu" or "detail". A protected or exited process gets them disabled,
+// with the reason as their tooltip.
+export function actionButtons(p, where, gone) {
   const out = [];
   for (const a of ACTIONS) {
-    if (a.row && where !== "row") continue;
-    const b = button(a.label, a.title + " — " + (p.name || "") + " (PID " + p.pid + ")", a.cls);
+    if (a.row && where === "detail") continue;
+    const why = refusal(p, gone, a.act);
+    const b = button(a.label, why || a.title + " — " + (p.name || "") + " (PID " + p.pid + ")", a.cls);
     b.dataset.act = a.act;
     b.setAttribute("aria-label", a.label + " " + (p.name || "") + " (PID " + p.pid + ")");
+    if (why) b.disabled = true;
+    if (where === "row") b.tabIndex = -1; // the grid is one Tab stop; keys act on the selected row
     out.push(b);
   }
   return out;
 }
 
-export function confirmDlg(title, text, okLabel) {
+export function confirmDlg(title, text, okLabel, skip) {
   return new Promise((resolve) => {
     const d = $("confirmdlg");
     $("confirmtitle").textContent = title;
     $("confirmtext").textContent = text;
     $("confirmok").textContent = okLabel || "Confirm";
+    $("confirmskipwrap").hidden = !skip;
+    $("confirmskip").checked = false;
     d.returnValue = "";
-    d.onclose = () => resolve(d.returnValue === "ok");
+    d.onclose = () => {
+      const ok = d.returnValue === "ok";
+      if (ok && skip && $("confirmskip").checked) skip();
+      resolve(ok);
+    };
     d.showModal();
     $("confirmno").focus();
   });
 }
 
-function outcome(pid, text, kind) {
-  state.outcomes.set(pid, { text, kind });
-  setTimeout(() => { if (state.outcomes.get(pid) && state.outcomes.get(pid).text === text) { state.outcomes.delete(pid); emit("render"); } }, 15000);
-  emit("render");
+// --- results: one status region and a log of the last ones ---
+
+const results = []; // newest first
+const MAX_RESULTS = 20;
+let toastTimer = null;
+
+function resultNode(r) {
+  const li = el("li", null, "result " + r.kind);
+  li.appendChild(el("time", r.time.toLocaleTimeString()));
+  li.appendChild(document.createTextNode(" " + r.text));
+  if (r.openPid) {
+    const b = button("Open PID " + r.openPid, "Open the new process", "link");
+    b.dataset.openPid = r.openPid;
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(b);
+  }
+  return li;
 }
 
-async function act(p, path, body, done) {
+// report shows an action's result (with the process's name and PID) in
+// the status region and keeps it in the results log.
+export function report(text, kind, openPid) {
+  const r = { time: new Date(), text, kind, openPid };
+  results.unshift(r);
+  results.length = Math.min(results.length, MAX_RESULTS);
+  const box = $("results");
+  box.replaceChildren(resultNode(r));
+  box.className = "results " + kind;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, kind === "err" ? 30000 : 12000);
+  $("results-log").textContent = "Results (" + results.length + ")";
+  if (!$("resultsdlg").open) return;
+  renderResultsLog();
+}
+
+export function renderResultsLog() {
+  const ol = $("resultlist");
+  ol.replaceChildren();
+  if (!results.length) ol.appendChild(el("li", "No actions yet.", "muted"));
+  for (const r of results) ol.appendChild(resultNode(r));
+}
+
+async function act(p, what, path, body, done) {
+  const name = LABEL[what] || what;
+  let openPid = null;
   try {
     const r = await api("/api/process/" + p.pid + "/" + path, { method: "POST", body: Object.assign({ create_time: p.create_time }, body || {}) });
-    const text = done(r);
-    say(text, "ok");
-    outcome(p.pid, text, "ok");
+    const text = name + " " + who(p) + ": " + done(r);
+    if (r && r.new_pid) openPid = r.new_pid;
+    report(text, "ok", openPid);
     emit("result", p, text, "ok", r);
     return r;
   } catch (e) {
-    say(e.message, "err");
-    outcome(p.pid, "✗ " + (e.status || "") + " " + e.message.replace(/^\d+ [^:]*: /, ""), "err");
-    emit("result", p, e.message, "err", null);
+    const text = name + " " + who(p) + " failed: " + e.message;
+    report(text, "err");
+    emit("result", p, text, "err", null);
     return null;
   } finally {
-    refresh();
+    if (openPid) untilShown(openPid); else refresh();
   }
+}
+
+// untilShown refreshes (fresh snapshots) until pid is in the list, for up
+// to ~10 s: a relaunched process must not be "Nothing matches".
+async function untilShown(pid) {
+  refresh();
+  for (let i = 0; i < 20 && !state.map.has(pid); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (!state.map.has(pid)) await load(true);
+  }
+  if (state.mode === "sse") refresh(); // the stream's next snapshot has it too
 }
 
 async function sendSignal(p, sig) {
   sig = String(sig).toUpperCase().replace(/^SIG/, "");
-  if (L.needsConfirm(sig) && !(await confirmDlg("Send SIG" + sig + "?", "Send SIG" + sig + " to " + who(p) + "? " + (sig === "KILL" ? "It cannot clean up." : ""), "Send SIG" + sig))) return null;
-  return act(p, "signal", { signal: sig }, (r) => "SIG" + r.signal + " sent to " + r.pid);
+  if (L.needsConfirm(sig, state.prefs)) {
+    const what = sig === "KILL" ? "It is ended at once and cannot clean up." : sig === "TERM" ? "It is asked to exit and may clean up first." : "";
+    const label = LABEL[sig] || "Send SIG" + sig;
+    const skip = sig === "TERM" ? () => { state.prefs.confirmTerm = false; emit("prefs"); } : null;
+    if (!(await confirmDlg(label + "?", "Send SIG" + sig + " to " + who(p) + "? " + what, label + " (SIG" + sig + ")", skip))) return null;
+  }
+  return act(p, LABEL[sig] ? sig : "signal", "signal", { signal: sig }, (r) => "SIG" + r.signal + " sent");
 }
 
 export async function restartProc(p) {
   if (!(await confirmDlg("Restart?", "Restart " + who(p) + "? A systemd service's main process is restarted through its unit; another process is stopped and launched again.", "Restart"))) return;
-  act(p, "restart", {}, (r) => "Restarted " + r.old_pid + " as " + r.new_pid + (r.unit ? " (" + r.unit + ")" : ""));
+  act(p, "restart", "restart", {}, (r) => "restarted as PID " + r.new_pid + (r.unit ? " (" + r.unit + ")" : "") + (r.how ? ", " + r.how : ""));
 }
 
 function reniceProc(p) {
@@ -97,7 +173,7 @@ function reniceProc(p) {
     if (d.returnValue !== "ok") return;
     const n = Number(inp.value);
     if (!Number.isInteger(n) || n < niceMin || n > niceMax) { say("Nice must be an integer between " + niceMin + " and " + niceMax + ".", "err"); return; }
-    act(p, "renice", { nice: n }, (r) => "PID " + r.pid + " now has nice " + r.nice);
+    act(p, "renice", "renice", { nice: n }, (r) => "nice is now " + r.nice);
   };
   d.showModal();
   inp.select();
@@ -105,16 +181,16 @@ function reniceProc(p) {
 
 async function openSignalDialog(p) {
   await ensureMeta();
+  if (!state.meta.signals.length) { say("The daemon's signal list could not be loaded.", "err"); return; }
   const dlg = $("sigdlg");
   $("sigwho").textContent = who(p);
   const sel = $("signame");
   sel.replaceChildren();
   for (const s of state.meta.signals) {
-    const o = el("option", "SIG" + s + (L.needsConfirm(s) ? " (asks first)" : ""));
+    const o = el("option", "SIG" + s + (L.needsConfirm(s, state.prefs) ? " (asks first)" : ""));
     o.value = s;
     sel.appendChild(o);
   }
-  if (!state.meta.signals.length) { say("The daemon's signal list could not be loaded.", "err"); return; }
   dlg.returnValue = "";
   dlg.onclose = () => {
     if (dlg.returnValue !== "ok") return;
@@ -124,8 +200,31 @@ async function openSignalDialog(p) {
   sel.focus();
 }
 
-// doAction runs the action named what (an ACTIONS act) on p.
+// openRowMenu lists p's actions in a dialog (the per-row menu: phones,
+// and the keyboard's "a" or the context-menu key).
+export function openRowMenu(p, gone) {
+  const d = $("rowmenu");
+  $("rowmenutitle").textContent = who(p);
+  const box = $("rowmenuacts");
+  box.replaceChildren();
+  for (const b of actionButtons(p, "menu", gone)) {
+    b.addEventListener("click", () => { d.close(); doAction(p, b.dataset.act); });
+    box.appendChild(b);
+  }
+  const det = button("Details", "Open the process detail");
+  det.dataset.openPid = p.pid;
+  det.addEventListener("click", () => { d.close(); emit("open-detail", p.pid); });
+  box.appendChild(det);
+  d.showModal();
+  const first = box.querySelector("button:not([disabled])");
+  if (first) first.focus();
+}
+
+// doAction runs the action named what (an ACTIONS act) on p, the process
+// as its row showed it.
 export function doAction(p, what) {
+  const why = refusal(p, false, what);
+  if (why) { report(who(p) + ": " + why, "err"); return null; }
   switch (what) {
     case "restart": return restartProc(p);
     case "renice": return reniceProc(p);

@@ -8,14 +8,14 @@
 //   export.mjs   CSV/JSON downloads
 // A new view is one registerView call in its own module, imported below.
 import * as L from "./logic.mjs";
-import { state, on } from "./store.mjs";
+import { state, on, emit } from "./store.mjs";
 import { $, say } from "./dom.mjs";
 import { storedToken, isRemembered, saveToken } from "./api.mjs";
 import * as stream from "./stream.mjs";
 import * as table from "./table.mjs";
 import "./views.mjs";
-import { doAction } from "./actions.mjs";
-import { openDetail } from "./detail.mjs";
+import { doAction, openRowMenu, renderResultsLog } from "./actions.mjs";
+import { openDetail, initDetail } from "./detail.mjs";
 import "./hostview.mjs";
 import { onKey } from "./keyboard.mjs";
 import * as prefs from "./prefs.mjs";
@@ -46,6 +46,19 @@ function init() {
   $("auto").addEventListener("change", () => stream.setAuto($("auto").checked));
 
   $("columns").addEventListener("click", () => { prefs.renderColumnsDialog(); $("coldlg").showModal(); });
+  for (const [id, key] of [["pref-confirm-term", "confirmTerm"], ["pref-hide-kthreads", "hideKthreads"]]) {
+    $(id).addEventListener("change", () => { state.prefs[key] = $(id).checked; prefs.savePrefs(); table.render(true); });
+  }
+  $("results-log").addEventListener("click", () => { renderResultsLog(); $("resultsdlg").showModal(); });
+  for (const box of [$("results"), $("resultlist")]) {
+    box.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-open-pid]");
+      if (!b) return;
+      if ($("resultsdlg").open) $("resultsdlg").close();
+      openDetail(Number(b.dataset.openPid));
+    });
+  }
+  on("open-detail", openDetail);
   $("colreset").addEventListener("click", prefs.resetColumns);
   $("export-csv").addEventListener("click", exportCSV);
   $("export-json").addEventListener("click", exportJSON);
@@ -62,7 +75,9 @@ function init() {
   // Table: one delegated listener for header sorting, row buttons, rows.
   $("thead").addEventListener("click", (e) => {
     const b = e.target.closest("button[data-sort]");
-    if (b) prefs.headerSort(b.dataset.sort);
+    if (!b) return;
+    const v = table.currentView();
+    if (v.sortBy) v.sortBy(b.dataset.sort); else prefs.headerSort(b.dataset.sort);
   });
   $("rows").addEventListener("click", (e) => {
     const tr = e.target.closest("tr.r");
@@ -72,14 +87,18 @@ function init() {
     state.selected = row ? table.currentView().key(row) : pid;
     state.selectedPid = pid;
     const b = e.target.closest("button[data-act]");
-    const p = state.map.get(pid);
+    // The process as this row showed it when pressed (its create_time pins
+    // it), not whatever the map holds for the PID now.
+    const p = tr.procRef || state.map.get(pid);
+    const gone = tr.classList.contains("gone");
     if (b && b.dataset.act === "toggle") {
       if (state.collapsed.has(pid)) state.collapsed.delete(pid); else state.collapsed.add(pid);
-      table.render();
+      table.render(true);
       return;
     }
     table.markSelection();
-    if (b && p) { doAction(p, b.dataset.act); return; }
+    if (b && p && b.dataset.act === "menu") { openRowMenu(p, gone); return; }
+    if (b && p) { if (!b.disabled) doAction(p, b.dataset.act); return; }
     openDetail(pid);
   });
   let scrollRaf = false;
@@ -91,15 +110,23 @@ function init() {
   window.addEventListener("resize", table.scheduleRender);
   document.addEventListener("keydown", onKey);
 
+  table.initHold();
+  initDetail();
+  // Phones: the header shows the search and the views; "More" the rest
+  // (open by itself while there is no token).
+  const bar = document.querySelector("header.bar");
+  const more = (on) => { bar.classList.toggle("more", on); $("more").setAttribute("aria-expanded", on ? "true" : "false"); };
+  $("more").addEventListener("click", () => more(!bar.classList.contains("more")));
+  more(!tok.value);
   prefs.applyTheme();
   table.setView(state.prefs.view);
   if (tok.value) stream.start();
-  else say("Paste the token printed by the daemon (or from /etc/roy-procwatch/token) and press Refresh.");
+  else say("Paste the token printed by the daemon (or from /etc/roy-procwatch/token) and press Refresh.", "hint");
   on("views", () => table.renderSwitcher());
 }
 
 // A read-only handle for the browser tests and the console.
-window.ProcWatch = { state, L, render: table.render, paint: table.paint };
+window.ProcWatch = { state, L, emit, render: table.render, paint: table.paint };
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 else init();

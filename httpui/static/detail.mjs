@@ -61,43 +61,98 @@ function pidLinks(refs, sep) {
   return wrap;
 }
 
-export async function openDetail(pid) {
+let lastFetch = 0;
+let current = null; // the process shown
+
+// openDetail shows pid's detail; live (a refresh while open) keeps the
+// scroll position, the open <details> and the sections that did not change.
+export async function openDetail(pid, live) {
   const d = $("detail");
-  state.detailPid = pid;
-  $("dtitle").textContent = "PID " + pid;
-  $("dmsg").textContent = "Loading…";
-  $("dbody").replaceChildren();
-  $("dactions").replaceChildren();
-  if (!d.open) d.showModal();
+  if (!live) {
+    state.detailPid = pid;
+    current = null;
+    $("dtitle").textContent = "PID " + pid;
+    $("dmsg").textContent = "Loading…";
+    $("dbody").replaceChildren();
+    $("dactions").replaceChildren();
+    $("dnav").replaceChildren();
+    if (!d.open) d.showModal();
+  }
+  lastFetch = Date.now();
   let p;
   try {
     p = await api("/api/process/" + pid);
   } catch (e) {
-    if (state.detailPid === pid) $("dmsg").textContent = e.message;
+    if (state.detailPid !== pid) return;
+    $("dmsg").textContent = live && e.status === 404 ? "This process has exited; what it showed last is below." : e.message;
     return;
   }
-  if (state.detailPid !== pid) return;
-  $("dmsg").textContent = "";
+  if (state.detailPid !== pid || !d.open) return;
+  if (!live || /^(Loading|This process has exited)/.test($("dmsg").textContent)) $("dmsg").textContent = "";
+  current = p;
   $("dtitle").textContent = (p.name || "?") + " — PID " + p.pid;
   const acts = $("dactions");
-  for (const b of actionButtons(p, "detail")) {
-    b.addEventListener("click", () => doAction(p, b.dataset.act));
-    acts.appendChild(b);
-  }
+  const btns = actionButtons(p, "detail");
   const reload = button("Reload", "Read this process again");
-  reload.addEventListener("click", () => openDetail(pid));
-  acts.appendChild(reload);
+  reload.dataset.act = "reload";
+  btns.push(reload);
+  if (!acts.firstChild || acts.childElementCount !== btns.length || btns.some((b, i) => !b.isEqualNode(acts.children[i]))) {
+    for (const b of btns) b.addEventListener("click", () => { if (b.dataset.act === "reload") openDetail(pid, true); else doAction(current || p, b.dataset.act); });
+    acts.replaceChildren(...btns);
+  }
   const body = $("dbody");
+  const nav = $("dnav");
+  const open = new Set([...body.querySelectorAll("details[open]")].map((x) => x.closest("section").id));
+  const top = body.scrollTop;
+  const secs = [];
   for (const s of sections) {
     const node = s.render(p);
     if (!node) continue;
     const sec = section(typeof s.title === "function" ? s.title(p) : s.title, s.id);
+    sec.querySelector("h3").tabIndex = -1;
     sec.appendChild(node);
-    body.appendChild(sec);
+    if (open.has(sec.id)) for (const x of sec.querySelectorAll("details")) x.open = true;
+    secs.push(sec);
   }
+  // Keep the sections that did not change (focus and selection stay).
+  const old = new Map([...body.children].map((x) => [x.id, x]));
+  const want = secs.map((n) => { const o = old.get(n.id); return o && o.isEqualNode(n) ? o : n; });
+  if (want.length !== body.childElementCount || want.some((n, i) => body.children[i] !== n)) body.replaceChildren(...want);
+  body.scrollTop = top;
+  // Section links: every section is one Tab and Enter away.
+  const links = secs.map((sec) => {
+    const b = button(sec.querySelector("h3").textContent.replace(/ \(.*$/, ""), "Go to this section", "small");
+    b.dataset.section = sec.id;
+    return b;
+  });
+  if (nav.childElementCount !== links.length || links.some((b, i) => !b.isEqualNode(nav.children[i]))) nav.replaceChildren(...links);
 }
 
-on("result", (p, text) => { if (state.detailPid === p.pid) $("dmsg").textContent = text; });
+// initDetail wires the section links and the live refresh.
+export function initDetail() {
+  $("dnav").addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-section]");
+    if (!b) return;
+    const h = document.querySelector("#" + b.dataset.section + " h3");
+    if (h) { h.scrollIntoView({ block: "start" }); h.focus({ preventScroll: true }); }
+  });
+  // With Auto on, the open detail follows the list's updates, at most once
+  // per interval.
+  on("data", () => {
+    if (state.detailPid == null || !$("detail").open || state.mode === "off") return;
+    if (Date.now() - lastFetch < state.prefs.interval * 1000 - 100) return;
+    openDetail(state.detailPid, true);
+  });
+  // After a restart, follow the process to its new PID.
+  on("result", (p, text, kind, r) => {
+    if (state.detailPid !== p.pid) return;
+    $("dmsg").textContent = text;
+    if (r && r.new_pid && r.new_pid !== p.pid) {
+      const msg = text;
+      openDetail(r.new_pid).then(() => { if (state.detailPid === r.new_pid && !$("dmsg").textContent) $("dmsg").textContent = msg; });
+    }
+  });
+}
 
 // --- the built-in sections ---
 
@@ -112,8 +167,9 @@ const ids = (a) => (a || []).join(" / ");
 registerDetailSection({ id: "process", title: "Process", order: 10, render: (p) => kvList([
   ["PID", p.pid], ["PPID", p.ppid], ["Name", p.name], ["User", p.username + " (uid " + p.uid + ")"],
   ["UIDs (r/e/s)", ids(p.uids)], ["GIDs (r/e/s)", ids(p.gids)],
-  ["Status", p.status], ["CPU %", (p.cpu_percent || 0).toFixed(1)], ["RSS", L.fmtBytes(p.memory_rss)], ["Nice", p.nice],
-  ["Threads", p.num_threads], ["Started", (p.create_time_iso || "").replace("T", " ")], ["Open files", p.open_files_count],
+  ["Status", p.status], ["Protected", p.protected || undefined], ["CPU %", (p.cpu_percent || 0).toFixed(1)], ["CPU time (TIME+)", L.fmtCPUTime(p.cpu_time)],
+  ["RSS", L.fmtBytes(p.memory_rss) + " (" + (p.memory_percent || 0).toFixed(1) + " % of RAM)"], ["Virtual size", L.fmtBytes(p.memory_vms)], ["Nice", p.nice],
+  ["Threads", p.num_threads], ["Started", (p.create_time_iso || "").replace("T", " ")], ["Open files", p.open_files_count + " (descriptors on files outside /dev)"],
   ["Executable", p.exe], ["Working directory", p.cwd], ["Command line", (p.cmdline || []).join(" ")],
 ]) });
 
@@ -128,7 +184,7 @@ registerDetailSection({ id: "unit", title: "Control group and unit", order: 20, 
 } });
 
 registerDetailSection({ id: "sockets", title: (p) => "Sockets (" + (p.ports || []).length + ")", order: 30, render: (p) => (p.ports || []).length
-  ? table("Sockets", ["Proto", "Local", "Remote", "State", "Family"], p.ports.map((x) => [x.type || "", x.local, x.remote || "—", x.status, (x.family || "").replace("AddressFamily.", "")]))
+  ? table("Sockets", ["Proto", "Local", "Remote", "State", "Family"], L.sortedPorts(p.ports).map((x) => [x.type || "", x.local, x.remote || "—", L.stateLabel(x), (x.family || "").replace("AddressFamily.", "")]))
   : el("p", "No TCP or UDP sockets.", "muted") });
 
 registerDetailSection({ id: "memory", title: "Memory (smaps_rollup)", order: 40, render: (p) => {
@@ -149,13 +205,16 @@ registerDetailSection({ id: "family", title: "Family", order: 50, render: (p) =>
   el("h4", "Parent chain"), pidLinks(p.parents, " › "),
   el("h4", "Children (" + (p.children || []).length + ")"), pidLinks(p.children, "")) });
 
-registerDetailSection({ id: "files", title: (p) => "Open files (" + (p.open_files || []).length + ")", order: 60, render: (p) => {
+registerDetailSection({ id: "files", title: (p) => "Open paths (" + (p.open_files || []).length + ")", order: 60, render: (p) => {
   const files = p.open_files || [];
   if (!files.length) return el("p", "None visible.", "muted");
+  const f = document.createDocumentFragment();
+  f.appendChild(el("p", "Every descriptor on a path, /dev included (\"Open files\" above counts those outside /dev).", "muted"));
   const ul = el("ul", null, "files");
   for (const f of files.slice(0, 1000)) ul.appendChild(el("li", f));
   if (files.length > 1000) ul.appendChild(el("li", "… " + (files.length - 1000) + " more", "muted"));
-  return ul;
+  f.appendChild(ul);
+  return f;
 } });
 
 registerDetailSection({ id: "environment", title: "Environment", order: 70, render: (p) => {

@@ -41,7 +41,8 @@ export function exportJSON() {
 export async function exportServer() {
   const keys = state.meta.serverSortKeys || L.SERVER_SORT_KEYS;
   const sort = keys.includes(state.prefs.sort) ? state.prefs.sort : "cpu";
-  const params = new URLSearchParams({ q: $("q").value.replace(/\b(port|user):\S+/g, "").trim(), sort, order: state.prefs.order, format: "csv" });
+  // The server applies the same search syntax (port:, user:, a bare port).
+  const params = new URLSearchParams({ q: $("q").value.trim(), sort, order: state.prefs.order, format: "csv", fresh: "1" });
   try {
     const res = await api("/api/processes?" + params, { raw: true });
     download(stampName("processes", "csv"), "text/csv", await res.blob());

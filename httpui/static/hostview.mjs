@@ -1,11 +1,11 @@
 // Wires the host overview (overview.mjs) into the page: the header above
 // the table, refreshed with the list (each "data" event: Auto or Refresh),
 // and the detail's "Resources" section.
-import { on, state } from "./store.mjs";
+import { on } from "./store.mjs";
 import { $ } from "./dom.mjs";
 import { api } from "./api.mjs";
 import { registerDetailSection } from "./detail.mjs";
-import { initOverview, resourcesContent } from "./overview.mjs";
+import { initOverview, resourcesView } from "./overview.mjs";
 
 let last = 0;
 initOverview($("overview"), {
@@ -19,12 +19,15 @@ initOverview($("overview"), {
   }),
 });
 
-// The detail's graphs follow the list's refreshes while it stays open
-// (only the latest detail's: reopening replaces it).
-let detailTick = null;
-on("data", () => { if (detailTick && state.detailPid !== null) detailTick(); });
-
+// The detail's Resources: one view per process shown, updated in place
+// when the detail refreshes (the same node, so its graphs do not flash).
+let res = null;
 registerDetailSection({
   id: "resources", title: "Resources", order: 15,
-  render: (p) => resourcesContent(p, { api, onTick: (fn) => { detailTick = fn; } }),
+  render: (p) => {
+    const key = p.pid + "/" + p.create_time;
+    if (!res || res.key !== key) res = { key, view: resourcesView({ api }) };
+    res.view.update(p);
+    return res.view.node;
+  },
 });

@@ -3,7 +3,7 @@ import * as L from "./logic.mjs";
 import { state, emit } from "./store.mjs";
 import { $, say } from "./dom.mjs";
 import { ROW_H, selectIndex, selectedIndex, selectedProcess, cycleView } from "./table.mjs";
-import { doAction } from "./actions.mjs";
+import { doAction, openRowMenu } from "./actions.mjs";
 import { openDetail } from "./detail.mjs";
 
 const KEY_ACTIONS = { t: "TERM", k: "KILL", r: "restart", n: "renice", s: "signal" };
@@ -22,6 +22,7 @@ export function onKey(e) {
     if (e.key === "ArrowDown" && t.id === "q") { e.preventDefault(); $("table").focus(); selectIndex(0); }
     return;
   }
+  if (e.key === "F10" && e.shiftKey) { const p = selectedProcess(); if (p) { e.preventDefault(); openRowMenu(p, false); } return; }
   const page = Math.max(1, Math.floor($("tablewrap").clientHeight / ROW_H) - 1);
   const p = selectedProcess();
   switch (e.key) {
@@ -46,9 +47,12 @@ export function onKey(e) {
     case "v":
       cycleView();
       return;
+    case "a": case "ContextMenu":
+      if (p) { e.preventDefault(); openRowMenu(p, false); }
+      return;
   }
   if (!p) {
-    if (KEY_ACTIONS[e.key]) say("Select a process first (arrows or a click).", "warn");
+    if (KEY_ACTIONS[e.key] || e.key === "a") say("Select a process first (arrows or a click).", "warn");
     return;
   }
   if (KEY_ACTIONS[e.key]) { e.preventDefault(); doAction(p, KEY_ACTIONS[e.key]); }

@@ -13,8 +13,41 @@ export function fmtBytes(n) {
   return (i ? n.toFixed(1) : String(n)) + " " + u[i];
 }
 
-export function portText(p) {
-  return (p.type || "") + " " + p.local + (p.remote ? " → " + p.remote : "") + " " + (p.status || "");
+// stateLabel is a socket's state as ss(8) shows it: an unconnected UDP
+// socket is UNCONN (the API keeps the seed's "NONE").
+export function stateLabel(s) {
+  const st = s.status || "";
+  return (st === "NONE" || st === "") && (s.type || "") === "udp" ? "UNCONN" : st;
+}
+
+export function isListener(s) {
+  return s.status === "LISTEN" || ((s.type || "") === "udp" && !s.remote);
+}
+
+// portText says ":PORT" first (what an admin looks for), then the address,
+// the peer and the state.
+export function portText(s) {
+  const local = s.local || "";
+  const port = s.local_port || Number(local.slice(local.lastIndexOf(":") + 1)) || 0;
+  const host = local.slice(0, local.lastIndexOf(":"));
+  return ":" + port + " " + (s.type || "") + " " + host + (s.remote ? " → " + s.remote : "") + " " + stateLabel(s);
+}
+
+// sortedPorts puts listeners first, then by local port.
+export function sortedPorts(ports) {
+  return (ports || []).slice().sort((a, b) => (isListener(b) - isListener(a)) || (a.local_port || 0) - (b.local_port || 0));
+}
+
+// portsCell is the Ports column: the listeners' ":PORT"s first, then how
+// many other sockets.
+export function portsCell(p) {
+  const ps = sortedPorts(p.ports);
+  if (!ps.length) return "";
+  const ls = ps.filter(isListener);
+  const uniq = [...new Set(ls.map((x) => ":" + x.local_port))];
+  const others = ps.length - ls.length;
+  if (!uniq.length) return portText(ps[0]) + (ps.length > 1 ? " +" + (ps.length - 1) : "");
+  return uniq.join(" ") + (others ? " +" + others + " conn" : "");
 }
 
 // fmtStarted shortens the local ISO start time: the time alone for today,
@@ -26,6 +59,16 @@ export function fmtStarted(iso, now) {
   const z = (n) => String(n).padStart(2, "0");
   const today = now.getFullYear() + "-" + z(now.getMonth() + 1) + "-" + z(now.getDate());
   return s.startsWith(today + " ") ? s.slice(11) : s.slice(0, 16);
+}
+
+// fmtCPUTime writes CPU seconds as htop's TIME+: m:ss.hh, or h:mm:ss from
+// an hour on.
+export function fmtCPUTime(sec) {
+  sec = Math.max(0, Number(sec) || 0);
+  const z = (n) => String(n).padStart(2, "0");
+  if (sec >= 3600) return Math.floor(sec / 3600) + ":" + z(Math.floor(sec / 60) % 60) + ":" + z(Math.floor(sec) % 60);
+  const cs = Math.round(sec * 100);
+  return Math.floor(cs / 6000) + ":" + z(Math.floor(cs / 100) % 60) + "." + z(cs % 100);
 }
 
 export function cmdText(p) {
@@ -43,17 +86,19 @@ export const COLUMNS = [
   { id: "status", label: "Status", sort: (p) => p.status || "", text: (p) => p.status || "" },
   { id: "cpu", label: "CPU %", num: true, sort: (p) => p.cpu_percent || 0, text: (p) => (p.cpu_percent || 0).toFixed(1) },
   { id: "mem", label: "RSS", num: true, sort: (p) => p.memory_rss || 0, text: (p) => fmtBytes(p.memory_rss) },
-  { id: "mempct", label: "Mem %", num: true, sort: (p) => p.mem_percent || 0, text: (p) => (p.mem_percent || 0).toFixed(1) },
+  { id: "mempct", label: "%MEM", num: true, sort: (p) => p.memory_percent || 0, text: (p) => (p.memory_percent || 0).toFixed(1) },
+  { id: "virt", label: "VIRT", num: true, sort: (p) => p.memory_vms || 0, text: (p) => fmtBytes(p.memory_vms) },
+  { id: "time", label: "TIME+", num: true, sort: (p) => p.cpu_time || 0, text: (p) => fmtCPUTime(p.cpu_time) },
   { id: "nice", label: "Nice", num: true, sort: (p) => p.nice || 0, text: (p) => String(p.nice) },
   { id: "threads", label: "Threads", num: true, sort: (p) => p.num_threads || 0, text: (p) => String(p.num_threads || 0) },
   { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => fmtStarted(p.create_time_iso) },
-  { id: "ports", label: "Ports", sort: (p) => (p.ports || []).length, text: (p) => (p.ports || []).map(portText).join(", ") },
+  { id: "ports", label: "Ports", sort: (p) => (p.ports || []).length, text: portsCell },
   { id: "files", label: "Files", num: true, sort: (p) => p.open_files_count || 0, text: (p) => String(p.open_files_count || 0) },
   { id: "exe", label: "Executable", sort: (p) => p.exe || "", text: (p) => p.exe || "" },
   { id: "cmdline", label: "Command line", sort: (p) => cmdText(p).toLowerCase(), text: cmdText },
 ];
 export const COLUMN_BY_ID = Object.fromEntries(COLUMNS.map((c) => [c.id, c]));
-export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mem", "mempct", "nice", "started", "ports", "files", "cmdline"];
+export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "started", "ports", "files", "cmdline"];
 
 // SERVER_SORT_KEYS are the sort keys GET /api/processes accepts, until the
 // daemon says them itself (GET /api/meta); the other columns sort here.
@@ -90,31 +135,48 @@ export function inSequence(lastSeq, d) {
 
 // --- filtering and sorting ---
 
-// matches mirrors the server's filter: case-insensitive substring of the
-// PID, name, user or any argument. Tokens "port:5432" and "user:root"
-// narrow further.
+// parseQuery reads the one search syntax of every view (and of the
+// server's ?q=): words match a substring of the PID, name, user or command
+// line (in the ports view: of the address, state, protocol, process name or
+// user); a bare number matches a PID containing it, a port equal to it, or
+// like a word;
+// "port:5432" or ":5432" a port, "user:root" a user, "pid:42" a PID.
+// All terms must match.
 export function parseQuery(q) {
-  const out = { text: [], port: null, user: null };
+  const out = { text: [], nums: [], port: null, user: null, pid: null };
   for (const t of String(q || "").trim().toLowerCase().split(/\s+/)) {
     if (!t) continue;
-    const m = /^(port|user):(.+)$/.exec(t);
-    if (m) out[m[1]] = m[2]; else out.text.push(t);
+    let m;
+    if ((m = /^(?:port:|:)(\d+)$/.exec(t))) out.port = Number(m[1]);
+    else if ((m = /^pid:(\d+)$/.exec(t))) out.pid = Number(m[1]);
+    else if ((m = /^user:(.+)$/.exec(t))) out.user = m[1];
+    else if (/^\d+$/.test(t)) out.nums.push(t);
+    else out.text.push(t);
   }
   return out;
 }
 
+export function isEmptyQuery(pq) {
+  return !pq.text.length && !pq.nums.length && pq.port == null && pq.user == null && pq.pid == null;
+}
+
+const hasPort = (p, n) => (p.ports || []).some((x) => x.local_port === n);
+
 export function matches(p, pq) {
   if (typeof pq === "string") pq = parseQuery(pq);
-  if (pq.user && (p.username || "").toLowerCase() !== pq.user) return false;
-  if (pq.port && !(p.ports || []).some((x) => String(x.local_port) === pq.port || (x.local || "").endsWith(":" + pq.port))) return false;
-  for (const t of pq.text) {
-    if (String(p.pid).includes(t)) continue;
-    if ((p.name || "").toLowerCase().includes(t)) continue;
-    if ((p.username || "").toLowerCase().includes(t)) continue;
-    if ((p.cmdline || []).some((a) => a.toLowerCase().includes(t))) continue;
-    return false;
+  if (pq.user != null && (p.username || "").toLowerCase() !== pq.user) return false;
+  if (pq.pid != null && p.pid !== pq.pid) return false;
+  if (pq.port != null && !hasPort(p, pq.port)) return false;
+  for (const n of pq.nums) {
+    if (!String(p.pid).includes(n) && !hasPort(p, Number(n)) && !wordMatches(p, n)) return false;
   }
+  for (const t of pq.text) if (!wordMatches(p, t)) return false;
   return true;
+}
+
+function wordMatches(p, t) {
+  return (p.name || "").toLowerCase().includes(t) || (p.username || "").toLowerCase().includes(t) ||
+    (p.cmdline || []).some((a) => a.toLowerCase().includes(t));
 }
 
 export function comparator(sortId, order) {
@@ -128,11 +190,19 @@ export function comparator(sortId, order) {
   };
 }
 
-// view returns the filtered, sorted list.
-export function view(map, q, sortId, order) {
+// isKernelThread: the core says so ("protected": "kernel thread"), or, from
+// an older daemon, kthreadd and its children without a command line.
+export function isKernelThread(p) {
+  if (p.protected) return p.protected === "kernel thread";
+  return (p.pid === 2 || p.ppid === 2) && !(p.cmdline || []).length;
+}
+
+// view returns the filtered, sorted list; hideKthreads leaves kernel
+// threads out (htop's K).
+export function view(map, q, sortId, order, hideKthreads) {
   const pq = parseQuery(q);
   const out = [];
-  for (const p of map.values()) if (matches(p, pq)) out.push(p);
+  for (const p of map.values()) if (matches(p, pq) && !(hideKthreads && isKernelThread(p))) out.push(p);
   out.sort(comparator(sortId, order));
   return out;
 }
@@ -143,9 +213,14 @@ export function view(map, q, sortId, order) {
 // rows {p, depth, hasChildren, collapsed}. With a query, only matches and
 // their ancestors are kept (so a match is shown where it lives). Siblings
 // follow the given sort. collapsed is a Set of PIDs.
-export function treeRows(map, q, sortId, order, collapsed) {
+export function treeRows(map, q, sortId, order, collapsed, hideKthreads) {
   collapsed = collapsed || new Set();
   const pq = parseQuery(q);
+  if (hideKthreads) {
+    const m = new Map();
+    for (const [k, p] of map) if (!isKernelThread(p)) m.set(k, p);
+    map = m;
+  }
   const filtering = pq.text.length > 0 || pq.port || pq.user;
   let keep = null;
   if (filtering) {
@@ -193,26 +268,52 @@ export function treeRows(map, q, sortId, order, collapsed) {
 
 // --- ports ---
 
-// portRows lists every socket with its process, filtered by q (a port
-// number, an address, a state, a protocol or a process name/PID), sorted
-// by local port then PID.
-export function portRows(map, q) {
-  const t = String(q || "").trim().toLowerCase();
+const remotePort = (r) => (r ? Number(r.slice(r.lastIndexOf(":") + 1)) || 0 : 0);
+
+// portMatches applies parseQuery's terms to one socket row.
+export function portMatches(r, pq) {
+  if (pq.user != null && r.user.toLowerCase() !== pq.user) return false;
+  if (pq.pid != null && r.pid !== pq.pid) return false;
+  if (pq.port != null && r.port !== pq.port) return false;
+  for (const n of pq.nums) {
+    if (!String(r.pid).includes(n) && r.port !== Number(n) && remotePort(r.remote) !== Number(n)) return false;
+  }
+  for (const t of pq.text) {
+    if (![r.proto, r.local, r.remote, r.state, r.name, r.user].some((h) => h.toLowerCase().includes(t))) return false;
+  }
+  return true;
+}
+
+// PORT_SORTS are the sort keys of the ports view's headers.
+export const PORT_SORTS = {
+  proto: (r) => r.proto, local: (r) => r.port, remote: (r) => r.remote, state: (r) => r.state,
+  pid: (r) => r.pid, name: (r) => r.name.toLowerCase(), user: (r) => r.user.toLowerCase(),
+};
+
+// portRows lists every socket with its process, filtered by q (see
+// parseQuery); by default listeners first, then by local port and PID, or
+// by the column sortId.
+export function portRows(map, q, sortId, order) {
+  const pq = parseQuery(q);
   const rows = [];
   for (const p of map.values()) {
     for (const s of p.ports || []) {
       const r = {
-        proto: s.type || "", local: s.local || "", remote: s.remote || "", state: s.status || "",
+        proto: s.type || "", local: s.local || "", remote: s.remote || "", state: stateLabel(s), listen: isListener(s),
         port: s.local_port || 0, family: s.family || "", pid: p.pid, name: p.name || "", user: p.username || "",
       };
-      if (t) {
-        const hay = [r.proto, r.local, r.remote, r.state, String(r.port), String(r.pid), r.name.toLowerCase(), r.user.toLowerCase()];
-        if (/^\d+$/.test(t) ? !(String(r.port) === t || String(r.pid) === t || r.remote.endsWith(":" + t)) : !hay.some((h) => h.toLowerCase().includes(t))) continue;
-      }
-      rows.push(r);
+      if (portMatches(r, pq)) rows.push(r);
     }
   }
-  rows.sort((a, b) => a.port - b.port || a.pid - b.pid || a.local.localeCompare(b.local));
+  const by = PORT_SORTS[sortId];
+  const dir = order === "desc" ? -1 : 1;
+  rows.sort((a, b) => {
+    if (by) {
+      const x = by(a), y = by(b);
+      if (x !== y) return (x < y ? -1 : 1) * dir;
+    }
+    return (b.listen - a.listen) || a.port - b.port || a.pid - b.pid || a.local.localeCompare(b.local);
+  });
   return rows;
 }
 
@@ -277,17 +378,19 @@ export function toJSON(list) {
 
 // --- signals ---
 
-export const GENTLE = new Set(["TERM", "HUP", "CONT", "USR1", "USR2", "WINCH"]);
+export const GENTLE = new Set(["HUP", "CONT", "USR1", "USR2", "WINCH"]);
 
-// needsConfirm: signals that end a process without letting it clean up,
-// freeze it or dump it ask first.
-export function needsConfirm(sig) {
-  return !GENTLE.has(String(sig).toUpperCase().replace(/^SIG/, ""));
+// needsConfirm: signals that end a process, freeze it or dump it ask
+// first; TERM too, unless the preference confirmTerm is off.
+export function needsConfirm(sig, prefs) {
+  const s = String(sig).toUpperCase().replace(/^SIG/, "");
+  if (s === "TERM") return !prefs || prefs.confirmTerm !== false;
+  return !GENTLE.has(s);
 }
 
 // --- preferences ---
 
-export const PREF_DEFAULTS = { columns: DEFAULT_COLUMNS, sort: "cpu", order: "desc", theme: "", interval: 3, view: "list" };
+export const PREF_DEFAULTS = { columns: DEFAULT_COLUMNS, sort: "cpu", order: "desc", theme: "", interval: 3, view: "list", confirmTerm: true, hideKthreads: false, portSort: "", portOrder: "asc" };
 export const INTERVALS = [1, 2, 3, 5, 10, 30];
 
 // loadPrefs validates stored preferences, dropping what is unknown; views
@@ -305,6 +408,10 @@ export function loadPrefs(raw, views) {
   if (o.theme === "light" || o.theme === "dark") p.theme = o.theme;
   if (INTERVALS.includes(Number(o.interval))) p.interval = Number(o.interval);
   if ((views || ["list"]).includes(o.view)) p.view = o.view;
+  if (typeof o.confirmTerm === "boolean") p.confirmTerm = o.confirmTerm;
+  if (typeof o.hideKthreads === "boolean") p.hideKthreads = o.hideKthreads;
+  if (PORT_SORTS[o.portSort]) p.portSort = o.portSort;
+  if (o.portOrder === "asc" || o.portOrder === "desc") p.portOrder = o.portOrder;
   return p;
 }
 
@@ -345,4 +452,44 @@ export function moveSelection(i, key, total, page) {
     case "End": return total - 1;
   }
   return cur;
+}
+
+// --- live updates ---
+
+// holdOrder keeps the rows on screen in place while the admin points at
+// or works in the table: rows keep their positions (updated from fresh),
+// rows that left are kept, marked gone, and new rows come last. key gives
+// a row's identity. It returns {rows, moved}: moved says whether fresh's
+// own order differs (a re-sort is pending).
+export function holdOrder(prev, fresh, key) {
+  const byKey = new Map();
+  for (const r of fresh) byKey.set(key(r), r);
+  const out = [];
+  const seen = new Set();
+  for (const r of prev) {
+    const k = key(r);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    const f = byKey.get(k);
+    out.push(f || Object.assign({}, r, { gone: true }));
+  }
+  for (const r of fresh) if (!seen.has(key(r))) out.push(r);
+  let moved = out.length !== fresh.length;
+  for (let i = 0; !moved && i < out.length; i++) moved = out[i] !== fresh[i];
+  return { rows: out, moved };
+}
+
+// cadence is the median gap in seconds between the last update times (ms),
+// or 0 with fewer than three.
+export function cadence(times) {
+  if (times.length < 3) return 0;
+  const gaps = [];
+  for (let i = 1; i < times.length; i++) gaps.push(times[i] - times[i - 1]);
+  gaps.sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)] / 1000;
+}
+
+// backoff is the wait in seconds before reconnect attempt n (1, 2, 4… 30).
+export function backoff(n) {
+  return Math.min(30, 2 ** Math.max(0, n - 1));
 }

@@ -172,7 +172,10 @@ export function initOverview(root, opts) {
   const points = [];
   let cores = [];
   let busy = false;
-  let collapsed = localStorage.getItem(COLLAPSE_KEY) === "1";
+  // Collapsed by default on a phone-sized screen, where the list comes
+  // first; the user's choice wins once made.
+  const stored = localStorage.getItem(COLLAPSE_KEY);
+  let collapsed = stored === null ? matchMedia("(max-width: 40rem)").matches : stored === "1";
 
   root.hidden = false;
   root.replaceChildren();
@@ -298,62 +301,64 @@ export function initOverview(root, opts) {
   return { refresh };
 }
 
-// resourcesContent renders the detail's "Resources" part for process p
-// (the /api/process/PID JSON): CPU % and RSS graphs from the process's
-// history (fetched with opts.api), I/O, context switches, CPU times, OOM
-// score and limits. Extras are absent when the caller may not inspect it.
-// opts.onTick(fn), when given, registers fn to reload the graphs at each
-// refresh of the page.
-export function resourcesContent(p, opts) {
-  const sec = el("div", null, "ov-res");
+// resourcesView is the detail's "Resources" part: CPU % and RSS graphs
+// from the process's history (fetched with opts.api), I/O, context
+// switches, CPU times, OOM score and limits. update(p) fills it from p
+// (the /api/process/PID JSON) and reloads the graphs; the node stays the
+// same, so a live detail does not flash. Extras are absent when the
+// caller may not inspect the process.
+export function resourcesView(opts) {
+  const node = el("div", null, "ov-res");
   const graphs = el("div", null, "ov-graphs");
   const cpuG = graph("CPU %", "cpu");
   const rssG = graph("RSS", "mem");
   graphs.append(cpuG.fig, rssG.fig);
-  sec.appendChild(graphs);
-  const ex = p.extras;
-  if (ex) {
-    const dl = el("dl", null, "kv");
-    const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
-    add("I/O read", fmtBytes(ex.io.read_bytes) + " (" + fmtRate(ex.io.read_bps) + ")");
-    add("I/O written", fmtBytes(ex.io.write_bytes) + " (" + fmtRate(ex.io.write_bps) + ")");
-    add("Context switches", ex.ctx_switches.voluntary + " voluntary, " + ex.ctx_switches.involuntary + " involuntary");
-    add("CPU time", ex.cpu_times.user.toFixed(2) + " s user, " + ex.cpu_times.system.toFixed(2) + " s system");
-    add("OOM score", ex.oom_score + " (adj " + ex.oom_score_adj + ")");
-    sec.appendChild(dl);
-    const t = el("table", null, "dtable ov-limits");
-    t.appendChild(el("caption", "Resource limits (used/soft; hard)", "vh"));
-    const hr = el("tr");
-    for (const h of ["Limit", "Used / soft", "Hard"]) { const th = el("th", h); th.scope = "col"; hr.appendChild(th); }
-    const thead = el("thead");
-    thead.appendChild(hr);
-    const tb = el("tbody");
-    for (const l of ex.limits || []) {
-      const r = limitRow(l);
-      const tr = el("tr", null, r.near ? "near" : "");
-      const label = el("td", r.label);
-      if (r.near) {
-        label.appendChild(el("span", " near the limit", "vh"));
-        tr.title = "Within 20% of the soft limit";
-      }
-      tr.append(label, el("td", r.text, "num"), el("td", r.hard, "num"));
-      tb.appendChild(tr);
-    }
-    t.append(thead, tb);
-    sec.appendChild(t);
-  } else {
-    sec.appendChild(el("p", "I/O, limits and context switches are shown to callers who may inspect this process.", "muted"));
+  const facts = el("div", null, "ov-facts");
+  node.append(graphs, facts);
+  let gen = 0;
+  function update(p) {
+    facts.replaceChildren(...extrasNodes(p.extras));
+    const g = ++gen;
+    const ct = p.create_time ? "?create_time=" + encodeURIComponent(p.create_time) : "";
+    opts.api("/api/process/" + p.pid + "/history" + ct).then((h) => {
+      if (g !== gen) return; // a newer update is on its way
+      const s = h.samples || [];
+      cpuG.set(s.map((x) => x.cpu_percent), (v) => fmtPct(v), s.length);
+      rssG.set(s.map((x) => x.memory_rss), fmtBytes, s.length);
+    }).catch((e) => { if (g === gen) cpuG.note("No history: " + e.message); });
   }
-  const ct = p.create_time ? "?create_time=" + encodeURIComponent(p.create_time) : "";
-  const load = () => opts.api("/api/process/" + p.pid + "/history" + ct).then((h) => {
-    const s = h.samples || [];
-    cpuG.set(s.map((x) => x.cpu_percent), (v) => fmtPct(v), s.length);
-    rssG.set(s.map((x) => x.memory_rss), fmtBytes, s.length);
-  }).catch((e) => { cpuG.note("No history: " + e.message); });
-  load();
-  // While the detail stays open, the graphs follow the page's refreshes.
-  if (opts.onTick) opts.onTick(() => { if (sec.isConnected) load(); });
-  return sec;
+  return { node, update };
+}
+
+function extrasNodes(ex) {
+  if (!ex) return [el("p", "I/O, limits and context switches are shown to callers who may inspect this process.", "muted")];
+  const dl = el("dl", null, "kv");
+  const add = (k, v) => { dl.append(el("dt", k), el("dd", v)); };
+  add("I/O read", fmtBytes(ex.io.read_bytes) + " (" + fmtRate(ex.io.read_bps) + ")");
+  add("I/O written", fmtBytes(ex.io.write_bytes) + " (" + fmtRate(ex.io.write_bps) + ")");
+  add("Context switches", ex.ctx_switches.voluntary + " voluntary, " + ex.ctx_switches.involuntary + " involuntary");
+  add("CPU time", ex.cpu_times.user.toFixed(2) + " s user, " + ex.cpu_times.system.toFixed(2) + " s system");
+  add("OOM score", ex.oom_score + " (adj " + ex.oom_score_adj + ")");
+  const t = el("table", null, "dtable ov-limits");
+  t.appendChild(el("caption", "Resource limits (used/soft; hard)", "vh"));
+  const hr = el("tr");
+  for (const h of ["Limit", "Used / soft", "Hard"]) { const th = el("th", h); th.scope = "col"; hr.appendChild(th); }
+  const thead = el("thead");
+  thead.appendChild(hr);
+  const tb = el("tbody");
+  for (const l of ex.limits || []) {
+    const r = limitRow(l);
+    const tr = el("tr", null, r.near ? "near" : "");
+    const label = el("td", r.label);
+    if (r.near) {
+      label.appendChild(el("span", " near the limit", "vh"));
+      tr.title = "Within 20% of the soft limit";
+    }
+    tr.append(label, el("td", r.text, "num"), el("td", r.hard, "num"));
+    tb.appendChild(tr);
+  }
+  t.append(thead, tb);
+  return [dl, t];
 }
 
 // graph is a titled SVG graph with its latest and peak values in text.

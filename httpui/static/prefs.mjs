@@ -72,6 +72,8 @@ export function resetColumns() {
 }
 
 export function renderColumnsDialog() {
+  $("pref-confirm-term").checked = state.prefs.confirmTerm;
+  $("pref-hide-kthreads").checked = state.prefs.hideKthreads;
   const ul = $("collist");
   ul.replaceChildren();
   const order = state.prefs.columns.concat(L.COLUMNS.map((c) => c.id).filter((id) => !state.prefs.columns.includes(id)));

@@ -11,8 +11,10 @@ export const state = {
   selected: null,     // key of the selected row (the view's key)
   selectedPid: null,  // PID of the selected row
   collapsed: new Set(), // tree view: collapsed PIDs
-  outcomes: new Map(),  // pid -> {text, kind}: the last action's result
-  mode: "off",        // off | sse | poll
+  mode: "off",        // off | sse | poll | reconnecting
+  updates: [],        // times (ms) of the last updates, for the real cadence
+  retryIn: 0,         // reconnecting: seconds until the next attempt
+  polling: false,     // reconnecting: polling meanwhile
   loaded: false,      // a list has been received
   stamp: null,        // time of the last data
   detailPid: null,    // PID shown in the detail dialog

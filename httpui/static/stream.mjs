@@ -38,22 +38,39 @@ export async function ensureMeta() {
 function afterData() {
   state.loaded = true;
   state.stamp = new Date();
-  if ($("msg").classList.contains("err") && /^(401|429|Cannot reach)/.test($("msg").textContent)) say("");
+  state.updates.push(Date.now());
+  if (state.updates.length > 8) state.updates.shift();
+  // The first-visit hint and a failed load's error are over now.
+  const m = $("msg");
+  if (m.classList.contains("hint") || (m.classList.contains("err") && /^(401|429|Cannot reach)/.test(m.textContent))) say("");
   loadMeta();
   emit("data");
 }
 
-// load fetches the list once.
-export async function load() {
+// failed shows a load error; a wrong token also clears the list, so that
+// nothing seen with an earlier token stays on screen.
+function failed(e) {
+  say(e.message, "err");
+  if (e.status === 401 || e.status === 429) {
+    state.map = new Map();
+    state.loaded = false;
+    state.stamp = null;
+    emit("data");
+  }
+}
+
+// load fetches the list once; fresh asks the daemon for a new snapshot
+// rather than its cached one (Refresh).
+export async function load(fresh) {
   if (busy) { again = true; return; } // one more after this one
   busy = true;
   again = false;
   try {
-    const data = await api("/api/processes?sort=pid&order=asc");
+    const data = await api("/api/processes?sort=pid&order=asc" + (fresh ? "&fresh=1" : ""));
     state.map = L.applySnapshot(data.items);
     afterData();
   } catch (e) {
-    say(e.message, "err");
+    failed(e);
   } finally {
     busy = false;
     if (again) load();
@@ -64,78 +81,105 @@ export function stopLive() {
   gen++;
   if (es) { es.close(); es = null; }
   clearInterval(timer);
+  clearTimeout(retry);
   timer = null;
   state.mode = "off";
+  state.polling = false;
+  state.updates = [];
 }
 
-function startPolling(why) {
+function startPolling() {
   stopLive();
   state.mode = "poll";
   timer = setInterval(load, state.prefs.interval * 1000);
-  if (why) say(why, "warn");
   load();
   emit("mode");
 }
 
-export async function startStream() {
+let retry = null;
+
+// reconnect tries the stream again after a growing wait (1, 2, 4… 30 s),
+// for as long as Auto is on; from the third failure it polls meanwhile.
+function reconnect(g) {
+  fails++;
+  state.mode = "reconnecting";
+  state.retryIn = L.backoff(fails);
+  if (fails >= 3 && !timer) {
+    state.polling = true;
+    timer = setInterval(load, state.prefs.interval * 1000);
+  }
+  emit("mode");
+  retry = setTimeout(() => { if (g === gen && $("auto").checked) openStream(); }, state.retryIn * 1000);
+}
+
+// startStream opens the live stream; fresh asks for a first snapshot
+// newer than the daemon's cache (Refresh, after an action).
+export function startStream(fresh) {
   stopLive();
-  const g = gen;
+  fails = 0;
   if (typeof EventSource !== "function") { startPolling(); return; }
+  openStream(fresh);
+}
+
+// openStream opens one stream, keeping the reconnect state.
+async function openStream(fresh) {
+  if (es) { es.close(); es = null; }
+  const g = gen;
   let t;
   try {
     t = await api("/api/events/ticket", { method: "POST" });
   } catch (e) {
     if (g !== gen) return;
-    say(e.message, "err");
-    if (e.status === 401 || e.status === 429) { emit("mode"); return; } // polling would fail the same way
-    startPolling();
+    if (e.status === 401 || e.status === 429) { failed(e); stopLive(); emit("mode"); return; } // retrying would fail the same way
+    reconnect(g);
     return;
   }
   if (g !== gen) return;
-  const src = new EventSource("/api/events?interval=" + state.prefs.interval + "&ticket=" + encodeURIComponent(t.ticket));
+  const src = new EventSource("/api/events?interval=" + state.prefs.interval + (fresh ? "&fresh=1" : "") + "&ticket=" + encodeURIComponent(t.ticket));
   es = src;
-  state.mode = "sse";
   src.addEventListener("snapshot", (ev) => {
+    if (g !== gen) return;
     const d = JSON.parse(ev.data);
     state.map = L.applySnapshot(d.items);
     state.seq = d.seq;
+    if (fails) say("The live stream is back.", "ok");
     fails = 0;
+    clearInterval(timer);
+    timer = null;
+    state.polling = false;
+    state.mode = "sse";
+    emit("mode");
     afterData();
   });
   src.addEventListener("delta", (ev) => {
+    if (g !== gen) return;
     const d = JSON.parse(ev.data);
     if (!L.inSequence(state.seq, d)) { startStream(); return; } // resync: a new stream starts with a snapshot
     L.applyDelta(state.map, d);
     state.seq = d.seq;
-    fails = 0;
     afterData();
   });
   src.onerror = () => {
     if (g !== gen) return;
     // The ticket is single-use: EventSource's own reconnect would fail,
-    // so close it and start again with a new ticket, or fall back to
-    // polling after repeated failures.
+    // so close it and start again with a new ticket.
     src.close();
     es = null;
-    fails++;
-    if (fails >= 3) {
-      startPolling("The live stream is unavailable; polling every " + state.prefs.interval + " s instead.");
-      return;
-    }
-    setTimeout(() => { if (g === gen && $("auto").checked) startStream(); }, 1000 * fails);
+    reconnect(g);
   };
-  emit("mode");
+  if (state.mode !== "reconnecting") { state.mode = "sse"; emit("mode"); }
 }
 
-// refresh reloads now, in the current mode: a new stream starts with a
-// fresh snapshot; mixing a poll into a delta stream could leave a ghost row.
+// refresh reloads now, in the current mode, with a fresh snapshot: a new
+// stream starts with one; mixing a poll into a delta stream could leave a
+// ghost row.
 export function refresh() {
-  if (state.mode === "sse") startStream(); else load();
+  if (state.mode === "sse" || state.mode === "reconnecting") startStream(true); else load(true);
 }
 
-// start begins the mode the Auto checkbox says.
+// start begins the mode the Auto checkbox says (the Refresh button).
 export function start() {
-  if ($("auto").checked) startStream(); else { stopLive(); load(); emit("mode"); }
+  if ($("auto").checked) startStream(true); else { stopLive(); load(true); emit("mode"); }
 }
 
 export function setAuto(on) {

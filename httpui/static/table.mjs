@@ -43,33 +43,56 @@ export function headerRegion() {
   return r;
 }
 
-let rafPending = false;
+// Live updates never move rows under the admin: while the pointer is over
+// the table or the table has focus, data updates keep the rows in place
+// (L.holdOrder) and a hint offers to re-sort; any other render (search,
+// sort, view, the pointer leaving) re-sorts.
+let hovering = false;
+let rafPending = false, explicitPending = false;
+let paused = false;
 
-export function scheduleRender() {
-  if (rafPending) return;
-  rafPending = true;
-  requestAnimationFrame(() => { rafPending = false; render(); });
+export function held() {
+  return hovering || $("tablewrap").matches(":hover") || $("table").contains(document.activeElement);
 }
 
-on("data", scheduleRender);
-on("render", scheduleRender);
+export function scheduleRender(explicit) {
+  if (explicit !== false) explicitPending = true;
+  if (rafPending) return;
+  rafPending = true;
+  requestAnimationFrame(() => { rafPending = false; const e = explicitPending; explicitPending = false; render(e); });
+}
+
+on("data", () => scheduleRender(false));
+on("render", () => scheduleRender(true));
 on("mode", () => renderSummary());
+
+// initHold tracks the pointer and focus on the table.
+export function initHold() {
+  const w = $("tablewrap");
+  w.addEventListener("pointerenter", () => { hovering = true; });
+  w.addEventListener("pointerleave", () => { hovering = false; if (paused) scheduleRender(true); });
+  $("table").addEventListener("focusout", (e) => { if (paused && !$("table").contains(e.relatedTarget)) scheduleRender(true); });
+  $("resort").addEventListener("click", () => render(true));
+}
 
 function renderHead() {
   const v = currentView();
   const tr = el("tr");
   tr.setAttribute("aria-rowindex", "1");
+  const sorted = v.sorted ? v.sorted() : { id: state.prefs.sort, order: state.prefs.order };
   for (const c of v.columns()) {
     const th = el("th", null, "c-" + c.id + (c.num ? " num" : ""));
     th.scope = "col";
     if (c.sort) {
-      const b = el("button", c.label, "sortbtn");
+      const b = el("button", null, "sortbtn");
       b.type = "button";
+      b.tabIndex = -1; // the grid is one Tab stop; the Sort menu is the keyboard's way
       b.title = "Sort by " + c.label;
-      b.dataset.sort = c.id;
-      if (state.prefs.sort === c.id) {
-        th.setAttribute("aria-sort", state.prefs.order === "asc" ? "ascending" : "descending");
-        b.appendChild(el("span", state.prefs.order === "asc" ? " ▲" : " ▼", "arrow"));
+      b.dataset.sort = c.sortId || c.id;
+      b.appendChild(el("span", c.label, "lbl"));
+      if (sorted.id === (c.sortId || c.id)) {
+        th.setAttribute("aria-sort", sorted.order === "asc" ? "ascending" : "descending");
+        b.appendChild(el("span", sorted.order === "asc" ? "▲" : "▼", "arrow"));
       }
       th.appendChild(b);
     } else {
@@ -77,25 +100,52 @@ function renderHead() {
     }
     tr.appendChild(th);
   }
-  $("thead").replaceChildren(tr);
+  const old = $("thead").firstElementChild;
+  if (!old || !old.isEqualNode(tr)) $("thead").replaceChildren(tr);
 }
 
-export function render() {
-  state.rows = currentView().rows($("q").value);
+// render recomputes the rows; explicit is false for a data update, which
+// keeps the order while held().
+export function render(explicit) {
+  const v = currentView();
+  const fresh = v.rows($("q").value);
+  if (explicit === false && held() && state.rows.length) {
+    const h = L.holdOrder(state.rows, fresh, v.key);
+    state.rows = h.rows;
+    paused = h.moved;
+  } else {
+    state.rows = fresh;
+    paused = false;
+  }
+  $("paused").hidden = !paused;
   renderHead();
   paint();
   renderSummary();
   emit("rendered");
 }
 
+// liveText says how the list is updated, with the cadence measured from
+// the updates themselves (the daemon's snapshot cache can make it slower
+// than asked).
+export function liveText() {
+  const asked = state.prefs.interval;
+  if (state.mode === "sse" || state.mode === "poll") {
+    const c = L.cadence(state.updates);
+    const slow = c && Math.abs(c - asked) > 0.4 ? ", updates every " + c.toFixed(1) + " s (asked " + asked + " s)" : "";
+    if (state.mode === "sse") return slow ? "live (SSE)" + slow : "live (SSE, every " + asked + " s)";
+    return slow ? "polling" + slow : "polling every " + asked + " s";
+  }
+  if (state.mode === "reconnecting") return "live stream lost: reconnecting in " + state.retryIn + " s" + (state.polling ? ", polling meanwhile" : "");
+  return "manual refresh";
+}
+
 export function renderSummary() {
   const total = state.map.size;
-  const shown = state.rows.length;
+  const shown = state.rows.filter((r) => !r.gone).length;
   const v = currentView();
   const what = v.noun !== "processes" ? shown + " " + v.noun : shown === total ? total + " processes" : shown + " of " + total + " processes";
-  const live = state.mode === "sse" ? "live (SSE, every " + state.prefs.interval + " s)" : state.mode === "poll" ? "polling every " + state.prefs.interval + " s" : "manual refresh";
-  $("summary").textContent = (state.loaded ? what + " · " : "") + live + (state.stamp ? " · updated " + state.stamp.toLocaleTimeString() : "");
-  $("table").setAttribute("aria-rowcount", String(shown + 1));
+  $("summary").textContent = (state.loaded ? what + " · " : "") + liveText() + (state.stamp ? " · updated " + state.stamp.toLocaleTimeString() : "");
+  $("table").setAttribute("aria-rowcount", String(state.rows.length + 1));
 }
 
 export function selectedIndex() {
@@ -104,21 +154,61 @@ export function selectedIndex() {
   return state.rows.findIndex((r) => v.key(r) === state.selected);
 }
 
-function spacer(h, cols) {
-  const tr = el("tr", null, "spacer");
-  tr.setAttribute("aria-hidden", "true");
-  const td = el("td");
-  td.colSpan = cols;
-  td.style.height = h + "px"; // CSSOM, allowed by style-src 'self'
-  tr.appendChild(td);
-  return tr;
-}
-
 export function rowId(key) {
   return "row-" + String(key).replace(/[^\w.:-]/g, "_");
 }
 
+// morph updates the rendered node o to look like n, keeping o's elements
+// where only attributes or text differ: a button under the pointer or with
+// focus stays the same element, so a click across a live update is not
+// lost and the focus stays.
+function morph(o, n) {
+  if (o.isEqualNode(n)) { o.procRef = n.procRef; return o; }
+  if (o.nodeType !== n.nodeType || o.nodeName !== n.nodeName) { o.replaceWith(n); return n; }
+  if (o.nodeType === Node.TEXT_NODE) { o.nodeValue = n.nodeValue; return o; }
+  for (const a of [...o.attributes]) if (!n.hasAttribute(a.name)) o.removeAttribute(a.name);
+  for (const a of n.attributes) if (o.getAttribute(a.name) !== a.value) o.setAttribute(a.name, a.value);
+  if ("procRef" in n) o.procRef = n.procRef;
+  if (o.nodeName === "BUTTON") o.disabled = n.disabled;
+  const oc = [...o.childNodes], nc = [...n.childNodes];
+  if (oc.length !== nc.length) { o.replaceChildren(...nc); return o; }
+  oc.forEach((c, i) => morph(c, nc[i]));
+  return o;
+}
+
+function buildRow(v, r, i) {
+  const key = v.key(r);
+  const tr = el("tr", null, "r" + (r.gone ? " gone" : ""));
+  tr.id = rowId(key);
+  tr.dataset.pid = v.pid(r);
+  tr.dataset.key = String(key);
+  tr.dataset.idx = i;
+  tr.setAttribute("aria-rowindex", String(i + 2));
+  const sel = key === state.selected;
+  tr.setAttribute("aria-selected", sel ? "true" : "false");
+  if (sel) tr.classList.add("sel");
+  tr.procRef = r.p || null;
+  v.cells(tr, r, i);
+  return tr;
+}
+
+const spacers = {};
+function spacer(which, h, cols) {
+  let tr = spacers[which];
+  if (!tr) {
+    tr = spacers[which] = el("tr", null, "spacer");
+    tr.setAttribute("aria-hidden", "true");
+    tr.appendChild(el("td"));
+  }
+  const td = tr.firstChild;
+  td.colSpan = cols;
+  td.style.height = h + "px"; // CSSOM, allowed by style-src 'self'
+  return tr;
+}
+
 // paint renders only the rows in view (plus overscan): smooth at 10,000.
+// Rows already on screen are updated in place (morph) and only moved when
+// their order changed.
 export function paint() {
   const wrap = $("tablewrap");
   const headH = $("thead").offsetHeight || ROW_H;
@@ -126,25 +216,30 @@ export function paint() {
   const v = currentView();
   const ncols = v.columns().length;
   const w = L.windowFor(wrap.scrollTop - headH, wrap.clientHeight, ROW_H, rows.length, 12);
-  const frag = document.createDocumentFragment();
-  frag.appendChild(spacer(w.start * ROW_H, ncols));
+  const tbody = $("rows");
+  const old = new Map();
+  for (const tr of tbody.querySelectorAll("tr.r")) old.set(tr.dataset.key, tr);
+  const want = [spacer("top", w.start * ROW_H, ncols)];
   for (let i = w.start; i < w.end; i++) {
-    const r = rows[i];
-    const key = v.key(r);
-    const tr = el("tr", null, "r");
-    tr.id = rowId(key);
-    tr.dataset.pid = v.pid(r);
-    tr.dataset.idx = i;
-    tr.setAttribute("aria-rowindex", String(i + 2));
-    const sel = key === state.selected;
-    tr.setAttribute("aria-selected", sel ? "true" : "false");
-    if (sel) tr.classList.add("sel");
-    v.cells(tr, r, i);
-    frag.appendChild(tr);
+    const n = buildRow(v, rows[i], i);
+    const o = old.get(n.dataset.key);
+    if (o) { want.push(morph(o, n)); old.delete(n.dataset.key); } else want.push(n);
   }
-  frag.appendChild(spacer((rows.length - w.end) * ROW_H, ncols));
-  $("rows").replaceChildren(frag);
-  const first = $("rows").querySelector("tr.r");
+  want.push(spacer("bottom", (rows.length - w.end) * ROW_H, ncols));
+  if (!rows.length && state.loaded) {
+    const tr = el("tr", null, "empty");
+    const td = el("td", state.map.size ? "Nothing matches the search." : "No processes.");
+    td.colSpan = ncols;
+    tr.appendChild(td);
+    want.push(tr);
+  }
+  let cur = tbody.firstChild;
+  for (const node of want) {
+    if (node === cur) { cur = cur.nextSibling; continue; }
+    tbody.insertBefore(node, cur);
+  }
+  while (cur) { const nx = cur.nextSibling; cur.remove(); cur = nx; }
+  const first = tbody.querySelector("tr.r");
   if (first) {
     const h = first.getBoundingClientRect().height;
     if (h > 0 && Math.abs(h - ROW_H) > 0.5) { ROW_H = h; paint(); return; }
@@ -153,13 +248,6 @@ export function paint() {
   const grid = $("table");
   if (sel >= w.start && sel < w.end) grid.setAttribute("aria-activedescendant", rowId(state.selected));
   else grid.removeAttribute("aria-activedescendant");
-  if (!rows.length && state.loaded) {
-    const tr = el("tr", null, "empty");
-    const td = el("td", state.map.size ? "Nothing matches the search." : "No processes.");
-    td.colSpan = ncols;
-    tr.appendChild(td);
-    $("rows").appendChild(tr);
-  }
 }
 
 // markSelection updates the rendered rows in place (no repaint).
@@ -202,8 +290,12 @@ export function setView(id) {
   $("table").setAttribute("aria-label", v.ariaLabel || v.label);
   $("table").setAttribute("role", v.role || "grid");
   $("table").className = "view-" + v.id;
+  // The Sort/Order menus sort the process columns; a view with its own
+  // header sorting hides them.
+  for (const id of ["sort", "order"]) $(id).closest("label").hidden = !!v.sortBy;
   $("tablewrap").scrollTop = 0;
-  render();
+  $("rows").replaceChildren();
+  render(true);
 }
 
 export function cycleView() {

@@ -1,6 +1,6 @@
 // The built-in views: List, Tree and Ports, each one registerView call.
 import * as L from "./logic.mjs";
-import { state } from "./store.mjs";
+import { state, emit } from "./store.mjs";
 import { el, button } from "./dom.mjs";
 import { registerView } from "./table.mjs";
 import { actionButtons } from "./actions.mjs";
@@ -36,9 +36,13 @@ function procCells(tr, r) {
       }
       td.appendChild(el("span", c.text(p), "tv"));
       tr.setAttribute("aria-level", String(r.depth + 1));
-    } else if (c.id === "ports" && (p.ports || []).length > 1) {
-      td.textContent = L.portText(p.ports[0]) + " +" + (p.ports.length - 1);
-      td.title = p.ports.map(L.portText).join("\n");
+    } else if (c.id === "ports" && (p.ports || []).length) {
+      td.textContent = L.portsCell(p);
+      td.title = L.sortedPorts(p.ports).map(L.portText).join("\n");
+    } else if (c.id === "status") {
+      td.textContent = c.text(p);
+      const st = STATE_CLASS[p.status];
+      if (st) td.classList.add(st);
     } else {
       td.textContent = c.text(p);
       if (c.id === "cmdline" || c.id === "exe" || c.id === "ports") td.title = c.text(p);
@@ -47,27 +51,30 @@ function procCells(tr, r) {
     tr.appendChild(td);
   }
   const a = el("td", null, "c-actions actions");
-  for (const b of actionButtons(p, "row")) a.appendChild(b);
-  const o = state.outcomes.get(p.pid);
-  if (o) {
-    const s = el("span", o.text, "outcome " + o.kind);
-    s.title = o.text;
-    a.appendChild(s);
-  }
+  for (const b of actionButtons(p, "row", r.gone)) a.appendChild(b);
+  const m = button("⋯", "Actions for " + (p.name || "") + " (PID " + p.pid + ")", "menubtn");
+  m.dataset.act = "menu";
+  m.tabIndex = -1;
+  m.setAttribute("aria-label", "Actions for " + (p.name || "") + " (PID " + p.pid + ")");
+  m.setAttribute("aria-haspopup", "dialog");
+  a.appendChild(m);
   tr.appendChild(a);
 }
+
+// Uninterruptible sleep (D) and zombies (Z) are what an admin looks for.
+const STATE_CLASS = { "disk-sleep": "st-d", zombie: "st-z" };
 
 const procKey = (r) => r.p.pid;
 
 registerView({
   id: "list", label: "List", ariaLabel: "Processes", role: "grid", noun: "processes",
-  rows: (q) => L.view(state.map, q, state.prefs.sort, state.prefs.order).map((p) => ({ p, depth: 0 })),
+  rows: (q) => L.view(state.map, q, state.prefs.sort, state.prefs.order, state.prefs.hideKthreads).map((p) => ({ p, depth: 0 })),
   columns: procColumns, cells: procCells, key: procKey, pid: procKey,
 });
 
 registerView({
   id: "tree", label: "Tree", title: "Parent/child tree (F5 in htop)", ariaLabel: "Process tree", role: "treegrid", noun: "processes",
-  rows: (q) => L.treeRows(state.map, q, state.prefs.sort, state.prefs.order, state.collapsed),
+  rows: (q) => L.treeRows(state.map, q, state.prefs.sort, state.prefs.order, state.collapsed, state.prefs.hideKthreads),
   columns: procColumns, cells: procCells, key: procKey, pid: procKey,
 });
 
@@ -78,12 +85,20 @@ const PORT_COLS = [
 
 registerView({
   id: "ports", label: "Ports", title: "Every socket with its process (like ss -tulpn)", ariaLabel: "Sockets", role: "grid", noun: "sockets",
-  rows: (q) => L.portRows(state.map, q),
-  columns: () => PORT_COLS.map((c) => ({ id: "s" + c.id, label: c.label, num: c.num })),
+  rows: (q) => L.portRows(state.map, q, state.prefs.portSort, state.prefs.portOrder),
+  columns: () => PORT_COLS.map((c) => ({ id: "s" + c.id, sortId: c.id, label: c.label, num: c.num, sort: true })),
+  sorted: () => ({ id: state.prefs.portSort, order: state.prefs.portOrder }),
+  // A header click sorts by it; again flips the order.
+  sortBy: (id) => {
+    if (!L.PORT_SORTS[id]) return;
+    state.prefs.portOrder = state.prefs.portSort === id && state.prefs.portOrder === "asc" ? "desc" : "asc";
+    state.prefs.portSort = id;
+    emit("prefs");
+    emit("render");
+  },
   cells: (tr, r) => {
     for (const c of PORT_COLS) tr.appendChild(el("td", String(r[c.id] == null ? "" : r[c.id]), "c-s" + c.id + (c.num ? " num" : "")));
   },
   key: (r) => [r.pid, r.proto, r.local, r.remote].join("|"),
   pid: (r) => r.pid,
 });
-

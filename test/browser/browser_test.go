@@ -59,6 +59,14 @@ func init() {
 			}
 		}()
 	case "sleep":
+	case "zombie":
+		// A child that exits and is never waited for: a zombie (state Z).
+		z := exec.Command("/bin/true")
+		if err := z.Start(); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(2)
+		}
+		fmt.Println(z.Process.Pid)
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -75,9 +83,10 @@ func init() {
 }
 
 var (
-	baseURL  string
-	repoRoot string
-	shotDir  string
+	baseURL   string
+	repoRoot  string
+	shotDir   string
+	daemonBin string // the daemon built for the tests
 )
 
 func TestMain(m *testing.M) {
@@ -119,6 +128,7 @@ func run(m *testing.M) int {
 		fmt.Println("cannot build the daemon:", err)
 		return 1
 	}
+	daemonBin = bin
 	port, err := testproc.FreeLoopbackPort()
 	if err != nil {
 		fmt.Println(err)
@@ -174,7 +184,7 @@ func spawn(t *testing.T, mode, name string) *childProc {
 	}
 	c := &childProc{cmd: cmd, pid: cmd.Process.Pid, name: name}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if mode == "listen" {
+	if mode == "listen" || mode == "zombie" {
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil {
 			t.Fatalf("listening child: %v", err)
@@ -504,13 +514,36 @@ func TestStopRenice(t *testing.T) {
 	if got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid); 20-got != 7 {
 		t.Errorf("kernel nice = %d, want 7", 20-got)
 	}
-	waitFor(t, ctx, "the outcome in the row", fmt.Sprintf(`document.querySelector(%q + " .outcome.ok") !== null`, rowSel), 2*time.Second)
+	// The result is in the status region, with the name and PID; the row's
+	// Actions cell is left alone (item 4).
+	waitFor(t, ctx, "the result", fmt.Sprintf(`(() => { const r = document.getElementById("results"); return !r.hidden && r.getAttribute("role") === "status" && r.textContent.includes("PID %d") && r.textContent.includes(%q) && r.textContent.includes("nice is now 7") })()`, nice.pid, nice.name), 3*time.Second)
+	if n := eval[int](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.actions").textContent.includes("nice") ? 1 : 0`, rowSel)); n != 0 {
+		t.Error("the result was written into the Actions cell")
+	}
+	if v := eval[bool](t, ctx, fmt.Sprintf(`(() => { const b = document.querySelector(%q + ' button[data-act="signal"]'); const r = b.getBoundingClientRect(); const c = b.closest("td").getBoundingClientRect(); return r.width > 0 && r.right <= c.right + 1 })()`, rowSel)); !v {
+		t.Error("Signal… is not fully visible in its row")
+	}
+	click(t, ctx, "#results-log")
+	waitFor(t, ctx, "the results log", fmt.Sprintf(`document.getElementById("resultsdlg").open && document.getElementById("resultlist").textContent.includes("PID %d")`, nice.pid), 3*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
 
-	// Stop (SIGTERM) ends it and the row goes.
+	// Terminate (SIGTERM) asks first, naming the process, its PID and user
+	// (item 2), then ends it and the row goes.
 	search(t, ctx, stop.name)
 	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
 	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	click(t, ctx, rowSel+` button[data-act="TERM"]`)
+	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + ' button[data-act="TERM"]').textContent`, rowSel)); v != "Terminate" {
+		t.Errorf("the SIGTERM button says %q", v)
+	}
+	clickFor(t, ctx, rowSel+` button[data-act="TERM"]`, "the Terminate confirmation", `document.getElementById("confirmdlg").open`, 5*time.Second)
+	user := eval[string](t, ctx, fmt.Sprintf(`ProcWatch.state.map.get(%d).username`, stop.pid))
+	if v := eval[string](t, ctx, `document.getElementById("confirmtext").textContent`); !strings.Contains(v, stop.name) || !strings.Contains(v, fmt.Sprintf("PID %d", stop.pid)) || !strings.Contains(v, "user "+user) || !strings.Contains(v, "SIGTERM") {
+		t.Errorf("the Terminate confirmation says %q", v)
+	}
+	if err := unix.Kill(stop.pid, 0); err != nil {
+		t.Fatalf("the child died before the confirmation: %v", err)
+	}
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
 	done := make(chan error, 1)
 	go func() { done <- stop.cmd.Wait() }()
 	select {
@@ -521,9 +554,10 @@ func TestStopRenice(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the child did not end after Stop")
 	}
-	waitFor(t, ctx, "the stopped row to go", fmt.Sprintf(`(document.getElementById("refresh").click(), !document.querySelector(%q))`, rowSel), 5*time.Second)
-	if v := eval[string](t, ctx, `document.getElementById("msg").textContent`); !strings.Contains(v, "SIGTERM sent") {
-		t.Errorf("message after Stop = %q", v)
+	// The row goes (or, while the pointer rests on the table, is marked gone).
+	waitFor(t, ctx, "the stopped row to go", fmt.Sprintf(`(document.getElementById("refresh").click(), (r => !r || r.classList.contains("gone"))(document.querySelector(%q)))`, rowSel), 5*time.Second)
+	if v := eval[string](t, ctx, `document.getElementById("results").textContent`); !strings.Contains(v, "SIGTERM sent") || !strings.Contains(v, stop.name) {
+		t.Errorf("result after Terminate = %q", v)
 	}
 	noCSPViolations(t, ctx)
 }
@@ -760,7 +794,7 @@ func TestKillConfirmAnd404(t *testing.T) {
 	_ = c.cmd.Wait()
 	clickFor(t, ctx, rowSel+` button[data-act="KILL"]`, "the confirmation", `document.getElementById("confirmdlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
-	waitFor(t, ctx, "the 404 message", `/^(404|409)/.test(document.getElementById("msg").textContent)`, 5*time.Second)
+	waitFor(t, ctx, "the 404 message", `/failed: (404|409)/.test(document.getElementById("results").textContent)`, 5*time.Second)
 	noCSPViolations(t, ctx)
 }
 
@@ -815,10 +849,10 @@ func TestHostOverview(t *testing.T) {
 
 	// Collapse: remembered across a reload.
 	click(t, ctx, "#overview .ov-toggle")
-	waitFor(t, ctx, "the collapsed header", `document.getElementById("ov-body").hidden && localStorage.getItem("roy_overview_collapsed") === "1"`, 3*time.Second)
+	waitFor(t, ctx, "the collapsed header", `document.getElementById("ov-body").hidden && document.getElementById("ov-body").offsetHeight === 0 && localStorage.getItem("roy_overview_collapsed") === "1"`, 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Reload()))
 	waitFor(t, ctx, "the header after reload", `!!document.querySelector("#overview .ov-toggle")`, 10*time.Second)
-	if !eval[bool](t, ctx, `document.getElementById("ov-body").hidden && document.querySelector("#overview .ov-toggle").getAttribute("aria-expanded") === "false"`) {
+	if !eval[bool](t, ctx, `document.getElementById("ov-body").offsetHeight === 0 && document.querySelector("#overview .ov-toggle").getAttribute("aria-expanded") === "false"`) {
 		t.Error("the collapsed state was not remembered")
 	}
 	click(t, ctx, "#overview .ov-toggle")
@@ -833,4 +867,17 @@ func TestHostOverview(t *testing.T) {
 	shot(t, ctx, "overview-dark")
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
 	noCSPViolations(t, ctx)
+}
+
+// TestHostOverviewPhone: on a phone-sized screen the header starts
+// collapsed to its one summary line, and opens on a tap.
+func TestHostOverviewPhone(t *testing.T) {
+	ctx := newPhone(t)
+	openApp(t, ctx)
+	waitFor(t, ctx, "the header's toggle", `!!document.querySelector("#overview .ov-toggle")`, 10*time.Second)
+	if h := eval[int](t, ctx, `document.getElementById("ov-body").offsetHeight`); h != 0 {
+		t.Errorf("the header's body takes %d px on a phone before it is opened", h)
+	}
+	click(t, ctx, "#overview .ov-toggle")
+	waitFor(t, ctx, "the opened header with its core bars", `document.getElementById("ov-body").offsetHeight > 0 && document.querySelectorAll("#overview .ov-core").length > 0`, 10*time.Second)
 }
