@@ -202,9 +202,12 @@ export function initOverview(root, opts) {
   side.append(cpu.row, mem.row, swp.row, load.row, net.row, disk.row, legend);
   const fsBox = el("div", null, "ov-fs");
   body.append(coreBox, side, fsBox);
-  const msg = el("p", "", "ov-msg");
+  // Errors go in the head line: the header's height never changes with
+  // its data, so rows below do not move under the pointer.
+  const msg = el("span", "", "ov-msg");
   msg.setAttribute("role", "status");
-  root.append(head, body, msg);
+  head.appendChild(msg);
+  root.append(head, body);
 
   function applyCollapsed() {
     body.hidden = collapsed;
@@ -251,7 +254,7 @@ export function initOverview(root, opts) {
     net.set("↓ " + fmtRate(rx) + "  ↑ " + fmtRate(tx));
     disk.set("r " + fmtRate(rd) + "  w " + fmtRate(wr));
     const t = sys.tasks || {};
-    summary.textContent = [sys.hostname, sys.os, sys.kernel].filter(Boolean).join(" · ") +
+    summary.textContent = summary.title = [sys.hostname, sys.os, sys.kernel].filter(Boolean).join(" · ") +
       " — up " + fmtUptime(sys.uptime_s) + " · tasks " + (t.total || 0) + ", " + (t.running || 0) + " running, " +
       (t.blocked || 0) + " blocked, " + (t.threads || 0) + " threads · load " + l.map((x) => Number(x).toFixed(2)).join(" ");
     fsBox.replaceChildren();
