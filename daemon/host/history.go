@@ -85,12 +85,16 @@ type History struct {
 	Points    []Point `json:"points"`
 }
 
-// History returns the points taken after since (all when zero). Asking
-// counts as a request for the overview.
+// History returns the points taken after since (all when zero) and in
+// the last Keep: points left from an earlier watch, older than that, are
+// not part of it. Asking counts as a request for the overview.
 func (s *Sampler) History(since time.Time) History {
 	s.Touch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if oldest := s.now().Add(-s.opts.Keep); since.Before(oldest) {
+		since = oldest
+	}
 	return History{IntervalS: s.opts.Interval.Seconds(), Points: s.hist.since(since)}
 }
 

@@ -190,10 +190,15 @@ func TestFixtureFigures(t *testing.T) {
 		t.Errorf("pressure = %+v: io has no file in the fixture", sys.Pressure)
 	}
 
-	// The reading went into the history.
+	// The reading went into the history; 10 minutes later it is gone
+	// from it.
 	h := s.History(time.Time{})
 	if len(h.Points) != 1 || h.Points[0].CPU != 40 || len(h.Points[0].Cores) != 2 || h.Points[0].NetRxBps != 1000 || h.Points[0].DiskReadBps != 1024000 {
 		t.Errorf("history = %+v", h)
+	}
+	now = now.Add(10*time.Minute + time.Second)
+	if h := s.History(time.Time{}); len(h.Points) != 0 {
+		t.Errorf("a point older than 10 minutes is still in the history: %+v", h.Points)
 	}
 }
 
