@@ -864,6 +864,8 @@ func TestHostOverview(t *testing.T) {
 	if !eval[bool](t, ctx, `(() => { const u = getComputedStyle(document.querySelector("#overview .seg.u")).backgroundColor, tr = getComputedStyle(document.querySelector("#overview .ov-bar")).backgroundColor; return u !== tr && tr !== "rgba(0, 0, 0, 0)" })()`) {
 		t.Error("dark theme: the user segment is not distinct from the bar's track")
 	}
+	search(t, ctx, "")
+	waitFor(t, ctx, "rows", `document.querySelectorAll("#rows tr.r").length > 3`, 10*time.Second)
 	shot(t, ctx, "overview-dark")
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
 	noCSPViolations(t, ctx)
