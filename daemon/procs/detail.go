@@ -77,6 +77,9 @@ func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, 
 		d.TopMappings = procfs.TopMappings(dir)
 		d.Extras = s.extras(ctx, t)
 	}
+	if s.afterReads != nil {
+		s.afterReads(t.pid)
+	}
 	// The reads went by path: if the pinned process exited meanwhile, the
 	// PID may name another process whose data this is.
 	if err := t.verify(); err != nil {

@@ -58,6 +58,9 @@ type Service struct {
 	maxPID         int
 	host           *hostView // nil without Options.Host
 
+	procMount  procMount     // hidepid= and gid= of ProcRoot
+	afterReads func(pid int) // tests: runs between the reads by path and their check
+
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
 
@@ -125,6 +128,7 @@ func New(opts Options) (*Service, error) {
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
 		restarting:     map[restartKey]bool{},
+		procMount:      readProcMount(opts.ProcRoot),
 	}, nil
 }
 
@@ -158,7 +162,8 @@ func (s *Service) emit(ev Event) {
 }
 
 // List returns the processes matching opts, sorted. Callers that are not
-// privileged do not see the exe of other users' processes.
+// privileged do not see the exe of other users' processes, nor, when /proc
+// is mounted with hidepid=, other users' processes at all (see hidepid.go).
 func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]Process, error) {
 	o, err := opts.normalize()
 	if err != nil {
@@ -175,7 +180,17 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	out := filterSort(snap.Procs, o)
+	all := snap.Procs
+	if !s.seesAll(ctx, caller) {
+		// hidepid: as ps would show this caller, its own processes only.
+		all = make([]Process, 0, 64)
+		for i := range snap.Procs {
+			if snap.Procs[i].UID == caller.UID {
+				all = append(all, snap.Procs[i])
+			}
+		}
+	}
+	out := filterSort(all, o)
 	if !caller.root() {
 		for i := range out {
 			if out[i].UID != caller.UID {

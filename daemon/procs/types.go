@@ -59,6 +59,10 @@ type ListOptions struct {
 type Target struct {
 	PID        int
 	CreateTime float64
+	// PIDFD, when not 0, is a pidfd the caller passed (D-Bus *PIDFD
+	// methods): it names the process instead of PID, and the core acts
+	// through a duplicate of it. The transport keeps and closes its fd.
+	PIDFD int
 }
 
 // Caller is who asks for an action. Transports fill it in; the core decides.

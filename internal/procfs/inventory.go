@@ -488,7 +488,6 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	if inv.memTotal > 0 {
 		p.MemoryPercent = round2(float64(p.MemoryRSS) / float64(inv.memTotal) * 100)
 	}
-	p.Username = inv.username(fst.Uid)
 	p.CreateTime = CreateTime(inv.boot, st.startTicks)
 	p.CreateTimeISO = isoLocal(p.CreateTime)
 	*smp = sample{st.startTicks, p.cpuTicks, time.Now()}
@@ -509,8 +508,17 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	p.CPUPercent = round2(p.CPUPercent)
 
 	if st.flags&pfKthread != 0 {
+		p.Username = inv.username(p.UID)
 		return
 	}
+	if p.UID == 0 {
+		// The entry's owner is the euid, or root when the process is not
+		// dumpable (ssh-agent, setgid programs): the real uid is in status.
+		if uid, ok := r.realUID(); ok {
+			p.UID = uid
+		}
+	}
+	p.Username = inv.username(p.UID)
 	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
 		b, err := readAllFD(fd, r.cmd, CmdlineCap, true)
 		unix.Close(fd)
@@ -533,6 +541,23 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		fs.fdScan, _ = r.scanFDs(st.startTicks, count)
 	}
 	r.finishFDs(p, fs)
+}
+
+// realUID reads the real uid from the status file of the reader's process.
+func (r *procReader) realUID() (uint32, bool) {
+	fd, err := openZ(r.file("status"), 0)
+	if err != nil {
+		return 0, false
+	}
+	// The Uid: line comes within the first kilobyte (after Name, Umask,
+	// State, Tgid, Ngid, Pid, PPid, TracerPid).
+	n, err := readFD(fd, r.stat)
+	unix.Close(fd)
+	if err != nil {
+		return 0, false
+	}
+	ids, ok := IDsFromStatus(r.stat[:n], "Uid")
+	return ids[0], ok
 }
 
 // rescan reads the fd directory of a process again. If it is gone by now,

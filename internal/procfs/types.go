@@ -23,7 +23,7 @@ type Process struct {
 	Name           string   `json:"name"`
 	Exe            string   `json:"exe"`
 	Username       string   `json:"username"`
-	UID            uint32   `json:"uid"`
+	UID            uint32   `json:"uid"` // real uid
 	Status         string   `json:"status"`
 	CreateTime     float64  `json:"create_time"`
 	CreateTimeISO  string   `json:"create_time_iso"`
