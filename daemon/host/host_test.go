@@ -98,7 +98,13 @@ func (f *fixture) counters(step int) {
 		c[0].iow + c[1].iow, c[0].irq + c[1].irq, c[0].soft + c[1].soft, c[0].steal + c[1].steal}
 	f.write("proc/stat", line("cpu ", tot)+line("cpu0", c[0])+line("cpu1", c[1])+
 		"intr 0\nctxt 1234\nbtime 1700000000\nprocesses 5000\nprocs_running 3\nprocs_blocked 1\n")
+	// The daemon's own network namespace (PrivateNetwork=): a loopback
+	// only. The host's interfaces are PID 1's.
 	f.write("proc/net/dev", `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0
+`)
+	f.write("proc/1/net/dev", `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo: `+itoa(lorx)+` 10 0 0 0 0 0 0 `+itoa(lorx)+` 10 0 0 0 0 0 0
   eth0: `+itoa(rx)+` 20 0 0 0 0 0 0 `+itoa(tx)+` 15 0 0 0 0 0 0

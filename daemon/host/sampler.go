@@ -237,7 +237,7 @@ func (s *Sampler) readCounters() (*counters, error) {
 		c.total.Softirq += t.Softirq
 		c.total.Steal += t.Steal
 	}
-	if ifs, err := net.IOCountersWithContext(s.ctx, true); err == nil {
+	if ifs, err := s.netCounters(); err == nil {
 		c.net = make(map[string]net.IOCountersStat, len(ifs))
 		for _, i := range ifs {
 			if i.Name != "lo" {
@@ -249,6 +249,18 @@ func (s *Sampler) readCounters() (*counters, error) {
 		c.disk = d
 	}
 	return c, nil
+}
+
+// netCounters reads the interfaces of PID 1's network namespace, the
+// host's: the service runs with PrivateNetwork=, where its own
+// /proc/net/dev lists only a loopback. Without access to PID 1's (not
+// root, hidepid), its own.
+func (s *Sampler) netCounters() ([]net.IOCountersStat, error) {
+	ifs, err := net.IOCountersByFileWithContext(s.ctx, true, filepath.Join(s.opts.ProcRoot, "1", "net", "dev"))
+	if err != nil {
+		ifs, err = net.IOCountersWithContext(s.ctx, true)
+	}
+	return ifs, err
 }
 
 func orNoData(err error) error {
