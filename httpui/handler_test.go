@@ -36,7 +36,7 @@ func TestHealth(t *testing.T) {
 	}
 	ts, _ := m["time"].(string)
 	if _, err := time.ParseInLocation("2006-01-02T15:04:05.000000", ts, time.Local); err != nil {
-		t.Errorf("time %q is not the seed's ISO-8601 format: %v", ts, err)
+		t.Errorf("time %q is not the original API's ISO-8601 format (docs/http-api.md): %v", ts, err)
 	}
 	if keys := sortedKeys(m); !slices.Equal(keys, []string{"status", "time", "version"}) {
 		t.Errorf("health keys = %v", keys)
@@ -282,7 +282,7 @@ func TestMethods(t *testing.T) {
 	wantStatus(t, do(t, h, req{method: "HEAD", path: "/api/health"}), 200)
 }
 
-// TestShapes checks the seed's JSON shapes, key by key.
+// TestShapes checks the original API's JSON shapes (docs/http-api.md), key by key.
 func TestShapes(t *testing.T) {
 	h, _ := newRealHandler(t, Options{})
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -311,7 +311,7 @@ func TestShapes(t *testing.T) {
 	if list.Count != len(list.Items) || list.Count < 3 {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
-	// The seed's keys, plus the documented additions uid, num_threads,
+	// The original API's keys, plus the documented additions uid, num_threads,
 	// memory_percent, cpu_time, memory_vms, and protected when it applies.
 	wantItem := []string{"cmdline", "cpu_percent", "cpu_time", "create_time", "create_time_iso", "exe", "memory_percent", "memory_rss", "memory_vms", "name", "nice",
 		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}

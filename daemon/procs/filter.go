@@ -149,8 +149,9 @@ func filterSort(all []Process, o ListOptions) []Process {
 	// Sort positions, not Process values: a swap moves 4 bytes, not 200,
 	// and the comparison takes pointers into all (no copies escape).
 	idx := make([]int32, 0, len(all))
+	everyone := q.empty()
 	for i := range all {
-		if matches(&all[i], q) {
+		if everyone || matches(&all[i], q) {
 			idx = append(idx, int32(i))
 		}
 	}

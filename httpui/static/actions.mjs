@@ -9,11 +9,11 @@ import { api } from "./api.mjs";
 import { refresh, load, ensureMeta } from "./stream.mjs";
 
 // ACTIONS: act is a signal name or restart, renice, signal (the menu).
-// row: only in the table row (the Signal… menu has HUP too).
+// menu: only in the per-row menu (Signal… has it too), to keep rows short.
 export const ACTIONS = [
   { label: "Terminate", title: "Send SIGTERM: ask it to exit (asks first)", act: "TERM", cls: "" },
   { label: "Kill", title: "Send SIGKILL: end it at once (asks first)", act: "KILL", cls: "danger" },
-  { label: "HUP", title: "Send SIGHUP", act: "HUP", cls: "", row: true },
+  { label: "HUP", title: "Send SIGHUP", act: "HUP", cls: "", menu: true },
   { label: "Restart", title: "Stop and start again (through systemd for a service)", act: "restart", cls: "" },
   { label: "Nice", title: "Change the priority (renice)", act: "renice", cls: "" },
   { label: "Signal…", title: "Send another signal", act: "signal", cls: "" },
@@ -39,7 +39,7 @@ export function refusal(p, gone, act) {
 export function actionButtons(p, where, gone) {
   const out = [];
   for (const a of ACTIONS) {
-    if (a.row && where === "detail") continue;
+    if (a.menu && where !== "menu") continue;
     const why = refusal(p, gone, a.act);
     const b = button(a.label, why || a.title + " — " + (p.name || "") + " (PID " + p.pid + ")", a.cls);
     b.dataset.act = a.act;

@@ -59,6 +59,8 @@ function init() {
     });
   }
   on("open-detail", openDetail);
+  // Modules that do not import ours open a process detail with this event.
+  document.addEventListener("roy:open-process", (e) => openDetail(Number(e.detail.pid)));
   $("colreset").addEventListener("click", prefs.resetColumns);
   $("export-csv").addEventListener("click", exportCSV);
   $("export-json").addEventListener("click", exportJSON);

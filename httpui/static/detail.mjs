@@ -117,8 +117,12 @@ export async function openDetail(pid, live) {
   // Keep the sections that did not change (focus and selection stay).
   const old = new Map([...body.children].map((x) => [x.id, x]));
   const want = secs.map((n) => { const o = old.get(n.id); return o && o.isEqualNode(n) ? o : n; });
-  if (want.length !== body.childElementCount || want.some((n, i) => body.children[i] !== n)) body.replaceChildren(...want);
+  const replaced = want.length !== body.childElementCount || want.some((n, i) => body.children[i] !== n);
+  if (replaced) body.replaceChildren(...want);
   body.scrollTop = top;
+  // A module that is not a registered section (services.mjs, on its own
+  // branch) decorates the detail from this DOM event.
+  if (!live || replaced) document.dispatchEvent(new CustomEvent("roy:process-detail", { detail: { pid: p.pid, unit: p.unit, body } }));
   // Section links: every section is one Tab and Enter away.
   const links = secs.map((sec) => {
     const b = button(sec.querySelector("h3").textContent.replace(/ \(.*$/, ""), "Go to this section", "small");

@@ -84,9 +84,9 @@ export const COLUMNS = [
   { id: "name", label: "Name", sort: (p) => (p.name || "").toLowerCase(), text: (p) => p.name || "" },
   { id: "user", label: "User", sort: (p) => (p.username || "").toLowerCase(), text: (p) => p.username || "" },
   { id: "status", label: "Status", sort: (p) => p.status || "", text: (p) => p.status || "" },
-  { id: "cpu", label: "CPU %", num: true, sort: (p) => p.cpu_percent || 0, text: (p) => (p.cpu_percent || 0).toFixed(1) },
+  { id: "cpu", label: "CPU%", num: true, sort: (p) => p.cpu_percent || 0, text: (p) => (p.cpu_percent || 0).toFixed(1) },
   { id: "mem", label: "RSS", num: true, sort: (p) => p.memory_rss || 0, text: (p) => fmtBytes(p.memory_rss) },
-  { id: "mempct", label: "%MEM", num: true, sort: (p) => p.memory_percent || 0, text: (p) => (p.memory_percent || 0).toFixed(1) },
+  { id: "mempct", label: "MEM%", num: true, sort: (p) => p.memory_percent || 0, text: (p) => (p.memory_percent || 0).toFixed(1) },
   { id: "virt", label: "VIRT", num: true, sort: (p) => p.memory_vms || 0, text: (p) => fmtBytes(p.memory_vms) },
   { id: "time", label: "TIME+", num: true, sort: (p) => p.cpu_time || 0, text: (p) => fmtCPUTime(p.cpu_time) },
   { id: "nice", label: "Nice", num: true, sort: (p) => p.nice || 0, text: (p) => String(p.nice) },
@@ -98,7 +98,9 @@ export const COLUMNS = [
   { id: "cmdline", label: "Command line", sort: (p) => cmdText(p).toLowerCase(), text: cmdText },
 ];
 export const COLUMN_BY_ID = Object.fromEntries(COLUMNS.map((c) => [c.id, c]));
-export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "started", "ports", "files", "cmdline"];
+// The defaults fit 1366 px with room for the command line; Started, Files,
+// PPID, Threads, VIRT and Executable are one tick away (Columns…).
+export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "ports", "cmdline"];
 
 // SERVER_SORT_KEYS are the sort keys GET /api/processes accepts, until the
 // daemon says them itself (GET /api/meta); the other columns sort here.

@@ -59,6 +59,15 @@ func init() {
 			}
 		}()
 	case "sleep":
+	case "spin":
+		// Busy about half the time, so it ranks high by CPU and moves.
+		go func() {
+			for {
+				for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
 	case "zombie":
 		// A child that exits and is never waited for: a zombie (state Z).
 		z := exec.Command("/bin/true")
@@ -515,7 +524,7 @@ func TestStopRenice(t *testing.T) {
 		t.Errorf("kernel nice = %d, want 7", 20-got)
 	}
 	// The result is in the status region, with the name and PID; the row's
-	// Actions cell is left alone (item 4).
+	// Actions cell is left alone (issue 10 item 4).
 	waitFor(t, ctx, "the result", fmt.Sprintf(`(() => { const r = document.getElementById("results"); return !r.hidden && r.getAttribute("role") === "status" && r.textContent.includes("PID %d") && r.textContent.includes(%q) && r.textContent.includes("nice is now 7") })()`, nice.pid, nice.name), 3*time.Second)
 	if n := eval[int](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.actions").textContent.includes("nice") ? 1 : 0`, rowSel)); n != 0 {
 		t.Error("the result was written into the Actions cell")
@@ -528,7 +537,7 @@ func TestStopRenice(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
 
 	// Terminate (SIGTERM) asks first, naming the process, its PID and user
-	// (item 2), then ends it and the row goes.
+	// (issue 10 item 2), then ends it and the row goes.
 	search(t, ctx, stop.name)
 	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
 	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
