@@ -53,11 +53,6 @@ func init() {
 		_ = os.WriteFile("/proc/self/comm", []byte(name), 0)
 	}
 	switch mode {
-	case "spin": // a busy process for the detail's CPU graph
-		go func() {
-			for {
-			}
-		}()
 	case "sleep":
 	case "spin":
 		// Busy about half the time, so it ranks high by CPU and moves.
