@@ -47,6 +47,7 @@ type options struct {
 	daemonBin, pgidFile, goBench  string
 	baselineBin                   string
 	inProcess, workloadOnly       bool
+	hostOverview                  bool
 }
 
 func main() {
@@ -74,6 +75,7 @@ func main() {
 	flag.StringVar(&o.daemonBin, "daemon", "bin/roy-procwatchd", "the daemon binary")
 	flag.StringVar(&o.baselineBin, "baseline-daemon", "", "another roy-procwatchd build to time in (a) alongside, e.g. one from before a change")
 	flag.StringVar(&o.pgidFile, "pgid-file", "", "write the workload's process group here (for the caller's cleanup trap)")
+	flag.BoolVar(&o.hostOverview, "host", true, "(e) measure the host overview: memory with the per-process history full, GET /api/system, the sampling's CPU")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
 	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
 	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./internal/procfs/,./httpui/")
@@ -161,6 +163,11 @@ func run(o options) int {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			return 1
 		}
+		if o.hostOverview && k == 0 {
+			if err := r.hostBench(cur, dir); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: host overview:", err)
+			}
+		}
 		if o.inProcess {
 			if err := r.inProcess(); err != nil {
 				fmt.Fprintln(os.Stderr, "bench: in-process:", err)
@@ -168,6 +175,7 @@ func run(o options) int {
 		}
 		r.loadEnd = loadAvg()
 		r.print(os.Stdout)
+		r.printHost(os.Stdout)
 		reports = append(reports, r)
 		if last && o.goBench != "" {
 			fmt.Println("\nGo benchmarks (go test -bench . -benchmem), with this workload up:")
@@ -237,6 +245,7 @@ func summarize(ds []time.Duration, cpuTotal time.Duration) stats {
 
 type report struct {
 	opts options
+	host hostReport
 
 	totalProcs              int // processes in the list
 	holderListen, holderEst int // ports the list shows on the holders
