@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
@@ -116,8 +117,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer sd.Close()
 		units = sd
 	}
+	hostSampler := host.New(host.Options{Logger: log})
+	defer hostSampler.Close()
 	var met *metrics.Metrics // nil-safe; set before anything is served
 	core, err := procs.New(procs.Options{
+		Host:           hostSampler,
 		OnSnapshot:     func(d time.Duration) { met.ObserveSnapshot(d) },
 		OnAction:       func(action, result string) { met.ObserveAction(action, result) },
 		SnapshotTTL:    cfg.SnapshotTTL,
@@ -152,6 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Top:             cfg.MetricsTop,
 		SSEClients:      func() int { return h.StreamCount() },
 	})
+	met.AddHost(hostMetrics(hostSampler))
 	h = httpui.New(core, httpui.Options{
 		Token:        cfg.token,
 		ReadToken:    cfg.readToken,

@@ -88,7 +88,8 @@ func TestReadOnlyToken(t *testing.T) {
 	ro := map[string]string{"X-Auth-Token": readTok}
 
 	// Every GET (and the event ticket) works with the read-only token.
-	for _, path := range []string{"/api/processes", "/api/processes?format=csv", "/api/process/" + pid, "/api/signals", "/metrics", "/"} {
+	for _, path := range []string{"/api/processes", "/api/processes?format=csv", "/api/process/" + pid, "/api/signals", "/api/meta",
+		"/api/system", "/api/system/history", "/api/process/" + pid + "/history", "/metrics", "/"} {
 		if code, body := d.get("GET", path, ro); code != 200 {
 			t.Errorf("GET %s with the read-only token: %d %s", path, code, body)
 		}
@@ -347,6 +348,26 @@ func TestPrometheusScrape(t *testing.T) {
 			}
 		}
 	}
+	// The host figures, against /proc/meminfo.
+	memTotal := 0.0
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				memTotal = kb * 1024
+			}
+		}
+	}
+	if r := query(`roy_procwatch_host_memory_total_bytes`); len(r) != 1 || r[0].value() != memTotal {
+		t.Errorf("host memory total = %+v, want %v", r, memTotal)
+	}
+	if r := query(`roy_procwatch_host_cpu_seconds_total{mode="idle"}`); len(r) != 1 || r[0].value() <= 0 {
+		t.Errorf("host idle CPU seconds: %+v", r)
+	}
+	if r := query(`roy_procwatch_scrape_collector_success{collector="host"}`); len(r) != 1 || r[0].value() != 1 {
+		t.Errorf("host collector: %+v", r)
+	}
+
 	// Counted once answered: the latest scrape shows the ones before it.
 	if r := query(`roy_procwatch_http_requests_total{route="GET /metrics",code="200"}`); len(r) != 1 || r[0].value() < 1 {
 		t.Errorf("scrapes counted: %+v", r)
