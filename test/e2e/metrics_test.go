@@ -64,6 +64,8 @@ func checkMetrics(t *testing.T) {
 		// PID 1 holds the HTTP socket.
 		`(?m)^roy_procwatch_listen_info\{address="127\.0\.0\.1",comm="systemd",port="8088",proto="tcp",unit="init\.scope"\} 1$`,
 		`(?m)^roy_procwatch_scrape_collector_success\{collector="processes"\} 1$`,
+		`(?m)^roy_procwatch_scrape_collector_success\{collector="host"\} 1$`,
+		`(?m)^roy_procwatch_host_memory_total_bytes [1-9]`,
 		`(?m)^process_start_time_seconds `,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
