@@ -40,6 +40,7 @@ func (s *Service) Subscribe(ctx context.Context, fn func(Change)) (func(), error
 	}
 	return unsub, nil
 }
+
 // startWatch subscribes c to systemd's signals; s.mu is held. A new
 // connection (after a lost one) is subscribed by bus().
 func (s *Service) startWatch(c systemdBus) {
