@@ -23,6 +23,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
 )
 
@@ -115,6 +116,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer core.Close()
 
+	// The services view; without systemd as PID 1 it answers no_systemd.
+	svcs := svcunits.New(svcunits.Options{Procs: core, Audit: core, Logger: log})
+	defer svcs.Close()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -129,6 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AllowedHosts: cfg.AllowedHosts,
 		Version:      version,
 		Logger:       log,
+		Units:        svcs,
 	})
 	srv := &http.Server{
 		Handler:           act.wrap(h),
@@ -143,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
 
-	stopBus := startBus(ctx, cfg, core, act, log)
+	stopBus := startBus(ctx, cfg, core, svcs, act, log)
 	defer stopBus()
 
 	var wg sync.WaitGroup

@@ -57,6 +57,8 @@ type Server struct {
 	hook   atomic.Pointer[func() func()]
 	events chan procs.Event
 
+	units servicesHolder // ListServices, GetServiceJournal
+
 	mu       sync.Mutex
 	inFlight map[string]int
 	total    int

@@ -324,6 +324,10 @@ func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("journal") {
+		h.journalEvents(w, r)
+		return
+	}
 	core, ok := h.core.(Snapshotter)
 	if !ok {
 		writeJSONError(w, http.StatusNotImplemented, "live events are not available with this core")
@@ -421,6 +425,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("event stream ended", "err", err)
 		return
 	}
+	unitCh, unsub := h.unitEvents(r.Context())
+	defer unsub()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -429,6 +435,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-h.streams.done:
 			return
+		case c := <-unitCh:
+			if err := writeUnitEvent(w, rc, c); err != nil {
+				h.log.Debug("event stream ended", "err", err)
+				return
+			}
+			continue
 		case <-t.C:
 		}
 		// A client that fell behind (its reads blocked our writes past

@@ -44,6 +44,8 @@ type Options struct {
 	// ActionTimeout bounds one action (default 60s; a restart waits for
 	// systemd or for the process to stop).
 	ActionTimeout time.Duration
+	// Units is the services view; nil answers 503 no_systemd there.
+	Units Units
 }
 
 // Handler is the HTTP API and UI.
@@ -105,6 +107,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /api/signals", h.auth(h.signals))
 	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
 	m.Handle("GET /api/events", h.eventsAuth(h.events))
+	h.serviceRoutes()
 	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
 	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
 		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
