@@ -28,6 +28,7 @@ type Units interface {
 	Journal(ctx context.Context, q units.JournalQuery) ([]units.Entry, error)
 	Follow(ctx context.Context, q units.JournalQuery, fn func(units.Entry) error) error
 	Subscribe(ctx context.Context, fn func(units.Change)) (func(), error)
+	Available() bool
 }
 
 var _ Units = (*units.Service)(nil)
@@ -71,7 +72,7 @@ func (h *Handler) writeUnitError(w http.ResponseWriter, err error) {
 }
 
 func (h *Handler) unitsOrError(w http.ResponseWriter) Units {
-	if h.opts.Units == nil {
+	if h.opts.Units == nil || !h.opts.Units.Available() {
 		h.writeUnitError(w, units.ErrNoSystemd)
 		return nil
 	}
