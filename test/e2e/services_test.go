@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -526,4 +527,77 @@ systemctl daemon-reload && systemctl start $(seq -f 'e2e-bench-%%g.service' 1 %d
 func cleanupServiceUnits(t *testing.T) {
 	ct.run(30*time.Second, fmt.Sprintf("systemctl stop %[1]s %[2]s e2e-tick.service %[3]s; systemctl reset-failed %[3]s; rm -f /etc/systemd/system/%[1]s /etc/systemd/system/%[2]s /etc/systemd/system/e2e-tick.service /etc/systemd/system/%[3]s; systemctl daemon-reload",
 		listenUnit, tickTimer, failUnit))
+}
+
+// readmeServicesExamples returns the bash blocks of README.md's "### Services".
+func readmeServicesExamples(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	text := string(b)
+	i := strings.Index(text, "### Services\n")
+	if i < 0 {
+		t.Fatal(`README.md has no "### Services" section`)
+	}
+	text = text[i+len("### Services\n"):]
+	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
+		text = text[:j[0]]
+	}
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?ms)^([ \t]*)```bash\n(.*?)^[ \t]*```").FindAllStringSubmatch(text, -1) {
+		var lines []string
+		for _, l := range strings.Split(m[2], "\n") {
+			lines = append(lines, strings.TrimPrefix(l, m[1]))
+		}
+		blocks = append(blocks, strings.TrimSpace(strings.Join(lines, "\n")))
+	}
+	return blocks
+}
+
+// S9: README's services examples run as written, nginx.service standing for
+// the e2e listener; each prints what it promises.
+func checkServicesReadme(t *testing.T) {
+	blocks := readmeServicesExamples(t)
+	if len(blocks) < 6 {
+		t.Fatalf("only %d bash blocks in README's Services section", len(blocks))
+	}
+	prelude := "set -e\nTOKEN=$(cat /etc/roy-procwatch/token)\ncd /tmp\n"
+	for i, blk := range blocks {
+		script := strings.ReplaceAll(strings.ReplaceAll(blk, "nginx.service", listenUnit), `"nginx*"`, `"e2e-listen*"`)
+		before := unitProp(t, listenUnit, "InvocationID")
+		out, err := ct.run(60*time.Second, prelude+script)
+		out = strings.TrimSpace(out)
+		t.Logf("README services block %d:\n%s\n-> %.400s", i, script, out)
+		if err != nil {
+			t.Errorf("README services block %d failed: %v", i, err)
+			continue
+		}
+		var want string
+		switch {
+		case strings.Contains(blk, "state=failed"):
+			want = `"name":"` + failUnit + `"`
+		case strings.Contains(blk, `"LISTEN"`):
+			want = fmt.Sprintf("%s 127.0.0.1:%d", listenUnit, listenPort)
+		case strings.Contains(blk, "/restart"):
+			want = `"job_result":"done"`
+		case strings.Contains(blk, "/journal"):
+			want = "e2e"
+		case strings.Contains(blk, "ListServices"):
+			want = `"` + listenUnit + `"`
+		case strings.Contains(blk, "RestartUnit"):
+			want = "/org/freedesktop/systemd1/job/"
+			if unitProp(t, listenUnit, "InvocationID") == before {
+				t.Errorf("README block %d: %s was not restarted", i, listenUnit)
+			}
+			if st := unitProp(t, listenUnit, "UnitFileState"); st != "enabled" {
+				t.Errorf("README block %d: %s is %s after EnableUnitFiles", i, listenUnit, st)
+			}
+		}
+		if want == "" || !strings.Contains(out, want) {
+			t.Errorf("README services block %d: want %q in %.400s", i, want, out)
+		}
+	}
+	ct.run(20*time.Second, "systemctl disable "+listenUnit)
 }
