@@ -30,9 +30,9 @@ func (s *Service) isProtected(name, self string) (string, bool) {
 			case strings.HasPrefix(name, "roy-procwatch"):
 				return "roy-procwatch is served by it", true
 			case strings.HasPrefix(name, "dbus"):
-				return "the system bus runs on it (D-Bus API, polkit, systemd's own API)", true
+				return "the system bus runs on it", true
 			case strings.HasPrefix(name, "systemd-journald"):
-				return "the journal (every service's logs) runs on it", true
+				return "the journal runs on it", true
 			default:
 				return "every unit runs under it", true
 			}

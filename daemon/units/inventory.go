@@ -219,6 +219,7 @@ func (s *Service) join(ctx context.Context, us []Unit) {
 		u := &us[i]
 		if u.ControlGroup != "" {
 			u.PIDs = s.cgroupPIDs(u.ControlGroup)
+			s.cgroupStats(u)
 		}
 		if len(u.PIDs) == 0 && u.MainPID > 0 {
 			u.PIDs = []int{u.MainPID}
@@ -227,6 +228,42 @@ func (s *Service) join(ctx context.Context, us []Unit) {
 			if p := byPID[pid]; p != nil {
 				for _, pt := range p.Ports {
 					u.Ports = append(u.Ports, Port{Port: pt, PID: pid})
+				}
+			}
+		}
+	}
+}
+
+// cgroupStats fills the figures systemd does not account for the unit
+// (accounting off) from the cgroup's own files, when the kernel has them.
+func (s *Service) cgroupStats(u *Unit) {
+	dir := filepath.Join(s.cgroupRoot, filepath.Clean("/"+u.ControlGroup))
+	readNum := func(name string) *uint64 {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return nil
+		}
+		return &n
+	}
+	if u.MemoryCurrent == nil {
+		u.MemoryCurrent = readNum("memory.current")
+	}
+	if u.Tasks == nil {
+		u.Tasks = readNum("pids.current")
+	}
+	if u.CPUUsageNSec == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+					if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+						n *= 1000
+						u.CPUUsageNSec = &n
+					}
+					break
 				}
 			}
 		}
