@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
@@ -213,4 +212,3 @@ func TestSortFailedFirst(t *testing.T) {
 		t.Fatalf("order: %s", got)
 	}
 }
-
