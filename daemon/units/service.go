@@ -20,6 +20,8 @@ type systemdBus interface {
 	ListUnitsByNamesContext(ctx context.Context, names []string) ([]sddbus.UnitStatus, error)
 	GetUnitPropertiesContext(ctx context.Context, unit string) (map[string]any, error)
 	GetUnitTypePropertiesContext(ctx context.Context, unit, unitType string) (map[string]any, error)
+	GetUnitPropertyContext(ctx context.Context, unit, name string) (*sddbus.Property, error)
+	GetUnitTypePropertyContext(ctx context.Context, unit, unitType, name string) (*sddbus.Property, error)
 	StartUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 	StopUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 	RestartUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
@@ -74,6 +76,9 @@ type Service struct {
 	conn    systemdBus
 	watchOn bool // subscribe every connection to unit changes
 
+	cacheMu sync.Mutex
+	cache   map[string]cached // per unit: the properties that change with its state
+
 	subMu   sync.Mutex
 	subs    map[int]func(Change)
 	nextSub int
@@ -111,6 +116,7 @@ func New(opts Options) *Service {
 		dial:       opts.Dial,
 		selfPID:    os.Getpid(),
 		subs:       map[int]func(Change){},
+		cache:      map[string]cached{},
 		last:       map[string]Change{},
 	}
 }

@@ -67,6 +67,7 @@ func (s *Service) watch(c systemdBus, updates <-chan *sddbus.PropertiesUpdate, e
 		case <-time.After(5 * time.Second):
 			continue // notice a closed connection
 		}
+		s.invalidate(up.UnitName)
 		ch := Change{Name: up.UnitName, Time: time.Now().UTC().Format(time.RFC3339Nano)}
 		get := func(k string) (string, bool) {
 			v, ok := up.Changed[k]

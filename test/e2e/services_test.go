@@ -508,8 +508,10 @@ func checkServicesBench(t *testing.T) {
 	ct.must(t, fmt.Sprintf(`for i in $(seq 1 %d); do printf '[Unit]\nDescription=bench %%s\n[Service]\nExecStart=/bin/sleep infinity\n' $i > /etc/systemd/system/e2e-bench-$i.service; done
 systemctl daemon-reload && systemctl start $(seq -f 'e2e-bench-%%g.service' 1 %d)`, n, n))
 	defer ct.run(120*time.Second, `systemctl stop 'e2e-bench-*.service'; rm -f /etc/systemd/system/e2e-bench-*.service; systemctl daemon-reload`)
-	all := listUnits(t, tok, "?type=all")
+	t0 := time.Now()
 	services := listUnits(t, tok, "")
+	cold := time.Since(t0)
+	all := listUnits(t, tok, "?type=all")
 	var d []time.Duration
 	for i := 0; i < 31; i++ {
 		t0 := time.Now()
@@ -520,8 +522,8 @@ systemctl daemon-reload && systemctl start $(seq -f 'e2e-bench-%%g.service' 1 %d
 		d = append(d, time.Since(t0))
 	}
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	logf("services bench: GET /api/services with %d services (%d units of every type loaded): p50 %v, p90 %v, max %v",
-		services.Count, all.Count, d[len(d)/2].Round(100*time.Microsecond), d[len(d)*9/10].Round(100*time.Microsecond), d[len(d)-1].Round(100*time.Microsecond))
+	logf("services bench: GET /api/services with %d services (%d units of every type loaded): first (cold) %v, then p50 %v, p90 %v, max %v",
+		services.Count, all.Count, cold.Round(100*time.Microsecond), d[len(d)/2].Round(100*time.Microsecond), d[len(d)*9/10].Round(100*time.Microsecond), d[len(d)-1].Round(100*time.Microsecond))
 	if services.Count < 280 {
 		t.Errorf("only %d services for the bench", services.Count)
 	}
