@@ -298,9 +298,9 @@ func (s *Service) join(ctx context.Context, us []Unit) {
 // TasksCurrent, but fresh on every list (and also where systemd's
 // accounting is off). A figure whose controller the cgroup lacks stays null.
 func (s *Service) cgroupStats(u *Unit) {
-	dir := filepath.Join(s.cgroupRoot, filepath.Clean("/"+u.ControlGroup))
-	readNum := func(name string) *uint64 {
-		b, err := os.ReadFile(filepath.Join(dir, name))
+	cg := filepath.Clean("/" + u.ControlGroup)
+	readNum := func(path string) *uint64 {
+		b, err := os.ReadFile(filepath.Join(s.cgroupRoot, path))
 		if err != nil {
 			return nil
 		}
@@ -310,14 +310,10 @@ func (s *Service) cgroupStats(u *Unit) {
 		}
 		return &n
 	}
-	if u.MemoryCurrent == nil {
-		u.MemoryCurrent = readNum("memory.current")
-	}
-	if u.Tasks == nil {
-		u.Tasks = readNum("pids.current")
-	}
-	if u.CPUUsageNSec == nil {
-		if b, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
+	if !s.cgroupV1() {
+		u.MemoryCurrent = readNum(filepath.Join(cg, "memory.current"))
+		u.Tasks = readNum(filepath.Join(cg, "pids.current"))
+		if b, err := os.ReadFile(filepath.Join(s.cgroupRoot, cg, "cpu.stat")); err == nil {
 			for _, line := range strings.Split(string(b), "\n") {
 				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
 					if n, err := strconv.ParseUint(v, 10, 64); err == nil {
@@ -328,21 +324,35 @@ func (s *Service) cgroupStats(u *Unit) {
 				}
 			}
 		}
+		return
 	}
+	// cgroup v1: one hierarchy per controller.
+	u.MemoryCurrent = readNum(filepath.Join("memory", cg, "memory.usage_in_bytes"))
+	u.Tasks = readNum(filepath.Join("pids", cg, "pids.current"))
+	u.CPUUsageNSec = readNum(filepath.Join("cpuacct", cg, "cpuacct.usage"))
+}
+
+// cgroupV1 says whether cgroupfs is the legacy or hybrid layout (no
+// cgroup.controllers at its root).
+func (s *Service) cgroupV1() bool {
+	_, err := os.Stat(filepath.Join(s.cgroupRoot, "cgroup.controllers"))
+	return err != nil
 }
 
 // maxCgroupPIDs bounds what one unit reports.
 const maxCgroupPIDs = 4096
 
-// cgroupPIDs reads cgroup.procs of cg and of every cgroup below it.
+// cgroupPIDs reads cgroup.procs of cg and of every cgroup below it (in the
+// unified hierarchy, or systemd's own named one under cgroup v1).
 func (s *Service) cgroupPIDs(cg string) []int {
-	root := filepath.Join(s.cgroupRoot, filepath.Clean("/"+cg))
+	base := s.cgroupRoot
+	if s.cgroupV1() {
+		base = filepath.Join(base, "systemd")
+	}
+	root := filepath.Join(base, filepath.Clean("/"+cg))
 	pids := []int{}
 	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if !d.IsDir() {
+		if err != nil || !d.IsDir() {
 			return nil
 		}
 		b, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
