@@ -25,6 +25,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/procs"
 	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
+	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -97,8 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	var units procs.UnitManager
-	if procs.SystemdAvailable() {
-		sd := procs.NewSystemd()
+	if systemd.Available() {
+		sd := systemd.New()
 		defer sd.Close()
 		units = sd
 	}

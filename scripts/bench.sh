@@ -48,6 +48,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-go_bench=./daemon/procs/,./httpui/
+go_bench=./internal/procfs/,./daemon/procs/,./httpui/
 [ "${BENCH_GO:-1}" = 0 ] && go_bench=
 TMPDIR="$work" ./bin/procwatch-bench -daemon bin/roy-procwatchd -pgid-file "$pgid_file" -go-bench "$go_bench" "${baseline[@]}" "$@"

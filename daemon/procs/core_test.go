@@ -18,10 +18,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/roy/roy-procwatch/internal/procfs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 var root = Caller{Privileged: true, Name: "test"}
+
+// The family strings of the list's JSON (Python's str(AddressFamily)), written out.
+const (
+	familyInet  = "AddressFamily.AF_INET"
+	familyInet6 = "AddressFamily.AF_INET6"
+)
 
 func TestListShowsChild(t *testing.T) {
 	s := newCore(t, Options{})
@@ -46,7 +53,7 @@ func TestListShowsChild(t *testing.T) {
 		t.Errorf("exe = %q, want %q", p.Exe, real)
 	}
 	st, _ := procStat(c.PID)
-	if want := createTime(s.inv.boot, st.startTicks); p.CreateTime != want {
+	if want := procfs.CreateTime(s.inv.BootTime(), st.StartTicks); p.CreateTime != want {
 		t.Errorf("create_time = %v, want %v", p.CreateTime, want)
 	}
 	if d := time.Since(time.Unix(int64(p.CreateTime), 0)); d < -2*time.Second || d > time.Minute {
@@ -173,7 +180,7 @@ func cpuTicksOf(t *testing.T, pid int) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.utime + st.stime
+	return st.CPUTicks
 }
 
 func TestCPUPercentFirstList(t *testing.T) {
@@ -400,7 +407,7 @@ func TestNoSuchProcessAfterExit(t *testing.T) {
 	s := newCore(t, Options{})
 	c := testproc.Sleeper(t)
 	st, _ := procStat(c.PID)
-	ct := createTime(s.inv.boot, st.startTicks)
+	ct := procfs.CreateTime(s.inv.BootTime(), st.StartTicks)
 	_ = c.Cmd.Process.Kill()
 	c.ExitedBy(t, syscall.SIGKILL)
 	ctx := context.Background()
@@ -474,7 +481,7 @@ func TestProtectedProcesses(t *testing.T) {
 		t.Errorf("Restart(self): %q", err)
 	}
 	// Kernel threads: kthreadd is PID 2 on Linux.
-	if st, err := procStat(2); err == nil && st.flags&pfKthread != 0 {
+	if st, err := procStat(2); err == nil && st.KernelThread() {
 		_, err := s.Signal(ctx, root, Target{PID: 2}, "CONT")
 		wantKind(t, "Signal(kthreadd)", err, ErrAccessDenied)
 		wantKind(t, "Renice(kthreadd)", s.Renice(ctx, root, Target{PID: 2}, 0), ErrAccessDenied)
@@ -661,8 +668,8 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	uids, _ := idsFromStatus(b, "Uid")
-	gids, _ := idsFromStatus(b, "Gid")
+	uids, _ := procfs.IDsFromStatus(b, "Uid")
+	gids, _ := procfs.IDsFromStatus(b, "Gid")
 	if uids != [3]uint32{65534, 65534, 65534} || gids != [3]uint32{65534, 65534, 65534} {
 		t.Errorf("relaunched process runs as uids %v gids %v, want 65534", uids, gids)
 	}
@@ -699,8 +706,8 @@ func TestHugeAndHostileCmdline(t *testing.T) {
 			t.Errorf("invalid UTF-8 in cmdline: %q", a[:min(len(a), 40)])
 		}
 	}
-	if total > cmdlineCap+len(p.Cmdline)*3 { // replacement chars may grow a byte to three
-		t.Errorf("cmdline of %d bytes listed, cap is %d", total, cmdlineCap)
+	if total > procfs.CmdlineCap+len(p.Cmdline)*3 { // replacement chars may grow a byte to three
+		t.Errorf("cmdline of %d bytes listed, cap is %d", total, procfs.CmdlineCap)
 	}
 	if !slices.Equal(p.Cmdline[:6], []string{"sh", "-c", "read x", "x) (y\nz", "bad\uFFFDutf8", "<script>alert(1)</script>"}) {
 		t.Errorf("first arguments %q", p.Cmdline[:6])
@@ -714,7 +721,7 @@ func TestSetuidProcessNotOwned(t *testing.T) {
 	s := newCore(t, Options{})
 	c := testproc.Helper(t, "setresuid")
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(c.PID) + "/status")
-	if uids, _ := idsFromStatus(b, "Uid"); uids != [3]uint32{65534, 0, 0} {
+	if uids, _ := procfs.IDsFromStatus(b, "Uid"); uids != [3]uint32{65534, 0, 0} {
 		t.Fatalf("helper uids %v, want [65534 0 0]", uids)
 	}
 	ctx := context.Background()
@@ -774,7 +781,7 @@ func forceNextPID(pid int) bool {
 func bootTicks() uint64 {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
-	return uint64(ts.Sec)*clockTicks + uint64(ts.Nsec)/(1e9/clockTicks)
+	return uint64(ts.Sec)*procfs.ClockTicks + uint64(ts.Nsec)/(1e9/procfs.ClockTicks)
 }
 
 // TestStaleTargetNeverHitsNewProcess (B7): a process is killed while a
@@ -832,7 +839,7 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stale := Target{PID: a.PID, CreateTime: createTime(s.inv.boot, st.startTicks)}
+		stale := Target{PID: a.PID, CreateTime: procfs.CreateTime(s.inv.BootTime(), st.StartTicks)}
 
 		var b *testproc.Child
 		spawned := make(chan struct{})
@@ -842,7 +849,7 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 			a.Wait()
 			// create_time has clock-tick resolution: start B in a later tick
 			// so the two processes are distinguishable at all.
-			for bootTicks() <= st.startTicks+1 {
+			for bootTicks() <= st.StartTicks+1 {
 				time.Sleep(time.Millisecond)
 			}
 			if !forceNextPID(a.PID) {
@@ -889,7 +896,7 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 		_, err = s.Restart(ctx, root, stale)
 		wantKind(t, "Restart(stale target, reused PID)", err, ErrProcessChanged)
 		bst, err := procStat(b.PID)
-		if err != nil || bst.state == 'T' || bst.state == 'Z' || bst.nice != 0 {
+		if err != nil || bst.State == 'T' || bst.State == 'Z' || bst.Nice != 0 {
 			t.Fatalf("the new process %d behind the reused PID was hit: %+v (%v)", b.PID, bst, err)
 		}
 	}
@@ -912,6 +919,11 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 	ctx := context.Background()
 	bus := func(uid uint32) *testproc.Child {
 		dir := t.TempDir()
+		// The bus of uid 65534 must reach its socket: t.TempDir's parent
+		// is 0700 (else it fails to bind and exits, and the test races it).
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.Chmod(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
@@ -922,6 +934,9 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 		}
 		c := testproc.Start(t, cmd)
 		testproc.WaitExec(t, c.PID)
+		if st := testproc.StateOf(c.PID); st == 'Z' || st == 0 {
+			t.Fatalf("dbus-daemon (uid %d) exited at start", uid)
+		}
 		return c
 	}
 	yes := &authorizer{ok: true}

@@ -3,6 +3,9 @@ package procs
 import (
 	"errors"
 	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kind classifies a core error. Each transport maps a Kind to its own
@@ -84,4 +87,15 @@ func errf(k Kind, format string, args ...any) *Error {
 
 func noSuchProcess(pid int) *Error {
 	return errf(KindNoSuchProcess, "process %d not found", pid)
+}
+
+// sysErr maps an errno from acting on t to a core error.
+func sysErr(err error, pid int, what string) error {
+	switch {
+	case errors.Is(err, unix.ESRCH):
+		return noSuchProcess(pid)
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return &Error{Kind: KindAccessDenied, Msg: fmt.Sprintf("access denied: the daemon (uid %d) may not %s process %d", os.Geteuid(), what, pid), Err: err}
+	}
+	return &Error{Kind: KindFailed, Msg: fmt.Sprintf("cannot %s process %d: %v", what, pid, err), Err: err}
 }

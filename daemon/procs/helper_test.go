@@ -18,13 +18,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/roy/roy-procwatch/internal/procfs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(testproc.HelperEnv) == "swap" {
-		runSwapHelper() // fdcache_test.go; exits
-	}
 	testproc.RunHelperIfAsked()
 	os.Exit(m.Run())
 }
@@ -44,26 +42,26 @@ func newCore(t *testing.T, opts Options) *Service {
 }
 
 // procStat reads /proc/PID/stat (nil error only when the process exists).
-func procStat(pid int) (statFields, error) {
+func procStat(pid int) (procfs.Stat, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return statFields{}, err
+		return procfs.Stat{}, err
 	}
-	return parseStat(b)
+	return procfs.ParseStat(b)
 }
 
 func waitState(t *testing.T, pid int, want func(byte) bool, what string) {
 	t.Helper()
 	testproc.Poll(t, 10*time.Second, fmt.Sprintf("process %d to be %s", pid, what), func() bool {
 		st, err := procStat(pid)
-		return err == nil && want(st.state)
+		return err == nil && want(st.State)
 	})
 }
 
 // alive says whether pid is a live (non-zombie) process.
 func alive(pid int) bool {
 	st, err := procStat(pid)
-	return err == nil && st.state != 'Z' && st.state != 'X'
+	return err == nil && st.State != 'Z' && st.State != 'X'
 }
 
 // niceOf reads a thread's nice value with getpriority(2) (20 - nice).

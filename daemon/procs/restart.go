@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
+	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
 // UnitManager is the part of systemd the core needs. The implementation
-// over D-Bus lives in units_systemd.go; tests may fake it.
+// over D-Bus is internal/systemd; tests may fake it.
 type UnitManager interface {
 	// UnitOfPID returns the unit that holds pid ("" when none) and, when
 	// it is a service, its MainPID.
@@ -31,79 +34,118 @@ type UnitManager interface {
 
 // RelaunchSpec is everything needed to start a process again: what was
 // recorded of it before it was stopped.
-type RelaunchSpec struct {
-	OldPID int
-	Exe    string
-	Argv   []string
-	Cwd    string
-	Env    []string
-	UID    uint32
-	GID    uint32
-	Groups []uint32
+type RelaunchSpec = systemd.RelaunchSpec
+
+// restartJobBudget is how long systemd gets for a restart job or a
+// transient unit's start, on top of the stop (see restartDeadline).
+const restartJobBudget = 60 * time.Second
+
+// restartDeadline is the one deadline of a restart, whichever transport
+// asked: the stop (SIGTERM, the restart timeout, SIGKILL and up to 5 s for
+// the exit) and then systemd's job. It does not end when the caller goes:
+// a process stopped must be started again.
+func (s *Service) restartDeadline() time.Duration {
+	return s.restartTimeout + 5*time.Second + restartJobBudget
+}
+
+// restartKey names one process: a PID and its start time.
+type restartKey struct {
+	pid        int
+	startTicks uint64
 }
 
 // Restart restarts the process. A service's main process is restarted by
 // systemd (RestartUnit); a process in no service is stopped (TERM, then
 // KILL after the restart timeout) and started again with the same exe,
 // argv, cwd, environment and credentials, in a transient unit when
-// systemd is there, detached (setsid) otherwise.
+// systemd is there, detached (setsid) otherwise. One restart of a process
+// runs at a time: the others asked meanwhile get ProcessChanged.
 func (s *Service) Restart(ctx context.Context, c Caller, ref Target) (RestartResult, error) {
-	t, err := s.open(ref)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.restartDeadline())
+	defer cancel()
+	var res RestartResult
+	var unit string
+	var mainPID int
+	err := s.run(ctx, c, op{
+		name: "restart", polkit: ActionRestart, ref: ref, protect: protectAll,
+		prepare: func(ctx context.Context, t *target) (bool, error) {
+			if t.st.State == 'Z' {
+				return false, errf(KindNotRestartable, "process %d is a zombie: it has exited and waits for its parent", t.pid)
+			}
+			if s.units != nil {
+				var err error
+				if unit, mainPID, err = s.units.UnitOfPID(ctx, t.pid); err != nil {
+					return false, &Error{Kind: KindFailed, Msg: fmt.Sprintf("cannot ask systemd which unit holds process %d", t.pid), Err: err}
+				}
+			}
+			if !strings.HasSuffix(unit, ".service") {
+				unit = ""
+				return false, nil
+			}
+			if mainPID != t.pid {
+				return false, &Error{Kind: KindNotRestartable, Unit: unit,
+					Msg: fmt.Sprintf("process %d is part of %s (main PID %d), not its main process: restart the unit instead (systemctl restart %s)", t.pid, unit, mainPID, unit)}
+			}
+			// Restarting a service is a system action even when it runs
+			// as the caller's uid: it needs root or the restart authority.
+			return true, nil
+		},
+		act: func(ctx context.Context, t *target, _ bool) (string, *Event, error) {
+			release, err := s.lockRestart(t)
+			if err != nil {
+				return "", nil, err
+			}
+			defer release()
+			if unit != "" {
+				res, err = s.restartUnit(ctx, t, unit)
+			} else {
+				res, err = s.relaunch(ctx, c, t)
+			}
+			if err != nil {
+				return "", nil, err
+			}
+			return fmt.Sprintf("new_pid=%d unit=%s how=%s", res.NewPID, res.Unit, res.How),
+				&Event{Kind: EventRestarted, PID: t.pid, NewPID: res.NewPID, Unit: res.Unit}, nil
+		},
+	})
 	if err != nil {
 		return RestartResult{}, err
 	}
-	defer t.close()
-	if err := s.protected(t, "restart"); err != nil {
-		s.audit(c, "restart", t, "", err)
-		return RestartResult{}, err
-	}
-	if t.st.state == 'Z' {
-		err := errf(KindNotRestartable, "process %d is a zombie: it has exited and waits for its parent", t.pid)
-		s.audit(c, "restart", t, "", err)
-		return RestartResult{}, err
-	}
-	if s.units != nil {
-		unit, mainPID, err := s.units.UnitOfPID(ctx, t.pid)
-		if err != nil {
-			err = &Error{Kind: KindFailed, Msg: fmt.Sprintf("cannot ask systemd which unit holds process %d", t.pid), Err: err}
-			s.audit(c, "restart", t, "", err)
-			return RestartResult{}, err
-		}
-		if strings.HasSuffix(unit, ".service") {
-			return s.restartUnit(ctx, c, t, unit, mainPID)
-		}
-	}
-	return s.relaunch(ctx, c, t)
+	return res, nil
 }
 
-func (s *Service) restartUnit(ctx context.Context, c Caller, t *target, unit string, mainPID int) (RestartResult, error) {
-	if mainPID != t.pid {
-		err := &Error{Kind: KindNotRestartable, Unit: unit,
-			Msg: fmt.Sprintf("process %d is part of %s (main PID %d), not its main process: restart the unit instead (systemctl restart %s)", t.pid, unit, mainPID, unit)}
-		s.audit(c, "restart", t, unit, err)
-		return RestartResult{}, err
+// lockRestart takes t's restart slot: one restart per (pid, start time) at
+// a time. A second one, or one that pinned t before a first restart ended
+// it, is ProcessChanged: a process stopped once must not be started twice.
+func (s *Service) lockRestart(t *target) (release func(), err error) {
+	k := restartKey{t.pid, t.st.StartTicks}
+	s.restartMu.Lock()
+	defer s.restartMu.Unlock()
+	if s.restarting[k] {
+		return nil, errf(KindProcessChanged, "process %d is being restarted by another request; refresh the list", t.pid)
 	}
-	// Restarting a service is a system action even when it runs as the
-	// caller's uid: it needs root or the restart authority.
-	if err := s.authorize(ctx, c, t, ActionRestart, true); err != nil {
-		s.audit(c, "restart", t, unit, err)
-		return RestartResult{}, err
+	if !t.alive() {
+		return nil, errf(KindProcessChanged, "process %d exited before it could be restarted (another restart, or it ended); refresh the list", t.pid)
 	}
+	s.restarting[k] = true
+	return func() {
+		s.restartMu.Lock()
+		delete(s.restarting, k)
+		s.restartMu.Unlock()
+	}, nil
+}
+
+func (s *Service) restartUnit(ctx context.Context, t *target, unit string) (RestartResult, error) {
 	newPID, err := s.units.RestartUnit(ctx, unit)
 	if err != nil {
-		err = &Error{Kind: KindFailed, Msg: fmt.Sprintf("systemd could not restart %s: %v", unit, err), Err: err}
-		s.audit(c, "restart", t, unit, err)
-		return RestartResult{}, err
+		return RestartResult{}, &Error{Kind: KindFailed, Msg: fmt.Sprintf("systemd could not restart %s: %v", unit, err), Err: err}
 	}
-	s.audit(c, "restart", t, unit+" new_pid="+strconv.Itoa(newPID), nil)
-	res := RestartResult{OldPID: t.pid, NewPID: newPID, Unit: unit, How: "unit"}
-	s.emit(Event{Kind: EventRestarted, PID: t.pid, NewPID: newPID, Unit: unit})
-	return res, nil
+	return RestartResult{OldPID: t.pid, NewPID: newPID, Unit: unit, How: "unit"}, nil
 }
 
 // snapshotForRelaunch records what is needed to start t again.
 func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
-	dir := s.inv.procRoot + "/" + strconv.Itoa(t.pid)
+	dir := s.inv.ProcRoot() + "/" + strconv.Itoa(t.pid)
 	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups}
 	if spec.Exe == "" {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable is not readable", t.pid)
@@ -111,46 +153,30 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	if strings.HasSuffix(spec.Exe, " (deleted)") {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable %s was deleted or replaced", t.pid, strings.TrimSuffix(spec.Exe, " (deleted)"))
 	}
-	b, err := readCapped(dir+"/cmdline", nil, cmdlineCap)
+	b, err := procfs.ReadCapped(dir+"/cmdline", nil, procfs.CmdlineCap)
 	if err != nil {
 		return spec, noSuchProcess(t.pid)
 	}
-	spec.Argv = splitNUL(b)
+	spec.Argv = procfs.SplitNUL(b)
 	if len(spec.Argv) == 0 {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: it has no command line", t.pid)
 	}
 	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
 		spec.Cwd = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	if b, err := readCapped(dir+"/environ", nil, environCap); err == nil {
-		spec.Env = splitNUL(b)
+	if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
+		spec.Env = procfs.SplitNUL(b)
+	}
+	// Read by path: if t exited meanwhile, this may be another process's.
+	if err := t.verify(); err != nil {
+		return RelaunchSpec{}, err
 	}
 	return spec, nil
 }
 
-func groupsFromStatus(b []byte) []uint32 {
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Groups:"); ok {
-			var out []uint32
-			for _, f := range strings.Fields(v) {
-				if g, err := strconv.ParseUint(f, 10, 32); err == nil {
-					out = append(out, uint32(g))
-				}
-			}
-			return out
-		}
-	}
-	return nil
-}
-
 func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartResult, error) {
-	if err := s.authorize(ctx, c, t, ActionRestart, false); err != nil {
-		s.audit(c, "restart", t, "", err)
-		return RestartResult{}, err
-	}
 	spec, err := s.snapshotForRelaunch(t)
 	if err != nil {
-		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
 	}
 	// Log the whole record first: if starting it again fails, the admin
@@ -158,29 +184,22 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 	s.record(slog.LevelInfo, "relaunch: stopping process", "caller", c.Name, "pid", t.pid, "exe", spec.Exe,
 		"argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "env_vars", len(spec.Env))
 	if err := s.terminate(ctx, t); err != nil {
-		s.audit(c, "restart", t, "", err)
 		return RestartResult{}, err
 	}
 	res := RestartResult{OldPID: t.pid}
 	if s.units != nil {
 		unit, pid, err := s.units.StartTransient(ctx, spec)
 		if err != nil {
-			err = &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again in a transient unit: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
-			s.audit(c, "restart", t, "", err)
-			return RestartResult{}, err
+			return RestartResult{}, &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again in a transient unit: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
 		}
 		res.NewPID, res.Unit, res.How = pid, unit, "transient"
 	} else {
 		pid, err := startDetached(spec)
 		if err != nil {
-			err = &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
-			s.audit(c, "restart", t, "", err)
-			return RestartResult{}, err
+			return RestartResult{}, &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
 		}
 		res.NewPID, res.How = pid, "detached"
 	}
-	s.audit(c, "restart", t, fmt.Sprintf("new_pid=%d unit=%s", res.NewPID, res.Unit), nil)
-	s.emit(Event{Kind: EventRestarted, PID: t.pid, NewPID: res.NewPID, Unit: res.Unit})
 	return res, nil
 }
 
@@ -189,7 +208,9 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 func (s *Service) terminate(ctx context.Context, t *target) error {
 	if err := unix.PidfdSendSignal(t.fd, unix.SIGTERM, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return nil // already gone
+			// Gone before we stopped it: someone else ended it, and
+			// starting it again would make a second copy.
+			return errf(KindProcessChanged, "process %d exited before it was stopped; refresh the list", t.pid)
 		}
 		return sysErr(err, t.pid, "stop")
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
 // Options configure a Service.
@@ -37,7 +39,7 @@ type Options struct {
 
 // Service is the core. It is safe for concurrent use.
 type Service struct {
-	inv            *inventory
+	inv            *procfs.Inventory
 	signals        SignalSet
 	restartTimeout time.Duration
 	units          UnitManager
@@ -46,6 +48,9 @@ type Service struct {
 	auditFile      *os.File
 	selfPID        int
 	maxPID         int
+
+	restartMu  sync.Mutex
+	restarting map[restartKey]bool // the restarts in progress
 
 	subMu sync.Mutex
 	subs  []func(Event)
@@ -69,7 +74,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, err := newInventory(opts.ProcRoot, opts.SnapshotTTL)
+	inv, err := procfs.NewInventory(opts.ProcRoot, opts.SnapshotTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +103,7 @@ func New(opts Options) (*Service, error) {
 		log:            opts.Logger.With("component", "core"),
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
+		restarting:     map[restartKey]bool{},
 	}, nil
 }
 
@@ -107,17 +113,6 @@ func (s *Service) Close() error {
 		return s.auditFile.Close()
 	}
 	return nil
-}
-
-// syncWriter makes every audit line durable before the action returns.
-type syncWriter struct{ f *os.File }
-
-func (w syncWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
-	if err == nil {
-		err = w.f.Sync()
-	}
-	return n, err
 }
 
 // Signals returns the allowed signal names.
@@ -132,7 +127,7 @@ func (s *Service) Subscribe(fn func(Event)) {
 }
 
 func (s *Service) emit(ev Event) {
-	s.inv.invalidate()
+	s.inv.Invalidate()
 	s.subMu.Lock()
 	subs := append([]func(Event){}, s.subs...)
 	s.subMu.Unlock()
@@ -148,12 +143,12 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.inv.get(ctx)
+	snap, err := s.inv.Get(ctx)
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	out := filterSort(snap.procs, o)
-	if !caller.Privileged && caller.UID != 0 {
+	out := filterSort(snap.Procs, o)
+	if !caller.root() {
 		for i := range out {
 			if out[i].UID != caller.UID {
 				out[i].Exe = ""
@@ -166,11 +161,11 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 // Snapshot returns every process, unfiltered, in PID order, with the time
 // it was taken. The slice must not be modified.
 func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
-	snap, err := s.inv.get(ctx)
+	snap, err := s.inv.Get(ctx)
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	return snap.procs, snap.taken, nil
+	return snap.Procs, snap.Taken, nil
 }
 
 // checkPID validates a PID from a caller: positive and at most pid_max.

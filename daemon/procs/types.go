@@ -1,45 +1,19 @@
 package procs
 
-import "context"
+import (
+	"context"
 
-// Port is one TCP or UDP socket of a process. The JSON names and values
-// follow the seed: Status "LISTEN", Family "AddressFamily.AF_INET", Remote
-// null when the socket is not connected.
-type Port struct {
-	Local  string  `json:"local"`
-	Remote *string `json:"remote"`
-	Status string  `json:"status"`
-	Family string  `json:"family"`
-	Type   string  `json:"type"` // "tcp" or "udp"
-	// LocalPort is the numeric local port, handy for filtering.
-	LocalPort int `json:"local_port"`
-	// Inode is the socket inode, the key into /proc/<pid>/fd.
-	Inode uint64 `json:"-"`
-}
+	"github.com/roy/roy-procwatch/internal/procfs"
+)
 
-// Process is one entry of the inventory, with every field of the seed's
-// JSON item. Fields the daemon cannot read are empty, never an error.
-type Process struct {
-	PID            int      `json:"pid"`
-	PPID           int      `json:"ppid"`
-	Name           string   `json:"name"`
-	Exe            string   `json:"exe"`
-	Username       string   `json:"username"`
-	UID            uint32   `json:"uid"`
-	Status         string   `json:"status"`
-	CreateTime     float64  `json:"create_time"`
-	CreateTimeISO  string   `json:"create_time_iso"`
-	CPUPercent     float64  `json:"cpu_percent"`
-	MemoryRSS      uint64   `json:"memory_rss"`
-	Nice           int      `json:"nice"`
-	Threads        int      `json:"num_threads"`
-	Cmdline        []string `json:"cmdline"`
-	Ports          []Port   `json:"ports"`
-	OpenFilesCount int      `json:"open_files_count"`
-
-	startTicks uint64 // field 22 of /proc/PID/stat: identity with the PID
-	cpuTicks   uint64 // utime+stime
-}
+// The inventory's records are the reader's (internal/procfs); the core and
+// the transports name them here.
+type (
+	Process   = procfs.Process
+	Port      = procfs.Port
+	MemorySum = procfs.MemorySum
+	Mapping   = procfs.Mapping
+)
 
 // Detail is what GetProcess returns: the list fields plus what costs more to
 // read. Environ is nil unless the caller may see it.
@@ -56,26 +30,6 @@ type Detail struct {
 	TopMappings []Mapping    `json:"top_mappings"`
 	Parents     []ProcessRef `json:"parents"`
 	Children    []ProcessRef `json:"children"`
-}
-
-// MemorySum is /proc/PID/smaps_rollup, in bytes.
-type MemorySum struct {
-	RSS     uint64 `json:"rss"`
-	PSS     uint64 `json:"pss"`
-	Swap    uint64 `json:"swap"`
-	Anon    uint64 `json:"anonymous"`
-	File    uint64 `json:"file"`
-	Private uint64 `json:"private"`
-	Shared  uint64 `json:"shared"`
-}
-
-// Mapping is one entry of the largest memory mappings of a process.
-type Mapping struct {
-	Path string `json:"path"`
-	Kind string `json:"kind"` // file, heap, stack, anon, vdso, …
-	RSS  uint64 `json:"rss"`
-	PSS  uint64 `json:"pss"`
-	Swap uint64 `json:"swap"`
 }
 
 // ProcessRef names a process in a parent chain or children list.
@@ -105,6 +59,9 @@ type Caller struct {
 	UID uint32
 	// Privileged callers act as root (HTTP with a valid token).
 	Privileged bool
+	// GIDs are the caller's groups (primary and supplementary) when the
+	// transport knows them; nil means those of UID in the user database.
+	GIDs []uint32
 	// Name is for logs: "http", a D-Bus unique name, …
 	Name string
 	// Authorize asks an authority (polkit) whether the caller may perform

@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&o.pgidFile, "pgid-file", "", "write the workload's process group here (for the caller's cleanup trap)")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
 	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
-	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./daemon/procs/,./httpui/")
+	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./internal/procfs/,./httpui/")
 	flag.Parse()
 	os.Exit(run(o))
 }

@@ -1,4 +1,4 @@
-package procs
+package procfs
 
 import (
 	"bufio"
@@ -195,15 +195,15 @@ func requireFDCount(t *testing.T) {
 
 // warm lists until pid is in the fd-scan cache with its current count, so
 // that the next list serves it from the cache unless something is noticed.
-func warm(t *testing.T, s *Service, pid int) int64 {
+func warm(t *testing.T, s *Inventory, pid int) int64 {
 	t.Helper()
 	var n int64
 	testproc.Poll(t, 10*time.Second, fmt.Sprintf("process %d's fd scan to be cached", pid), func() bool {
-		listAll(t, s, root)
+		listAll(t, s)
 		n = fdCountOf(t, pid)
-		s.inv.mu.Lock()
-		defer s.inv.mu.Unlock()
-		c, ok := s.inv.fdCache[pid]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c, ok := s.fdCache[pid]
 		return ok && c.count == n
 	})
 	return n
@@ -242,10 +242,10 @@ func anyOwner(ps []Process, local string) []int {
 	return out
 }
 
-func lastStats(s *Service) fdStats {
-	s.inv.mu.Lock()
-	defer s.inv.mu.Unlock()
-	return s.inv.fdStats
+func lastStats(s *Inventory) fdStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fdStats
 }
 
 // TestFDCacheListenerSwapped: a process closes its listening socket and
@@ -253,11 +253,11 @@ func lastStats(s *Service) fdStats {
 // port, and the old one on nobody.
 func TestFDCacheListenerSwapped(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "sock", nil, nil)
 	old := sw.Line
 	n := warm(t, s, sw.PID)
-	if !hasPort(listAll(t, s, root), sw.PID, old) {
+	if !hasPort(listAll(t, s), sw.PID, old) {
 		t.Fatalf("listener %s not listed on %d", old, sw.PID)
 	}
 	if st := lastStats(s); st.cached == 0 {
@@ -265,7 +265,7 @@ func TestFDCacheListenerSwapped(t *testing.T) {
 	}
 	nu := sw.do(t, "listen")
 	sameCount(t, sw.PID, n)
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	if !hasPort(ps, sw.PID, nu) {
 		t.Errorf("new listener %s not listed on %d (stale fd scan)", nu, sw.PID)
 	}
@@ -278,7 +278,7 @@ func TestFDCacheListenerSwapped(t *testing.T) {
 	// Swapped again: the ownerless-set must not hide the next one.
 	n2 := sw.do(t, "listen")
 	sameCount(t, sw.PID, n)
-	if ps := listAll(t, s, root); !hasPort(ps, sw.PID, n2) || hasPort(ps, sw.PID, nu) {
+	if ps := listAll(t, s); !hasPort(ps, sw.PID, n2) || hasPort(ps, sw.PID, nu) {
 		t.Errorf("after a second swap: want %s listed and %s gone", n2, nu)
 	}
 }
@@ -287,13 +287,13 @@ func TestFDCacheListenerSwapped(t *testing.T) {
 // replaces a file by a listening socket (same count).
 func TestFDCacheFileSwappedForSocket(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "file", nil, nil)
 	n := warm(t, s, sw.PID)
-	files := find(t, listAll(t, s, root), sw.PID).OpenFilesCount
+	files := find(t, listAll(t, s), sw.PID).OpenFilesCount
 	addr := sw.do(t, "listen")
 	sameCount(t, sw.PID, n)
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	if !hasPort(ps, sw.PID, addr) {
 		t.Fatalf("listener %s not listed on %d (stale fd scan)", addr, sw.PID)
 	}
@@ -307,21 +307,21 @@ func TestFDCacheFileSwappedForSocket(t *testing.T) {
 // count is stale until the next full rescan (fdFullRescan), no longer.
 func TestFDCacheSocketSwappedForFile(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "sock", nil, nil)
 	old := sw.Line
 	n := warm(t, s, sw.PID)
-	files := find(t, listAll(t, s, root), sw.PID).OpenFilesCount
+	files := find(t, listAll(t, s), sw.PID).OpenFilesCount
 	sw.do(t, "file")
 	sameCount(t, sw.PID, n)
-	if o := anyOwner(listAll(t, s, root), old); len(o) != 0 {
+	if o := anyOwner(listAll(t, s), old); len(o) != 0 {
 		t.Errorf("closed listener %s still listed, on %v", old, o)
 	}
 	// Pretend the last full rescan was fdFullRescan ago.
-	s.inv.mu.Lock()
-	s.inv.lastFull = time.Now().Add(-fdFullRescan - time.Second)
-	s.inv.mu.Unlock()
-	ps := listAll(t, s, root)
+	s.mu.Lock()
+	s.lastFull = time.Now().Add(-fdFullRescan - time.Second)
+	s.mu.Unlock()
+	ps := listAll(t, s)
 	if st := lastStats(s); st.cached != 0 {
 		t.Errorf("a build after fdFullRescan served %d fd scans from the cache", st.cached)
 	}
@@ -335,7 +335,7 @@ func TestFDCacheSocketSwappedForFile(t *testing.T) {
 // sender closes its copy: the port moves to the receiver.
 func TestFDCacheSocketPassed(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -361,7 +361,7 @@ func TestFDCacheSocketPassed(t *testing.T) {
 	lf.Close()
 	l.Close()
 	sameCount(t, sw.PID, n)
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	if o := anyOwner(ps, addr); len(o) != 1 || o[0] != sw.PID {
 		t.Errorf("passed listener %s listed on %v, want [%d]", addr, o, sw.PID)
 	}
@@ -371,7 +371,7 @@ func TestFDCacheSocketPassed(t *testing.T) {
 // process (scanned in full): it shows the port with its parent.
 func TestFDCacheInherited(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "sock", nil, nil)
 	warm(t, s, sw.PID)
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -387,7 +387,7 @@ func TestFDCacheInherited(t *testing.T) {
 	cmd.ExtraFiles = []*os.File{lf}
 	kid := testproc.Start(t, cmd)
 	lf.Close()
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	o := anyOwner(ps, l.Addr().String())
 	if len(o) != 2 || !contains(o, kid.PID) || !contains(o, os.Getpid()) {
 		t.Errorf("inherited listener listed on %v, want the child %d and this process %d", o, kid.PID, os.Getpid())
@@ -411,16 +411,16 @@ func contains(s []int, v int) bool {
 // start time) is scanned again.
 func TestFDCacheKey(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	kid := testproc.Sleeper(t)
 	warm(t, s, kid.PID)
 	poison := func(startDelta uint64) {
-		s.inv.mu.Lock()
-		c := s.inv.fdCache[kid.PID]
+		s.mu.Lock()
+		c := s.fdCache[kid.PID]
 		c.startTicks += startDelta
 		c.files = 999
-		s.inv.fdCache[kid.PID] = c
-		s.inv.mu.Unlock()
+		s.fdCache[kid.PID] = c
+		s.mu.Unlock()
 	}
 	// Control: the same process and count are served from the cache
 	// (unless a build happens to rescan everything: a new ownerless socket
@@ -428,7 +428,7 @@ func TestFDCacheKey(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		warm(t, s, kid.PID)
 		poison(0)
-		got := find(t, listAll(t, s, root), kid.PID).OpenFilesCount
+		got := find(t, listAll(t, s), kid.PID).OpenFilesCount
 		if st := lastStats(s); st.rescanned == 0 && st.cached > 0 {
 			if got != 999 {
 				t.Fatalf("open files %d: the cache was not used for an unchanged process", got)
@@ -441,7 +441,7 @@ func TestFDCacheKey(t *testing.T) {
 	}
 	warm(t, s, kid.PID)
 	poison(1) // as if the PID now belonged to a process started later
-	if got := find(t, listAll(t, s, root), kid.PID).OpenFilesCount; got == 999 {
+	if got := find(t, listAll(t, s), kid.PID).OpenFilesCount; got == 999 {
 		t.Errorf("a scan cached for another process (start time) was used")
 	}
 }
@@ -451,16 +451,16 @@ func TestFDCacheKey(t *testing.T) {
 func TestFDCacheOtherNetns(t *testing.T) {
 	requireRoot(t)
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "sock", &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}, nil, "PROCWATCH_TEST_BIND=0.0.0.0")
 	old := sw.Line
 	n := warm(t, s, sw.PID)
-	if !hasPort(listAll(t, s, root), sw.PID, old) {
+	if !hasPort(listAll(t, s), sw.PID, old) {
 		t.Fatalf("listener %s in another namespace not listed", old)
 	}
 	nu := sw.do(t, "listen")
 	sameCount(t, sw.PID, n)
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	if !hasPort(ps, sw.PID, nu) || hasPort(ps, sw.PID, old) {
 		t.Errorf("after the swap in another namespace: want %s listed and %s gone; ports %+v", nu, old, find(t, ps, sw.PID).Ports)
 	}
@@ -490,7 +490,7 @@ func TestExeCacheExec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := newCore(t, Options{})
+	s := newInv(t)
 	cmd := exec.Command(a, "-c", `read x; exec "$0" -c 'echo again; read y'`, b)
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -503,12 +503,12 @@ func TestExeCacheExec(t *testing.T) {
 	}
 	kid := testproc.Start(t, cmd)
 	testproc.Poll(t, 10*time.Second, "the first shell's exe to be cached", func() bool {
-		if p := find(t, listAll(t, s, root), kid.PID); p == nil || p.Exe != a {
+		if p := find(t, listAll(t, s), kid.PID); p == nil || p.Exe != a {
 			return false
 		}
-		s.inv.mu.Lock()
-		defer s.inv.mu.Unlock()
-		_, ok := s.inv.exeCache[kid.PID]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.exeCache[kid.PID]
 		return ok
 	})
 	if _, err := io.WriteString(in, "\n"); err != nil {
@@ -517,7 +517,7 @@ func TestExeCacheExec(t *testing.T) {
 	if l, _ := bufio.NewReader(outp).ReadString('\n'); l != "again\n" {
 		t.Fatalf("second shell said %q", l)
 	}
-	p := find(t, listAll(t, s, root), kid.PID)
+	p := find(t, listAll(t, s), kid.PID)
 	if p == nil || p.Name != "sh" {
 		t.Fatalf("the exec'd shell: %+v", p)
 	}
@@ -531,7 +531,7 @@ func TestExeCacheExec(t *testing.T) {
 // full scan and does not make every later build rescan.
 func TestFDCacheOwnerlessKnown(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -552,18 +552,18 @@ func TestFDCacheOwnerlessKnown(t *testing.T) {
 	}
 	lf.Close()
 	l.Close()
-	ps := listAll(t, s, root)
+	ps := listAll(t, s)
 	if o := anyOwner(ps, l.Addr().String()); len(o) != 0 {
 		t.Errorf("a socket in flight listed on %v", o)
 	}
-	s.inv.mu.Lock()
-	_, known := s.inv.unowned[ino]
-	s.inv.mu.Unlock()
+	s.mu.Lock()
+	_, known := s.unowned[ino]
+	s.mu.Unlock()
 	if !known {
 		t.Fatalf("socket %d in flight not known as ownerless after a full scan", ino)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		listAll(t, s, root)
+		listAll(t, s)
 		if st := lastStats(s); st.cached > 0 && st.rescanned == 0 {
 			break
 		}
@@ -579,14 +579,14 @@ func TestFDCacheOwnerlessKnown(t *testing.T) {
 // processes whose count moved are read again, not every cached one.
 func TestFDCacheNewConnectionNoFullRescan(t *testing.T) {
 	requireFDCount(t)
-	s := newCore(t, Options{})
+	s := newInv(t)
 	sw := startSwapper(t, "sock", nil, nil)
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		warm(t, s, sw.PID)
 		var addr string
-		s.inv.afterScan = func() { addr = sw.do(t, "add") }
-		ps := listAll(t, s, root)
-		s.inv.afterScan = nil
+		s.afterScan = func() { addr = sw.do(t, "add") }
+		ps := listAll(t, s)
+		s.afterScan = nil
 		if !hasPort(ps, sw.PID, addr) {
 			t.Fatalf("socket %s opened during the build not listed on %d", addr, sw.PID)
 		}

@@ -1,4 +1,8 @@
-package procs
+// Package systemd is the core's adapter to systemd's D-Bus API (go-systemd
+// over godbus): which unit holds a PID, restarting a service, starting a
+// relaunch in a transient service. It implements the core's UnitManager
+// (daemon/procs) and holds no rule of its own.
+package systemd
 
 import (
 	"context"
@@ -15,8 +19,21 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// Systemd is the UnitManager over systemd's D-Bus API.
-type Systemd struct {
+// RelaunchSpec is everything needed to start a process again: what the
+// core recorded of it before it was stopped.
+type RelaunchSpec struct {
+	OldPID int
+	Exe    string
+	Argv   []string
+	Cwd    string
+	Env    []string
+	UID    uint32
+	GID    uint32
+	Groups []uint32
+}
+
+// Manager is the core's UnitManager over systemd's D-Bus API.
+type Manager struct {
 	mu   sync.Mutex
 	conn *sddbus.Conn
 }
@@ -27,16 +44,16 @@ var _ interface {
 	Close()
 } = (*sddbus.Conn)(nil)
 
-// SystemdAvailable says whether systemd is PID 1 (sd_booted(3)).
-func SystemdAvailable() bool {
+// Available says whether systemd is PID 1 (sd_booted(3)).
+func Available() bool {
 	fi, err := os.Lstat("/run/systemd/system")
 	return err == nil && fi.IsDir()
 }
 
-// NewSystemd returns a UnitManager that connects to systemd on first use.
-func NewSystemd() *Systemd { return &Systemd{} }
+// New returns a Manager that connects to systemd on first use.
+func New() *Manager { return &Manager{} }
 
-func (m *Systemd) get(ctx context.Context) (*sddbus.Conn, error) {
+func (m *Manager) get(ctx context.Context) (*sddbus.Conn, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.conn != nil && m.conn.Connected() {
@@ -51,7 +68,7 @@ func (m *Systemd) get(ctx context.Context) (*sddbus.Conn, error) {
 }
 
 // Close closes the connection.
-func (m *Systemd) Close() {
+func (m *Manager) Close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.conn != nil {
@@ -60,8 +77,8 @@ func (m *Systemd) Close() {
 	}
 }
 
-// UnitOfPID implements UnitManager.
-func (m *Systemd) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
+// UnitOfPID implements the core's UnitManager.
+func (m *Manager) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return "", 0, err
@@ -81,7 +98,7 @@ func (m *Systemd) UnitOfPID(ctx context.Context, pid int) (string, int, error) {
 	return unit, main, err
 }
 
-func (m *Systemd) mainPID(ctx context.Context, c *sddbus.Conn, unit string) (int, error) {
+func (m *Manager) mainPID(ctx context.Context, c *sddbus.Conn, unit string) (int, error) {
 	p, err := c.GetServicePropertyContext(ctx, unit, "MainPID")
 	if err != nil {
 		return 0, err
@@ -107,8 +124,8 @@ func waitJob(ctx context.Context, ch <-chan string) error {
 	}
 }
 
-// RestartUnit implements UnitManager.
-func (m *Systemd) RestartUnit(ctx context.Context, unit string) (int, error) {
+// RestartUnit implements the core's UnitManager.
+func (m *Manager) RestartUnit(ctx context.Context, unit string) (int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return 0, err
@@ -130,8 +147,8 @@ type execStart struct {
 	UncleanIsFailure bool
 }
 
-// StartTransient implements UnitManager.
-func (m *Systemd) StartTransient(ctx context.Context, spec RelaunchSpec) (string, int, error) {
+// StartTransient implements the core's UnitManager.
+func (m *Manager) StartTransient(ctx context.Context, spec RelaunchSpec) (string, int, error) {
 	c, err := m.get(ctx)
 	if err != nil {
 		return "", 0, err

@@ -1,4 +1,4 @@
-package procs
+package procfs
 
 import (
 	"bytes"
@@ -236,13 +236,13 @@ func TestSplitNUL(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := splitNUL([]byte(tc.in))
+			got := SplitNUL([]byte(tc.in))
 			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("splitNUL(%q) = %q, want %q", tc.in, got, tc.want)
+				t.Errorf("SplitNUL(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 			for _, s := range got {
 				if !utf8.ValidString(s) {
-					t.Errorf("splitNUL(%q) returned invalid UTF-8 %q", tc.in, s)
+					t.Errorf("SplitNUL(%q) returned invalid UTF-8 %q", tc.in, s)
 				}
 			}
 		})
@@ -266,9 +266,9 @@ func TestParseCgroup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, u := parseCgroup([]byte(tc.in))
+			p, u := ParseCgroup([]byte(tc.in))
 			if p != tc.path || u != tc.unit {
-				t.Errorf("parseCgroup(%q) = %q, %q; want %q, %q", tc.in, p, u, tc.path, tc.unit)
+				t.Errorf("ParseCgroup(%q) = %q, %q; want %q, %q", tc.in, p, u, tc.path, tc.unit)
 			}
 		})
 	}
@@ -276,34 +276,34 @@ func TestParseCgroup(t *testing.T) {
 
 func TestIDsFromStatus(t *testing.T) {
 	status := []byte("Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t1000\t0\t1001\t0\nGid:\t65534\t65534\t65534\t65534\nGroups:\t4 24 27 \n")
-	uids, ok := idsFromStatus(status, "Uid")
+	uids, ok := IDsFromStatus(status, "Uid")
 	if !ok || uids != [3]uint32{1000, 0, 1001} {
 		t.Errorf("Uid = %v, %v; want [1000 0 1001] true", uids, ok)
 	}
-	gids, ok := idsFromStatus(status, "Gid")
+	gids, ok := IDsFromStatus(status, "Gid")
 	if !ok || gids != [3]uint32{65534, 65534, 65534} {
 		t.Errorf("Gid = %v, %v", gids, ok)
 	}
-	if _, ok := idsFromStatus(status, "Xid"); ok {
+	if _, ok := IDsFromStatus(status, "Xid"); ok {
 		t.Error("missing key reported as found")
 	}
-	if _, ok := idsFromStatus([]byte("Name:\tx\nUid:\t1 2\n"), "Uid"); ok {
+	if _, ok := IDsFromStatus([]byte("Name:\tx\nUid:\t1 2\n"), "Uid"); ok {
 		t.Error("short Uid line accepted")
 	}
-	if _, ok := idsFromStatus([]byte("Name:\tx\nUid:\t1 2 -3 4\n"), "Uid"); ok {
+	if _, ok := IDsFromStatus([]byte("Name:\tx\nUid:\t1 2 -3 4\n"), "Uid"); ok {
 		t.Error("negative uid accepted")
 	}
 	// "Uid:" must start a line: a process name cannot fake it.
-	if _, ok := idsFromStatus([]byte("Name:\tUid:\t0\t0\t0\t0\n"), "Uid"); ok {
+	if _, ok := IDsFromStatus([]byte("Name:\tUid:\t0\t0\t0\t0\n"), "Uid"); ok {
 		t.Error("Uid inside the Name line accepted")
 	}
-	if g := groupsFromStatus(status); !reflect.DeepEqual(g, []uint32{4, 24, 27}) {
-		t.Errorf("groupsFromStatus = %v", g)
+	if g := GroupsFromStatus(status); !reflect.DeepEqual(g, []uint32{4, 24, 27}) {
+		t.Errorf("GroupsFromStatus = %v", g)
 	}
 }
 
 func TestCreateTime(t *testing.T) {
-	if got := createTime(1_700_000_000, 12345); got != 1_700_000_123.45 {
+	if got := CreateTime(1_700_000_000, 12345); got != 1_700_000_123.45 {
 		t.Errorf("createTime = %v, want 1700000123.45", got)
 	}
 }

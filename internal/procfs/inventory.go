@@ -1,4 +1,4 @@
-package procs
+package procfs
 
 import (
 	"bytes"
@@ -14,11 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// snapshot is one pass over /proc: every process with its ports.
-type snapshot struct {
-	taken time.Time
-	procs []Process   // in PID order
-	index map[int]int // PID → position in procs
+// Snapshot is one pass over /proc: every process with its ports. It is
+// shared by every caller within the TTL and must not be modified.
+type Snapshot struct {
+	Taken time.Time
+	Procs []Process   // in PID order
+	Index map[int]int // PID → position in Procs
 }
 
 // sample is the CPU time a process had at the previous snapshot, and when
@@ -36,9 +37,9 @@ type sample struct {
 // process's average over its life is shown and the older sample is kept.
 const minCPUInterval = 250 * time.Millisecond
 
-// inventory reads /proc. It is safe for concurrent use: builds are
+// Inventory reads /proc. It is safe for concurrent use: builds are
 // serialized and shared by everyone who asks within the TTL.
-type inventory struct {
+type Inventory struct {
 	procRoot string
 	ttl      time.Duration
 	selfPID  int
@@ -48,8 +49,8 @@ type inventory struct {
 	buildMu sync.Mutex // one build at a time; waiters share its result
 
 	mu    sync.Mutex
-	cur   *snapshot
-	gen   uint64 // bumped by invalidate
+	cur   *Snapshot
+	gen   uint64 // bumped by Invalidate
 	prev  map[int]sample
 	users map[uint32]string
 
@@ -65,12 +66,14 @@ type inventory struct {
 	afterScan func() // tests: runs between the fd scans and the table read
 }
 
-func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
+// NewInventory returns an Inventory of the procfs mounted at procRoot whose
+// snapshots serve every caller for ttl.
+func NewInventory(procRoot string, ttl time.Duration) (*Inventory, error) {
 	boot, err := bootTime(procRoot)
 	if err != nil {
 		return nil, err
 	}
-	inv := &inventory{
+	inv := &Inventory{
 		procRoot: procRoot,
 		ttl:      ttl,
 		selfPID:  os.Getpid(),
@@ -83,12 +86,18 @@ func newInventory(procRoot string, ttl time.Duration) (*inventory, error) {
 	return inv, nil
 }
 
+// ProcRoot is where the procfs read is mounted.
+func (inv *Inventory) ProcRoot() string { return inv.procRoot }
+
+// BootTime is the boot time in seconds since the epoch (btime).
+func (inv *Inventory) BootTime() float64 { return inv.boot }
+
 // cpuBaseline reads only the CPU times of every process.
-func (inv *inventory) cpuBaseline() map[int]sample {
+func (inv *Inventory) cpuBaseline() map[int]sample {
 	out := map[int]sample{}
 	buf := make([]byte, 0, 512)
 	for _, pid := range inv.pids() {
-		b, err := readFileInto(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, statCap, true)
+		b, err := readFileInto(inv.procRoot+"/"+strconv.Itoa(pid)+"/stat", buf, StatCap, true)
 		if err != nil {
 			continue
 		}
@@ -103,7 +112,7 @@ func (inv *inventory) cpuBaseline() map[int]sample {
 }
 
 // pids lists the numeric entries of /proc.
-func (inv *inventory) pids() []int {
+func (inv *Inventory) pids() []int {
 	fd, err := openRead(inv.procRoot, unix.O_DIRECTORY)
 	if err != nil {
 		return nil
@@ -118,17 +127,17 @@ func (inv *inventory) pids() []int {
 	return out
 }
 
-// invalidate drops the cached snapshot (after an action changed things).
-func (inv *inventory) invalidate() {
+// Invalidate drops the cached snapshot (after an action changed things).
+func (inv *Inventory) Invalidate() {
 	inv.mu.Lock()
 	inv.cur = nil
 	inv.gen++
 	inv.mu.Unlock()
 }
 
-// get returns a snapshot no older than the TTL, building one if needed.
+// Get returns a snapshot no older than the TTL, building one if needed.
 // Concurrent callers share one build.
-func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
+func (inv *Inventory) Get(ctx context.Context) (*Snapshot, error) {
 	if s := inv.fresh(); s != nil {
 		return s, nil
 	}
@@ -145,7 +154,7 @@ func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
 	inv.mu.Unlock()
 	s := inv.build()
 	inv.mu.Lock()
-	// A build that an action overtook (invalidate ran while it read /proc)
+	// A build that an action overtook (Invalidate ran while it read /proc)
 	// serves its own caller but is not cached: callers after the action
 	// must see its effect.
 	if inv.gen == gen {
@@ -155,17 +164,17 @@ func (inv *inventory) get(ctx context.Context) (*snapshot, error) {
 	return s, nil
 }
 
-func (inv *inventory) fresh() *snapshot {
+func (inv *Inventory) fresh() *Snapshot {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	if inv.cur != nil && time.Since(inv.cur.taken) < inv.ttl {
+	if inv.cur != nil && time.Since(inv.cur.Taken) < inv.ttl {
 		return inv.cur
 	}
 	return nil
 }
 
 // username maps a uid to a name, caching lookups (and misses).
-func (inv *inventory) username(uid uint32) string {
+func (inv *Inventory) username(uid uint32) string {
 	inv.mu.Lock()
 	name, ok := inv.users[uid]
 	inv.mu.Unlock()
@@ -193,7 +202,7 @@ const (
 
 // procReader reads processes for one build goroutine, with its buffers.
 type procReader struct {
-	inv      *inventory
+	inv      *Inventory
 	prev     map[int]sample
 	boot0    float64   // CLOCK_BOOTTIME at mono0
 	mono0    time.Time // the build's start
@@ -235,7 +244,7 @@ type fdSlot struct {
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
 // maxBuildWorkers goroutines, each with its own reader.
-func (inv *inventory) parallel(n int, proto procReader, fn func(r *procReader, i int)) {
+func (inv *Inventory) parallel(n int, proto procReader, fn func(r *procReader, i int)) {
 	chunks := (n + buildChunk - 1) / buildChunk
 	workers := 1
 	if chunks > 1 {
@@ -272,7 +281,7 @@ func (inv *inventory) parallel(n int, proto procReader, fn func(r *procReader, i
 // have changed, see fdcache.go) and, for processes holding sockets, the
 // network namespace; then the socket tables of each distinct network
 // namespace, once each.
-func (inv *inventory) build() *snapshot {
+func (inv *Inventory) build() *Snapshot {
 	now := time.Now()
 	pids := inv.pids()
 
@@ -385,7 +394,7 @@ func (inv *inventory) build() *snapshot {
 		inv.lastFull = now
 	}
 	inv.mu.Unlock()
-	return &snapshot{taken: now, procs: procs, index: index}
+	return &Snapshot{Taken: now, Procs: procs, Index: index}
 }
 
 // newOnly is the inodes of set that are not in known.
@@ -414,7 +423,7 @@ func anyIn(a, b map[uint64]struct{}) bool {
 
 // reattach drops the ports attached so far and attaches them again, from a
 // new read of the tables, after some fd directories were read again.
-func (inv *inventory) reattach(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
+func (inv *Inventory) reattach(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
 	for i := range procs {
 		procs[i].Ports = procs[i].Ports[:0]
 	}
@@ -456,21 +465,21 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		Ports:      []Port{},
 	}
 	p.Username = inv.username(fst.Uid)
-	p.CreateTime = createTime(inv.boot, st.startTicks)
+	p.CreateTime = CreateTime(inv.boot, st.startTicks)
 	p.CreateTimeISO = isoLocal(p.CreateTime)
 	*smp = sample{st.startTicks, p.cpuTicks, time.Now()}
 	old, ok := r.prev[pid]
 	if ok && old.startTicks == st.startTicks && smp.at.Sub(old.at) >= minCPUInterval {
 		d := smp.at.Sub(old.at).Seconds()
-		p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / clockTicks / d * 100
+		p.CPUPercent = float64(p.cpuTicks-min(old.cpuTicks, p.cpuTicks)) / ClockTicks / d * 100
 	} else {
 		if ok && old.startTicks == st.startTicks {
 			*smp = old // too soon: measure the next rate from the older sample
 		}
 		// New since the last sample, or sampled too recently: its
 		// average over its life so far (boot-clock based, as starttime).
-		if life := r.boot0 + time.Since(r.mono0).Seconds() - float64(st.startTicks)/clockTicks; life > 0 {
-			p.CPUPercent = float64(p.cpuTicks) / clockTicks / life * 100
+		if life := r.boot0 + time.Since(r.mono0).Seconds() - float64(st.startTicks)/ClockTicks; life > 0 {
+			p.CPUPercent = float64(p.cpuTicks) / ClockTicks / life * 100
 		}
 	}
 	p.CPUPercent = round2(p.CPUPercent)
@@ -479,11 +488,11 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		return
 	}
 	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
-		b, err := readAllFD(fd, r.cmd, cmdlineCap, true)
+		b, err := readAllFD(fd, r.cmd, CmdlineCap, true)
 		unix.Close(fd)
 		if err == nil {
 			r.cmd = b
-			p.Cmdline = splitNUL(b)
+			p.Cmdline = SplitNUL(b)
 		}
 	}
 	if c, ok := r.exeCache[pid]; ok && !r.full && c.same(st) {
@@ -584,7 +593,7 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 // each process the sockets whose inodes it holds. It returns the inodes in
 // the tables that no process holds. The tables are read even when no
 // process is known to hold a socket: a cached one might (fdcache.go).
-func (inv *inventory) attachPorts(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
+func (inv *Inventory) attachPorts(procs []Process, index map[int]int, fds []fdSlot) map[uint64]struct{} {
 	nsocks := 0
 	for i := range fds {
 		nsocks += len(fds[i].socks)

@@ -1,4 +1,4 @@
-package procs
+package procfs
 
 import (
 	"time"
@@ -106,7 +106,7 @@ func (r *procReader) fdCount() int64 {
 // kernel adds once the file is deleted or replaced (a package upgrade), an
 // execve of another file of the same name that lands its stack at the same
 // address (ASLR off and arguments of the same size), and PR_SET_MM_EXE_FILE.
-// Actions never use this path: control.go reads exe afresh.
+// Actions never use this path: the core reads exe afresh when it pins a process.
 
 // exeMemo is a process's executable path and what identifies its image.
 type exeMemo struct {

@@ -1,4 +1,10 @@
-package procs
+// Package procfs reads /proc for the core (daemon/procs): the inventory
+// (one snapshot of every process with its ports, built in parallel, with
+// the fd-scan cache of fdcache.go and the socket tables of each network
+// namespace, via sock_diag or /proc/PID/net), and the parsers of the files
+// the core reads when it pins a process (stat, status, cmdline, environ,
+// cgroup, smaps). It knows no rule about who may see or do what.
+package procfs
 
 import (
 	"bytes"
@@ -10,17 +16,17 @@ import (
 	"unicode/utf8"
 )
 
-// clockTicks is USER_HZ, fixed at 100 on every Linux architecture we ship.
-const clockTicks = 100
+// ClockTicks is USER_HZ, the unit of /proc/PID/stat times, fixed at 100 on every Linux architecture we ship.
+const ClockTicks = 100
 
 // pfKthread is PF_KTHREAD in the flags field of /proc/PID/stat.
 const pfKthread = 0x00200000
 
 // Caps on what we read from files a process controls.
 const (
-	statCap    = 4 << 10
-	cmdlineCap = 128 << 10
-	environCap = 128 << 10
+	StatCap    = 4 << 10
+	CmdlineCap = 128 << 10
+	EnvironCap = 128 << 10
 )
 
 // statFields are the parts of /proc/PID/stat the inventory uses.
@@ -36,6 +42,28 @@ type statFields struct {
 	startTicks uint64
 	rssPages   uint64
 	startStack uint64 // 0 if not shown (no ptrace access, exiting, short line)
+}
+
+// Stat is what the core needs of /proc/PID/stat.
+type Stat struct {
+	State      byte   // R, S, D, Z, T, …
+	PPID       int    //
+	Nice       int    //
+	StartTicks uint64 // field 22: with the PID, names one process
+	CPUTicks   uint64 // utime+stime
+	flags      uint64
+}
+
+// KernelThread says whether the process is a kernel thread (PF_KTHREAD).
+func (st Stat) KernelThread() bool { return st.flags&pfKthread != 0 }
+
+// ParseStat parses /proc/PID/stat (see parseStat).
+func ParseStat(b []byte) (Stat, error) {
+	f, err := parseStat(b)
+	if err != nil {
+		return Stat{}, err
+	}
+	return Stat{State: f.state, PPID: f.ppid, Nice: f.nice, StartTicks: f.startTicks, CPUTicks: f.utime + f.stime, flags: f.flags}, nil
 }
 
 var errShortStat = errors.New("short or malformed stat")
@@ -142,14 +170,14 @@ func statusName(c byte) string {
 	return "unknown"
 }
 
-// readCapped reads at most max bytes of path into buf (grown as needed).
-func readCapped(path string, buf []byte, max int) ([]byte, error) {
+// ReadCapped reads at most max bytes of path into buf (grown as needed).
+func ReadCapped(path string, buf []byte, max int) ([]byte, error) {
 	return readFileInto(path, buf, max, false)
 }
 
-// splitNUL turns a NUL-separated buffer (cmdline, environ) into strings.
+// SplitNUL turns a NUL-separated buffer (cmdline, environ) into strings.
 // Invalid UTF-8 is kept as data; encoders replace it.
-func splitNUL(b []byte) []string {
+func SplitNUL(b []byte) []string {
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return []string{}
@@ -174,9 +202,9 @@ func validString(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
-// idsFromStatus returns the Uid: or Gid: line of /proc/PID/status:
+// IDsFromStatus returns the Uid: or Gid: line of /proc/PID/status:
 // real, effective, saved.
-func idsFromStatus(b []byte, key string) ([3]uint32, bool) {
+func IDsFromStatus(b []byte, key string) ([3]uint32, bool) {
 	var ids [3]uint32
 	i := bytes.Index(b, []byte("\n"+key+":"))
 	if i < 0 {
@@ -214,9 +242,9 @@ func bootTime(procRoot string) (float64, error) {
 	return 0, errors.New("no btime in /proc/stat")
 }
 
-// createTime converts start ticks to seconds since the epoch.
-func createTime(boot float64, startTicks uint64) float64 {
-	return boot + float64(startTicks)/clockTicks
+// CreateTime converts start ticks to seconds since the epoch.
+func CreateTime(boot float64, startTicks uint64) float64 {
+	return boot + float64(startTicks)/ClockTicks
 }
 
 // isoLocal formats like Python's datetime.fromtimestamp(t).isoformat() for
