@@ -12,6 +12,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
 // systemdBus is the part of go-systemd's connection this package uses.
@@ -56,7 +57,8 @@ type Options struct {
 	Logger *slog.Logger
 	// CgroupRoot is where cgroupfs is mounted (default /sys/fs/cgroup).
 	CgroupRoot string
-	// Available says whether systemd is PID 1 (default: sd_booted(3)).
+	// Available says whether systemd is PID 1 (default: systemd.Available,
+	// sd_booted(3)).
 	Available func() bool
 	// Dial connects to systemd (default: the system bus).
 	Dial func(ctx context.Context) (systemdBus, error)
@@ -85,12 +87,6 @@ type Service struct {
 	last    map[string]Change // last change sent per unit (dedup)
 }
 
-// Booted says whether systemd is PID 1 (sd_booted(3)).
-func Booted() bool {
-	fi, err := os.Lstat("/run/systemd/system")
-	return err == nil && fi.IsDir()
-}
-
 // New returns a Service. It connects to systemd on first use.
 func New(opts Options) *Service {
 	if opts.Logger == nil {
@@ -100,7 +96,7 @@ func New(opts Options) *Service {
 		opts.CgroupRoot = "/sys/fs/cgroup"
 	}
 	if opts.Available == nil {
-		opts.Available = Booted
+		opts.Available = systemd.Available
 	}
 	if opts.Dial == nil {
 		opts.Dial = func(ctx context.Context) (systemdBus, error) {
