@@ -651,6 +651,8 @@ async function openDetail(pid) {
     s7.appendChild(det);
   } else s7.appendChild(el("p", "Not available for this caller or process.", "muted"));
   body.appendChild(s7);
+  // The Services view (services.mjs) adds the Journal section and the unit link.
+  document.dispatchEvent(new CustomEvent("roy:process-detail", { detail: { pid: p.pid, unit: p.unit, body } }));
 }
 
 // --- exports ---
@@ -908,6 +910,8 @@ function init() {
     const b = e.target.closest("button[data-open-pid]");
     if (b) openDetail(Number(b.dataset.openPid));
   });
+  // The Services view (services.mjs) opens process details through this.
+  document.addEventListener("roy:open-process", (e) => openDetail(e.detail.pid));
 
   // Table: one delegated listener for header sorting, row buttons, rows.
   $("thead").addEventListener("click", (e) => {
