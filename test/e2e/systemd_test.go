@@ -98,6 +98,7 @@ func TestPackage(t *testing.T) {
 		{"S6_services_busctl_ListServices_GetServiceJournal", checkServicesBusctl},
 		{"S7_services_bench_300_units", checkServicesBench},
 		{"S8_services_readme_examples_as_written", checkServicesReadme},
+		{"S10_services_browser_failed_restart_journal", checkServicesBrowser},
 		{"S9_services_cleanup", cleanupServiceUnits},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
