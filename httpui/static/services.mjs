@@ -114,6 +114,7 @@ async function confirmAction(unit, action) {
   $("confirmok").textContent = action === "stop" ? "Stop" : "Disable";
   d.returnValue = "";
   d.showModal();
+  $("confirmno").focus();
   await new Promise((res) => d.addEventListener("close", res, { once: true }));
   return d.returnValue === "ok";
 }
