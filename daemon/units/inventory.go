@@ -317,26 +317,36 @@ func (s *Service) cgroupStats(u *Unit) {
 		}
 		return &n
 	}
-	if !s.cgroupV1() {
-		u.MemoryCurrent = readNum(filepath.Join(cg, "memory.current"))
-		u.Tasks = readNum(filepath.Join(cg, "pids.current"))
-		if b, err := os.ReadFile(filepath.Join(s.cgroupRoot, cg, "cpu.stat")); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
-					if n, err := strconv.ParseUint(v, 10, 64); err == nil {
-						n *= 1000
-						u.CPUUsageNSec = &n
-					}
-					break
+	// cpu.stat is in every cgroup v2 directory, with or without the cpu
+	// controller: the unified hierarchy, or its "unified" mount in the
+	// hybrid layout.
+	cpuStat := func(dir string) *uint64 {
+		b, err := os.ReadFile(filepath.Join(s.cgroupRoot, dir, "cpu.stat"))
+		if err != nil {
+			return nil
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+					n *= 1000
+					return &n
 				}
 			}
 		}
+		return nil
+	}
+	if !s.cgroupV1() {
+		u.MemoryCurrent = readNum(filepath.Join(cg, "memory.current"))
+		u.Tasks = readNum(filepath.Join(cg, "pids.current"))
+		u.CPUUsageNSec = cpuStat(cg)
 		return
 	}
 	// cgroup v1: one hierarchy per controller.
 	u.MemoryCurrent = readNum(filepath.Join("memory", cg, "memory.usage_in_bytes"))
 	u.Tasks = readNum(filepath.Join("pids", cg, "pids.current"))
-	u.CPUUsageNSec = readNum(filepath.Join("cpuacct", cg, "cpuacct.usage"))
+	if u.CPUUsageNSec = readNum(filepath.Join("cpuacct", cg, "cpuacct.usage")); u.CPUUsageNSec == nil {
+		u.CPUUsageNSec = cpuStat(filepath.Join("unified", cg))
+	}
 }
 
 // cgroupV1 says whether cgroupfs is the legacy or hybrid layout (no

@@ -3,6 +3,9 @@ package units
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -210,5 +213,50 @@ func TestSortFailedFirst(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "c.service z.service a.service b.service" {
 		t.Fatalf("order: %s", got)
+	}
+}
+
+// cgroupfs layouts: unified (v2) and hybrid (v1 controllers, systemd's
+// named hierarchy, v2 mounted at "unified"), as files on disk.
+func TestCgroupLayouts(t *testing.T) {
+	write := func(root, path, content string) {
+		t.Helper()
+		p := filepath.Join(root, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const cg = "/system.slice/web.service"
+	v2 := t.TempDir()
+	write(v2, "cgroup.controllers", "cpu memory pids\n")
+	write(v2, cg+"/cgroup.procs", "40\n12\n")
+	write(v2, cg+"/worker/cgroup.procs", "77\n")
+	write(v2, cg+"/memory.current", "1048576\n")
+	write(v2, cg+"/pids.current", "3\n")
+	write(v2, cg+"/cpu.stat", "usage_usec 2500\nuser_usec 2000\n")
+	s := &Service{cgroupRoot: v2}
+	u := Unit{ControlGroup: cg}
+	u.PIDs = s.cgroupPIDs(cg)
+	s.cgroupStats(&u)
+	if fmt.Sprint(u.PIDs) != "[12 40 77]" || *u.MemoryCurrent != 1048576 || *u.Tasks != 3 || *u.CPUUsageNSec != 2500000 {
+		t.Fatalf("v2: pids %v memory %v tasks %v cpu %v", u.PIDs, u.MemoryCurrent, u.Tasks, u.CPUUsageNSec)
+	}
+	hy := t.TempDir()
+	write(hy, "systemd"+cg+"/cgroup.procs", "5\n")
+	write(hy, "unified"+cg+"/cpu.stat", "usage_usec 7\n")
+	write(hy, "memory"+cg+"/memory.usage_in_bytes", "4096\n")
+	s = &Service{cgroupRoot: hy}
+	u = Unit{ControlGroup: cg}
+	u.PIDs = s.cgroupPIDs(cg)
+	s.cgroupStats(&u)
+	if fmt.Sprint(u.PIDs) != "[5]" || *u.MemoryCurrent != 4096 || u.Tasks != nil || *u.CPUUsageNSec != 7000 {
+		t.Fatalf("hybrid: pids %v memory %v tasks %v cpu %v", u.PIDs, u.MemoryCurrent, u.Tasks, u.CPUUsageNSec)
+	}
+	// A path that climbs out of the cgroup root stays inside it.
+	if p := s.cgroupPIDs("/../../etc"); len(p) != 0 {
+		t.Fatalf("escaped the cgroup root: %v", p)
 	}
 }
