@@ -37,10 +37,9 @@ e2e:
 bench:
 	@bash scripts/bench.sh $(BENCH_FLAGS)
 
+# gofmt, go vet and staticcheck (installed at a pinned version into bin/tools).
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
-	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	@bash scripts/lint.sh
 
 deb:
 	@bash scripts/build-deb.sh

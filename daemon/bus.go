@@ -32,6 +32,7 @@ func startBus(ctx context.Context, cfg *config, core *procs.Service, svcs *units
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer srv.Close()
 		srv.Serve(bctx, cfg.Bus)
 	}()
 	return func() {

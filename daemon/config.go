@@ -13,17 +13,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
-// Paths of the packaged install.
-const (
-	defaultsFile = "/etc/default/roy-procwatch"
-	tokenFile    = "/etc/roy-procwatch/token"
-)
+// tokenFile is the packaged install's token.
+const tokenFile = "/etc/roy-procwatch/token"
 
 // config is every setting, from flags over ROY_PROCWATCH_* variables over
-// .env (standalone) over /etc/default/roy-procwatch.
+// ./.env (standalone only, and only a file the daemon's user owns).
 type config struct {
 	Host           string
 	Port           int
@@ -37,10 +37,14 @@ type config struct {
 	RequireSocket  bool
 	TokenFile      string
 	AuditFile      string
+	AuditMaxSize   int64
 
 	token       string
 	tokenSource string // for logs: never the token itself
 	generated   bool
+
+	lookup   func(string) (string, bool) // environment, then ./.env
+	warnings []string                    // for the log, once it exists
 }
 
 // setting documents one ROY_PROCWATCH_* variable (for --help).
@@ -53,13 +57,36 @@ var settings = []setting{
 	{"ROY_PROCWATCH_TOKEN_FILE", "token-file", tokenFile, "file holding the token (used when $CREDENTIALS_DIRECTORY/token and ROY_PROCWATCH_TOKEN are absent)"},
 	{"ROY_PROCWATCH_IDLE_EXIT", "idle-exit", "0", "exit after this long without requests (e.g. 10min; 0 = never); socket activation starts it again"},
 	{"ROY_PROCWATCH_ALLOWED_HOSTS", "allowed-hosts", "", "extra Host header values to accept, comma-separated (reverse proxies)"},
-	{"ROY_PROCWATCH_SIGNALS", "signals", strings.Join([]string{"TERM", "KILL", "INT", "HUP", "STOP", "CONT", "QUIT", "USR1", "USR2"}, ","), "signals callers may send, comma-separated"},
+	{"ROY_PROCWATCH_SIGNALS", "signals", strings.Join(procs.DefaultSignals, ","), "signals callers may send, comma-separated"},
 	{"ROY_PROCWATCH_RESTART_TIMEOUT", "restart-timeout", "5s", "how long a relaunch waits after SIGTERM before SIGKILL"},
 	{"ROY_PROCWATCH_SNAPSHOT_TTL", "snapshot-ttl", "2s", "how long one process snapshot serves every client"},
 	{"ROY_PROCWATCH_BUS", "bus", "system", "D-Bus to publish on: system, session, none, or a bus address"},
 	{"ROY_PROCWATCH_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"ROY_PROCWATCH_AUDIT_FILE", "audit-file", "", "append one JSON line per action (allowed or refused) to this file, fsynced; under systemd the default is $STATE_DIRECTORY/audit.log"},
+	{"ROY_PROCWATCH_AUDIT_MAX_SIZE", "audit-max-size", "10M", "rotate the audit file to <file>.1 (one old file kept) before it grows past this size: bytes, or with K, M, G; 0 = never"},
 	{"ROY_PROCWATCH_REQUIRE_SOCKET", "require-socket", "false", "refuse to start without a systemd-passed socket (set by the packaged unit)"},
+}
+
+// parseSize accepts a byte count with an optional K, M or G suffix (powers
+// of 1024, "KiB"/"MB" spellings too); "0" means no limit and is returned
+// as -1.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num := strings.TrimRight(strings.ToUpper(s), "KMGIB")
+	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s)[len(num):], "B"), "I")
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: a byte count, optionally with K, M or G (e.g. 10M)", s)
+	}
+	shift := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30}
+	sh, ok := shift[unit]
+	if !ok || n > (1<<62)>>sh {
+		return 0, fmt.Errorf("invalid size %q: a byte count, optionally with K, M or G (e.g. 10M)", s)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n << sh, nil
 }
 
 // parseDuration accepts Go durations and systemd's "10min", "30sec", plain
@@ -80,15 +107,11 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// readEnvFile parses KEY=VALUE lines (comments, "export ", quotes) and sets
-// the ROY_PROCWATCH_* ones that are not set yet.
-func readEnvFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+// readEnvFile parses KEY=VALUE lines (comments, "export ", quotes) and
+// returns the ROY_PROCWATCH_* ones. It changes no environment.
+func readEnvFile(r io.Reader) (map[string]string, error) {
+	out := map[string]string{}
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || line[0] == '#' {
@@ -103,14 +126,51 @@ func readEnvFile(path string) error {
 		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
 			v = v[1 : len(v)-1]
 		}
-		if !strings.HasPrefix(k, "ROY_PROCWATCH_") {
-			continue
-		}
-		if _, set := os.LookupEnv(k); !set {
-			os.Setenv(k, v)
+		if strings.HasPrefix(k, "ROY_PROCWATCH_") {
+			out[k] = v
 		}
 	}
-	return sc.Err()
+	return out, sc.Err()
+}
+
+// readDotEnv reads ./.env for a standalone daemon, only if the daemon's
+// own user (or root) owns it and neither group nor others may write it:
+// anything else could be another local user choosing the token, or where
+// a root daemon writes its audit file. An untrusted file is ignored with a
+// warning; a missing one is no error. Symlinks are not followed, and the
+// checks are made on the open file, so what is read is what was checked.
+func readDotEnv(path string) (vals map[string]string, warning string, err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Sprintf("ignoring %s: it is a symbolic link", path), nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Sprintf("ignoring %s: not a regular file", path), nil
+	case st == nil:
+		return nil, fmt.Sprintf("ignoring %s: cannot tell its owner", path), nil
+	case st.Uid != 0 && int(st.Uid) != os.Geteuid():
+		return nil, fmt.Sprintf("ignoring %s: owned by uid %d, not by this daemon's user (uid %d) or root", path, st.Uid, os.Geteuid()), nil
+	case fi.Mode().Perm()&0o022 != 0:
+		return nil, fmt.Sprintf("ignoring %s: writable by group or others (mode %04o); chmod go-w it", path, fi.Mode().Perm()), nil
+	}
+	vals, err = readEnvFile(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	return vals, "", nil
 }
 
 func splitList(s string) []string {
@@ -123,28 +183,42 @@ func splitList(s string) []string {
 	return out
 }
 
-// loadConfig reads .env and /etc/default (lowest precedence), then the
-// environment, then flags.
+// loadConfig reads the settings: flags over the environment over ./.env
+// (standalone only). /etc/default/roy-procwatch is not read here: the
+// unit's EnvironmentFile= reads it for the service (systemd's syntax, and
+// its precedence over the unit's Environment= defaults).
 func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error) {
+	var dotEnv map[string]string
+	var warnings []string
 	if !activated {
 		// Standalone development: .env in the working directory.
-		if err := readEnvFile(".env"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("cannot read .env: %w", err)
+		vals, warning, err := readDotEnv(".env")
+		if err != nil {
+			return nil, err
 		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		dotEnv = vals
 	}
-	if err := readEnvFile(defaultsFile); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("cannot read %s: %w", defaultsFile, err)
+	lookup := func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		v, ok := dotEnv[k]
+		return v, ok
 	}
 	env := func(k string) string {
 		for _, s := range settings {
 			if s.env == k {
-				if v, ok := os.LookupEnv(k); ok && v != "" {
+				if v, ok := lookup(k); ok && v != "" {
 					return v
 				}
 				return s.def
 			}
 		}
-		return os.Getenv(k)
+		v, _ := lookup(k)
+		return v
 	}
 
 	fset := flag.NewFlagSet("roy-procwatchd", flag.ContinueOnError)
@@ -170,6 +244,8 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
 
 	c := &config{
+		lookup:       lookup,
+		warnings:     warnings,
 		Host:         get("ROY_PROCWATCH_HOST"),
 		AllowedHosts: splitList(get("ROY_PROCWATCH_ALLOWED_HOSTS")),
 		Signals:      splitList(get("ROY_PROCWATCH_SIGNALS")),
@@ -194,6 +270,9 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	}
 	if c.SnapshotTTL, err = parseDuration(get("ROY_PROCWATCH_SNAPSHOT_TTL")); err != nil {
 		return nil, fmt.Errorf("ROY_PROCWATCH_SNAPSHOT_TTL: %w", err)
+	}
+	if c.AuditMaxSize, err = parseSize(get("ROY_PROCWATCH_AUDIT_MAX_SIZE")); err != nil {
+		return nil, fmt.Errorf("ROY_PROCWATCH_AUDIT_MAX_SIZE: %w", err)
 	}
 	if c.RequireSocket, err = strconv.ParseBool(get("ROY_PROCWATCH_REQUIRE_SOCKET")); err != nil {
 		return nil, fmt.Errorf("invalid ROY_PROCWATCH_REQUIRE_SOCKET %q: true or false", get("ROY_PROCWATCH_REQUIRE_SOCKET"))
@@ -233,7 +312,8 @@ func (c *config) loadToken(standalone bool) error {
 			return c.checkToken(err)
 		}
 	}
-	if t := strings.TrimSpace(os.Getenv("ROY_PROCWATCH_TOKEN")); t != "" {
+	v, _ := c.lookup("ROY_PROCWATCH_TOKEN")
+	if t := strings.TrimSpace(v); t != "" {
 		c.token, c.tokenSource = t, "ROY_PROCWATCH_TOKEN"
 		return c.checkToken(nil)
 	}
@@ -270,8 +350,10 @@ Usage: roy-procwatchd [flags]
 
 Under systemd (roy-procwatch.socket) it serves the passed socket; otherwise
 it listens on ROY_PROCWATCH_HOST:ROY_PROCWATCH_PORT (standalone mode, which
-also reads ./.env). Every setting is a flag or an environment variable;
-/etc/default/roy-procwatch may set the variables too.
+also reads ./.env when the daemon's user or root owns it and group and
+others cannot write it). Every setting is a flag or an environment
+variable; the packaged service takes them from /etc/default/roy-procwatch
+(its EnvironmentFile=).
 
 Settings:
 `, version)

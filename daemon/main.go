@@ -28,6 +28,9 @@ import (
 	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
+// maxConns caps the HTTP connections open at once (see connPool).
+const maxConns = 64
+
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
 
@@ -85,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, cfg.LogLevel)
+	for _, w := range cfg.warnings {
+		log.Warn(w)
+	}
 
 	lns, activated, err := listeners(cfg)
 	if err != nil {
@@ -110,6 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Units:          units,
 		Logger:         log,
 		AuditFile:      cfg.AuditFile,
+		AuditMaxSize:   cfg.AuditMaxSize,
 	})
 	if err != nil {
 		log.Error("cannot start the core", "err", err)
@@ -125,6 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	act := newActivity()
+	pool := newConnPool(maxConns)
 	var addrs []string
 	for _, l := range lns {
 		addrs = append(addrs, l.Addr().String())
@@ -136,9 +144,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Version:      version,
 		Logger:       log,
 		Units:        svcs,
+		// The token holder's connections are evicted last.
+		OnAuthenticated: pool.authenticated,
 	})
 	srv := &http.Server{
-		Handler:           act.wrap(h),
+		Handler:           act.wrap(pool.wrap(h)),
+		ConnContext:       connContext,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      90 * time.Second, // a restart may wait for systemd
@@ -156,7 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	var limited []net.Listener
 	for _, l := range lns {
-		l := limitListener(l, 64)
+		l := pool.listener(l)
 		limited = append(limited, l)
 		wg.Add(1)
 		go func(l net.Listener) {
@@ -345,49 +356,4 @@ func (a *activity) idleChan(ctx context.Context, d time.Duration) <-chan struct{
 		}
 	}()
 	return ch
-}
-
-// limitListener caps concurrent connections; extra ones wait in the
-// kernel backlog (queued, not refused).
-func limitListener(l net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: l, sem: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-type limitedListener struct {
-	net.Listener
-	sem       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-// Close closes the listener and wakes an Accept waiting for a free slot.
-func (l *limitedListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-func (l *limitedListener) Accept() (net.Conn, error) {
-	select {
-	case l.sem <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
-	}
-	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
-}
-
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }

@@ -108,6 +108,37 @@ func clientMain(args []string) int {
 		}
 		res.Body = []any{counts}
 		return out()
+	case "flood-conns": // N connections × M concurrent Signal calls each
+		nc, _ := strconv.Atoi(args[1])
+		m, _ := strconv.Atoi(args[2])
+		var calls []*dbus.Call
+		for i := 0; i < nc; i++ {
+			c := conn
+			if i > 0 {
+				if c, err = dbus.Connect(os.Getenv("PW_ADDR")); err != nil {
+					res.Error, res.Message = "connect", err.Error()
+					return out()
+				}
+				defer c.Close()
+			}
+			o := c.Object(BusName, ObjectPath)
+			for j := 0; j < m; j++ {
+				calls = append(calls, o.Go(Interface+".Signal", 0, make(chan *dbus.Call, 1), uint32(num(3)), "TERM"))
+			}
+		}
+		counts := map[string]int{}
+		for _, c := range calls {
+			<-c.Done
+			name := "ok"
+			if de, ok := c.Err.(dbus.Error); ok {
+				name = de.Name
+			} else if c.Err != nil {
+				name = c.Err.Error()
+			}
+			counts[name]++
+		}
+		res.Body = []any{counts}
+		return out()
 	case "list":
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
 	case "get":
@@ -197,6 +228,9 @@ func requireBus(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("linux only")
 	}
+	if testing.Short() {
+		t.Skip("a private dbus-daemon as root: not in -short mode (the package build)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the D-Bus policy lets only root own org.roy.ProcWatch1 (run the tests as root, e.g. make test in the CI container)")
 	}
@@ -245,6 +279,7 @@ func startBus(t *testing.T) *testBus {
 		t.Fatal(err)
 	}
 	b.srv = New(b.svc, testLogger(t), "1.2.3-test")
+	t.Cleanup(b.srv.Close)
 	b.srv.polkitTimeout = 2 * time.Second
 	b.srv.polkitInteractiveTimeout = 3 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

@@ -478,6 +478,41 @@ func TestBus(t *testing.T) {
 		for i := 0; i < maxInFlightPerSender; i++ {
 			b.srv.release(":1.fake")
 		}
+		// Per uid, and the room kept for root.
+		for i := 0; i < maxInFlightPerUID; i++ {
+			if !b.srv.acquireUID(1000) {
+				t.Fatalf("uid 1000: acquire %d refused", i)
+			}
+		}
+		if b.srv.acquireUID(1000) {
+			t.Fatal("over the per-uid limit")
+		}
+		for u := uint32(1001); u < 1003; u++ {
+			for i := 0; i < maxInFlightPerUID; i++ {
+				if !b.srv.acquireUID(u) {
+					t.Fatalf("uid %d: acquire %d refused", u, i)
+				}
+			}
+		}
+		if b.srv.acquireUID(1003) { // 96 unprivileged calls: the rest is root's
+			t.Fatal("unprivileged callers took root's reserve")
+		}
+		for i := 0; i < reservedForRoot; i++ {
+			if !b.srv.acquireUID(0) {
+				t.Fatalf("root: acquire %d refused", i)
+			}
+		}
+		if b.srv.acquireUID(0) {
+			t.Fatal("root over the global limit")
+		}
+		for u := uint32(1000); u < 1003; u++ {
+			for i := 0; i < maxInFlightPerUID; i++ {
+				b.srv.releaseUID(u)
+			}
+		}
+		for i := 0; i < reservedForRoot; i++ {
+			b.srv.releaseUID(0)
+		}
 		stillServing(t)
 	})
 }

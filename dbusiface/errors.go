@@ -13,7 +13,7 @@ import (
 // the suffix is the core's error Kind (procs.Kind.String()).
 const ErrorPrefix = BusName + ".Error."
 
-// The error names, one per core error kind (DESIGN.md "Fixed names").
+// The error names, one per core error kind (docs/dbus-api.md, Errors).
 const (
 	ErrNoSuchProcess   = ErrorPrefix + "NoSuchProcess"
 	ErrAccessDenied    = ErrorPrefix + "AccessDenied"

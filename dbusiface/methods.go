@@ -49,6 +49,10 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 		m.s.log.Warn("refusing a call: cannot identify the caller", "sender", name, "err", err)
 		return &dbus.Error{Name: ErrAccessDenied, Body: []any{"access denied: cannot identify the caller"}}
 	}
+	if !m.s.acquireUID(uid) {
+		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress for this user; try again later"}}
+	}
+	defer m.s.releaseUID(uid)
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
 	c := procs.Caller{
 		UID:        uid,

@@ -55,7 +55,7 @@ func mockLog(t *testing.T, path string) string {
 	return string(b)
 }
 
-// TestPolkit covers SECURITY.md §6 A3, A4, A6, A10, A15, A16 against the
+// TestPolkit covers the cases A3, A4, A6, A10, A15, A16 of docs/security.md against the
 // polkitd mock of python3-dbusmock (real polkitd is exercised by the
 // packaging e2e in a booted container).
 func TestPolkit(t *testing.T) {

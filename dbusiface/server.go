@@ -21,7 +21,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
-// The fixed names (DESIGN.md).
+// The fixed names (docs/dbus-api.md).
 const (
 	BusName    = "org.roy.ProcWatch1"
 	ObjectPath = dbus.ObjectPath("/org/roy/ProcWatch1")
@@ -29,10 +29,16 @@ const (
 )
 
 // Limits on calls in flight: godbus runs every call in its own goroutine
-// with no bound, so the adapter bounds them itself.
+// with no bound, so the adapter bounds them itself. A connection is held
+// to maxInFlightPerSender before its uid is even looked up; then one uid,
+// over all its connections, to maxInFlightPerUID, and all non-root callers
+// together to maxInFlight-reservedForRoot, so that no unprivileged user
+// (opening as many connections as the bus lets it) can keep root out.
 const (
 	maxInFlight          = 128
 	maxInFlightPerSender = 16
+	maxInFlightPerUID    = 32
+	reservedForRoot      = 32
 )
 
 // Server is the D-Bus object over a procs.Service. One Server may be
@@ -58,15 +64,20 @@ type Server struct {
 	events chan procs.Event
 
 	units servicesHolder // ListServices, GetServiceJournal
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when emitLoop has returned
 
 	mu       sync.Mutex
-	inFlight map[string]int
-	total    int
+	inFlight map[string]int // per sender (unique name)
+	byUID    map[uint32]int // per caller uid
+	total    int            // every call past the uid check
+	nonRoot  int            // the part of total made by uids other than 0
 }
 
 // New returns a Server over svc. It subscribes to the core's events at
 // once, so actions taken through any transport (HTTP too) are emitted as
-// D-Bus signals whenever the Server is on a bus.
+// D-Bus signals whenever the Server is on a bus. Close stops it.
 func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 	if log == nil {
 		log = slog.Default()
@@ -83,7 +94,10 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		retryMin:                 time.Second,
 		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),
+		done:                     make(chan struct{}),
+		stopped:                  make(chan struct{}),
 		inFlight:                 map[string]int{},
+		byUID:                    map[uint32]int{},
 	}
 	svc.Subscribe(s.enqueue)
 	go s.emitLoop()
@@ -104,16 +118,31 @@ func (s *Server) enqueue(ev procs.Event) {
 		return
 	}
 	select {
+	case <-s.done:
 	case s.events <- ev:
 	default:
 		s.log.Warn("D-Bus signal queue full: dropping a signal", "pid", ev.PID)
 	}
 }
 
-// emitLoop sends the queued events as D-Bus signals, for the life of the
-// process.
+// Close stops the signal emitter started by New and waits for it; events
+// after Close are dropped. The core keeps the (then inert) subscription.
+// Stop the Server on its connection first (Serve does when it returns).
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.done) })
+	<-s.stopped
+}
+
+// emitLoop sends the queued events as D-Bus signals until Close.
 func (s *Server) emitLoop() {
-	for ev := range s.events {
+	defer close(s.stopped)
+	for {
+		var ev procs.Event
+		select {
+		case <-s.done:
+			return
+		case ev = <-s.events:
+		}
 		conn := s.conn.Load()
 		if conn == nil {
 			continue
@@ -221,14 +250,14 @@ func requestNameReplyString(r dbus.RequestNameReply) string {
 	return fmt.Sprintf("unexpected RequestName reply %d", r)
 }
 
-// acquire counts a call in flight for sender; false means over a limit.
+// acquire counts a call in flight for sender (a connection's unique
+// name); false means the connection is over its limit.
 func (s *Server) acquire(sender string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.total >= maxInFlight || s.inFlight[sender] >= maxInFlightPerSender {
+	if s.inFlight[sender] >= maxInFlightPerSender {
 		return false
 	}
-	s.total++
 	s.inFlight[sender]++
 	return true
 }
@@ -236,8 +265,40 @@ func (s *Server) acquire(sender string) bool {
 func (s *Server) release(sender string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.total--
 	if s.inFlight[sender]--; s.inFlight[sender] <= 0 {
 		delete(s.inFlight, sender)
+	}
+}
+
+// acquireUID counts a call in flight for uid once the bus has told who
+// the caller is; false means uid, or the unprivileged callers together,
+// are over their limit. Root is only held to the global limit, of which
+// reservedForRoot calls are always left to it.
+func (s *Server) acquireUID(uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total >= maxInFlight {
+		return false
+	}
+	if uid != 0 {
+		if s.byUID[uid] >= maxInFlightPerUID || s.nonRoot >= maxInFlight-reservedForRoot {
+			return false
+		}
+		s.nonRoot++
+	}
+	s.total++
+	s.byUID[uid]++
+	return true
+}
+
+func (s *Server) releaseUID(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total--
+	if uid != 0 {
+		s.nonRoot--
+	}
+	if s.byUID[uid]--; s.byUID[uid] <= 0 {
+		delete(s.byUID, uid)
 	}
 }

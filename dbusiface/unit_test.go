@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/godbus/dbus/v5"
@@ -180,5 +182,33 @@ func TestDictTypes(t *testing.T) {
 	var sb strings.Builder
 	if err := msg.EncodeTo(&sb, binary.LittleEndian); err != nil {
 		t.Fatalf("detail dict does not encode: %v", err)
+	}
+}
+
+// TestCloseStopsEmitter: the goroutine New starts ends with Close.
+func TestCloseStopsEmitter(t *testing.T) {
+	svc, err := procs.New(procs.Options{SnapshotTTL: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	before := runtime.NumGoroutine()
+	s := New(svc, nil, "v")
+	if n := runtime.NumGoroutine(); n <= before {
+		t.Fatalf("New started no goroutine (%d → %d): the test proves nothing", before, n)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return: the emitter goroutine did not stop")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
-	// The seed's format: ISO-8601 local time with microseconds, no zone.
+	// The original API's format (docs/http-api.md): ISO-8601 local time with microseconds, no zone.
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  "ok",
 		"time":    time.Now().Format("2006-01-02T15:04:05.000000"),
@@ -24,7 +24,7 @@ func (h *Handler) listProcesses(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format := strings.ToLower(q.Get("format"))
 	if format != "" && format != "json" && format != "csv" {
-		writeJSONError(w, http.StatusBadRequest, "invalid format "+strconv.Quote(format)+": use json or csv")
+		h.writeError(w, badInput("invalid format %q: use json or csv", format))
 		return
 	}
 	items, err := h.core.List(r.Context(), httpCaller(r), procs.ListOptions{
@@ -82,7 +82,7 @@ func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
 	var ct float64
 	if s := r.URL.Query().Get("create_time"); s != "" {
 		if ct, err = strconv.ParseFloat(s, 64); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "invalid create_time: must be a number")
+			h.writeError(w, badInput("invalid create_time: must be a number"))
 			return
 		}
 	}
@@ -128,12 +128,12 @@ func (h *Handler) signal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b signalBody
-	if err := decodeBody(r, &b, false); err != nil {
-		h.badRequest(w, err)
+	if err := h.decodeBody(r, &b, false); err != nil {
+		h.writeError(w, err)
 		return
 	}
 	if b.Signal == nil {
-		writeJSONError(w, http.StatusBadRequest, `missing "signal": e.g. {"signal":"TERM"}`)
+		h.writeError(w, badInput(`missing "signal": e.g. {"signal":"TERM"}`))
 		return
 	}
 	ctx, cancel := h.actionCtx(r)
@@ -153,12 +153,12 @@ func (h *Handler) renice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b reniceBody
-	if err := decodeBody(r, &b, false); err != nil {
-		h.badRequest(w, err)
+	if err := h.decodeBody(r, &b, false); err != nil {
+		h.writeError(w, err)
 		return
 	}
 	if b.Nice == nil {
-		writeJSONError(w, http.StatusBadRequest, `missing "nice": e.g. {"nice":10}`)
+		h.writeError(w, badInput(`missing "nice": e.g. {"nice":10}`))
 		return
 	}
 	ctx, cancel := h.actionCtx(r)
@@ -177,8 +177,8 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b restartBody
-	if err := decodeBody(r, &b, true); err != nil {
-		h.badRequest(w, err)
+	if err := h.decodeBody(r, &b, true); err != nil {
+		h.writeError(w, err)
 		return
 	}
 	ctx, cancel := h.actionCtx(r)
@@ -189,6 +189,19 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How})
+}
+
+// meta is what the UI needs to know of the core's rules: the sort keys
+// and orders of the list, the allowed signals, the nice range, and the
+// version. The UI takes them from here instead of repeating them.
+func (h *Handler) meta(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":   h.opts.Version,
+		"sort_keys": procs.SortKeys,
+		"orders":    procs.OrderNames,
+		"signals":   h.core.Signals(),
+		"nice":      map[string]int{"min": procs.NiceMin, "max": procs.NiceMax},
+	})
 }
 
 func (h *Handler) signals(w http.ResponseWriter, r *http.Request) {

@@ -84,6 +84,14 @@ func (t *tickets) issue() (string, error) {
 	return tok, nil
 }
 
+// clear voids every outstanding ticket (the token that minted them was
+// replaced).
+func (t *tickets) clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.m)
+}
+
 // redeem consumes a ticket: true once, if it was issued and has not expired.
 func (t *tickets) redeem(tok string) bool {
 	if tok == "" || len(tok) > 128 {
@@ -146,14 +154,26 @@ func (h *Handler) CloseStreams() {
 func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
 	tok, err := h.tickets.issue()
 	if err != nil {
-		h.writeError(w, &procs.Error{Kind: procs.KindFailed, Msg: "cannot make a ticket", Err: err})
+		h.log.Error("cannot make an event ticket", "err", err)
+		h.writeError(w, httpErr(http.StatusInternalServerError, codeInternal, "cannot make a ticket"))
 		return
+	}
+	select {
+	case <-tokenReplaced(r):
+		// The token was replaced while the ticket was made: the clear
+		// may have run before the ticket was stored.
+		h.tickets.redeem(tok)
+		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "the token was replaced: authenticate again"))
+		return
+	default:
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticket": tok, "expires_in": int(ticketTTL / time.Second)})
 }
 
 // eventsAuth accepts a valid X-Auth-Token header or a single-use ticket,
-// with the same failure limiter as auth.
+// with the same failure limiter as auth. As for the token, a valid ticket
+// is never limited: it is redeemed first (bounded work: one SHA-256 and a
+// map lookup), and only failures meet the limiter.
 func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 	withHeader := h.auth(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -161,19 +181,21 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			withHeader.ServeHTTP(w, r)
 			return
 		}
+		epoch := h.token.current() // tickets die with the token that minted them
+		if h.tickets.redeem(r.URL.Query().Get("ticket")) {
+			h.authenticated(r)
+			next(w, withEpoch(r, epoch))
+			return
+		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
-			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
+			h.writeError(w, errRateLimited)
 			return
 		}
-		if !h.tickets.redeem(r.URL.Query().Get("ticket")) {
-			if logIt, sup := h.authLim.fail(); logIt {
-				h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
-			}
-			writeJSONError(w, http.StatusUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
-			return
+		if logIt, sup := h.authLim.fail(); logIt {
+			h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
 		}
-		next(w, r)
+		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one"))
 	})
 }
 
@@ -185,11 +207,11 @@ func parseInterval(s string) (time.Duration, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f != f {
-		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+		return 0, badInput("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
 	}
 	d := time.Duration(f * float64(time.Second))
 	if d < minInterval || d > maxInterval {
-		return 0, fmt.Errorf("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
+		return 0, badInput("invalid interval %q: seconds between %g and %g", s, minInterval.Seconds(), maxInterval.Seconds())
 	}
 	return d, nil
 }
@@ -330,17 +352,17 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	core, ok := h.core.(Snapshotter)
 	if !ok {
-		writeJSONError(w, http.StatusNotImplemented, "live events are not available with this core")
+		h.writeError(w, httpErr(http.StatusNotImplemented, codeNotImplemented, "live events are not available with this core"))
 		return
 	}
 	interval, err := parseInterval(r.URL.Query().Get("interval"))
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
+		h.writeError(w, err)
 		return
 	}
 	if !h.streams.acquire() {
 		retryAfter(w, 5)
-		writeJSONError(w, http.StatusServiceUnavailable, "too many event streams open")
+		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
 		return
 	}
 	defer h.streams.release()
@@ -429,6 +451,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	defer unsub()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	replaced := tokenReplaced(r)
 	for {
 		select {
 		case <-r.Context().Done():
@@ -441,6 +464,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			continue
+		case <-replaced:
+			h.log.Info("event stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
+			return
 		case <-t.C:
 		}
 		// A client that fell behind (its reads blocked our writes past

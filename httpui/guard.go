@@ -16,12 +16,33 @@ import (
 // maxTokenHeader is the longest X-Auth-Token we compare.
 const maxTokenHeader = 256
 
-// tokenStore holds the SHA-256 of the token; Set swaps it (SIGHUP reload).
-type tokenStore struct{ sum atomic.Pointer[[32]byte] }
+// tokenStore holds the SHA-256 of the token; Set swaps it (SIGHUP reload)
+// and closes the previous token's epoch channel, which ends what was
+// opened with the old token (event streams).
+type tokenStore struct {
+	sum atomic.Pointer[[32]byte]
+
+	mu    sync.Mutex
+	epoch chan struct{} // closed when the token is replaced
+}
 
 func (t *tokenStore) Set(token string) {
 	s := sha256.Sum256([]byte(token))
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.sum.Store(&s)
+	if t.epoch != nil {
+		close(t.epoch)
+	}
+	t.epoch = make(chan struct{})
+}
+
+// current is closed when the token in use now is replaced. Take it before
+// checking a credential, so that a rotation in between is not missed.
+func (t *tokenStore) current() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.epoch
 }
 
 // valid compares in constant time: hashing first makes the comparison

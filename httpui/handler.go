@@ -1,19 +1,15 @@
-// Package httpui serves roy-procwatch's token-protected HTTP API (the seed's
-// routes and JSON shapes, unchanged) and its embedded browser UI. It only
+// Package httpui serves roy-procwatch's token-protected HTTP API (the original
+// routes and JSON shapes, unchanged: docs/http-api.md) and its embedded browser UI. It only
 // translates: every rule lives in the core (daemon/procs).
 package httpui
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +40,10 @@ type Options struct {
 	// ActionTimeout bounds one action (default 60s; a restart waits for
 	// systemd or for the process to stop).
 	ActionTimeout time.Duration
+	// OnAuthenticated, when set, is called for each request that presented
+	// a valid token or event ticket, before it is handled (the daemon
+	// keeps the token holder's connections when it must drop some).
+	OnAuthenticated func(*http.Request)
 	// Units is the services view; nil answers 503 no_systemd there.
 	Units Units
 }
@@ -87,8 +87,29 @@ func New(core Core, opts Options) *Handler {
 	return h
 }
 
-// SetToken replaces the token (SIGHUP reload).
-func (h *Handler) SetToken(token string) { h.token.Set(token) }
+// SetToken replaces the token (SIGHUP reload). What the old token opened
+// ends with it: event tickets minted with it are void and event streams
+// opened with it (or with such a ticket) are closed.
+func (h *Handler) SetToken(token string) {
+	h.token.Set(token)
+	h.tickets.clear()
+}
+
+// epochKey carries, in an authenticated request's context, the channel
+// closed when the token it authenticated with is replaced.
+type epochKey struct{}
+
+// withEpoch records the token epoch a request authenticated under.
+func withEpoch(r *http.Request, epoch <-chan struct{}) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), epochKey{}, epoch))
+}
+
+// tokenReplaced is closed when the token r authenticated with is replaced
+// (nil, never closed, for an unauthenticated request).
+func tokenReplaced(r *http.Request) <-chan struct{} {
+	ch, _ := r.Context().Value(epochKey{}).(<-chan struct{})
+	return ch
+}
 
 // caller is who acts through HTTP: a valid token is the HTTP side's
 // authority and acts as root would.
@@ -96,42 +117,89 @@ func httpCaller(r *http.Request) procs.Caller {
 	return procs.Caller{Privileged: true, Name: "http:" + r.RemoteAddr}
 }
 
+// route is one API endpoint. The table is the one list of routes: the
+// mux, the 405 answers and the contract test all come from it.
+type route struct {
+	method, pattern string
+	access          access
+	fn              http.HandlerFunc
+}
+
+// access says which credentials a route takes.
+type access int
+
+const (
+	public      access = iota // no credentials
+	tokenOnly                 // X-Auth-Token
+	tokenTicket               // X-Auth-Token or an event ticket
+)
+
+func (h *Handler) routeTable() []route {
+	return []route{
+		{"GET", "/api/health", public, h.health},
+		{"GET", "/api/meta", tokenOnly, h.meta},
+		{"GET", "/api/processes", tokenOnly, h.listProcesses},
+		{"GET", "/api/process/{pid}", tokenOnly, h.getProcess},
+		{"POST", "/api/process/{pid}/signal", tokenOnly, h.signal},
+		{"POST", "/api/process/{pid}/renice", tokenOnly, h.renice},
+		{"POST", "/api/process/{pid}/restart", tokenOnly, h.restart},
+		{"GET", "/api/signals", tokenOnly, h.signals},
+		{"POST", "/api/events/ticket", tokenOnly, h.eventTicket},
+		{"GET", "/api/events", tokenTicket, h.events},
+		// The services view (services.go).
+		{"GET", "/api/services", tokenOnly, h.listServices},
+		{"GET", "/api/service/{unit}", tokenOnly, h.getService},
+		// GET …/journal and POST …/<action> share one path pattern: Go's
+		// mux cannot hold both a literal "journal" and an {action} wildcard
+		// at the same place for different methods.
+		{"GET", "/api/service/{unit}/{action}", tokenOnly, h.serviceJournal},
+		{"POST", "/api/service/{unit}/{action}", tokenOnly, h.serviceAction},
+		{"GET", "/api/process/{pid}/journal", tokenOnly, h.processJournal},
+	}
+}
+
 func (h *Handler) routes() {
 	m := h.mux
-	m.HandleFunc("GET /api/health", h.health)
-	m.Handle("GET /api/processes", h.auth(h.listProcesses))
-	m.Handle("GET /api/process/{pid}", h.auth(h.getProcess))
-	m.Handle("POST /api/process/{pid}/signal", h.auth(h.signal))
-	m.Handle("POST /api/process/{pid}/renice", h.auth(h.renice))
-	m.Handle("POST /api/process/{pid}/restart", h.auth(h.restart))
-	m.Handle("GET /api/signals", h.auth(h.signals))
-	m.Handle("POST /api/events/ticket", h.auth(h.eventTicket))
-	m.Handle("GET /api/events", h.eventsAuth(h.events))
-	h.serviceRoutes()
-	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
-	for _, p := range []string{"/api/health", "/api/processes", "/api/process/{pid}", "/api/signals", "/api/events"} {
-		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
+	var paths []string             // in table order
+	allow := map[string][]string{} // path pattern → its methods
+	for _, rt := range h.routeTable() {
+		var hh http.Handler = rt.fn
+		switch rt.access {
+		case tokenOnly:
+			hh = h.auth(rt.fn)
+		case tokenTicket:
+			hh = h.eventsAuth(rt.fn)
+		}
+		m.Handle(rt.method+" "+rt.pattern, hh)
+		if allow[rt.pattern] == nil {
+			paths = append(paths, rt.pattern)
+		}
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
+		if rt.method == "GET" {
+			allow[rt.pattern] = append(allow[rt.pattern], "HEAD")
+		}
 	}
-	for _, p := range []string{"/api/process/{pid}/signal", "/api/process/{pid}/renice", "/api/process/{pid}/restart", "/api/events/ticket"} {
-		m.HandleFunc(p, methodNotAllowed("POST"))
+	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
+	for _, p := range paths {
+		m.HandleFunc(p, h.methodNotAllowed(strings.Join(allow[p], ", ")))
 	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "no such API endpoint: "+r.URL.Path)
+		h.writeError(w, httpErr(http.StatusNotFound, codeNotFound, "no such API endpoint: %s", r.URL.Path))
 	})
-	static := staticHandler()
+	static := h.staticHandler()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			methodNotAllowed("GET, HEAD")(w, r)
+			h.methodNotAllowed("GET, HEAD")(w, r)
 			return
 		}
 		static.ServeHTTP(w, r)
 	})
 }
 
-func methodNotAllowed(allow string) http.HandlerFunc {
+func (h *Handler) methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeJSONError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed here (allowed: %s)", r.Method, allow))
+		h.writeError(w, httpErr(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s not allowed here (allowed: %s)", r.Method, allow))
 	}
 }
 
@@ -144,22 +212,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	if r.Host == "" {
-		writeJSONError(w, http.StatusBadRequest, "missing Host header")
+		h.writeError(w, httpErr(http.StatusBadRequest, codeInvalidArgument, "missing Host header"))
 		return
 	}
 	if !h.hosts.ok(r.Host) {
-		writeJSONError(w, http.StatusMisdirectedRequest, "host not allowed: add it to ROY_PROCWATCH_ALLOWED_HOSTS if you proxy this daemon")
+		h.writeError(w, httpErr(http.StatusMisdirectedRequest, codeHostNotAllowed, "host not allowed: add it to ROY_PROCWATCH_ALLOWED_HOSTS if you proxy this daemon"))
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if o := r.Header.Get("Origin"); o != "" && !h.hosts.originOK(o) {
-			writeJSONError(w, http.StatusForbidden, "cross-origin request refused")
+			h.writeError(w, httpErr(http.StatusForbidden, codeCrossOrigin, "cross-origin request refused"))
 			return
 		}
 		switch r.Header.Get("Sec-Fetch-Site") {
 		case "", "same-origin", "none":
 		default:
-			writeJSONError(w, http.StatusForbidden, "cross-site request refused")
+			h.writeError(w, httpErr(http.StatusForbidden, codeCrossOrigin, "cross-site request refused"))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBody)
@@ -167,8 +235,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// recoverPanic turns a handler panic into a 500 JSON answer (SECURITY.md
-// §6 D18) instead of net/http's dropped connection, and logs the panic with
+// recoverPanic turns a handler panic into a 500 JSON answer (case D18
+// of docs/security.md) instead of net/http's dropped connection, and logs the panic with
 // its stack; the caller sees no internals.
 func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	v := recover()
@@ -180,7 +248,7 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr,
 		"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	writeJSONError(w, http.StatusInternalServerError, "internal error")
+	h.writeError(w, httpErr(http.StatusInternalServerError, codeInternal, "internal error"))
 }
 
 // auth checks X-Auth-Token (never a query or body token). Failed attempts
@@ -192,23 +260,31 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Auth-Token")
 		if len(got) > maxTokenHeader {
-			writeJSONError(w, http.StatusBadRequest, "X-Auth-Token header too long")
+			h.writeError(w, httpErr(http.StatusBadRequest, codeInvalidArgument, "X-Auth-Token header too long"))
 			return
 		}
+		epoch := h.token.current()
 		if h.token.valid(got) {
-			next(w, r)
+			h.authenticated(r)
+			next(w, withEpoch(r, epoch))
 			return
 		}
 		if h.authLim.blocked() {
 			retryAfter(w, 1)
-			writeJSONError(w, http.StatusTooManyRequests, "too many failed authentications; retry later")
+			h.writeError(w, errRateLimited)
 			return
 		}
 		if logIt, sup := h.authLim.fail(); logIt {
 			h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
 		}
-		writeJSONError(w, http.StatusUnauthorized, "missing or invalid X-Auth-Token")
+		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "missing or invalid X-Auth-Token"))
 	})
+}
+
+func (h *Handler) authenticated(r *http.Request) {
+	if h.opts.OnAuthenticated != nil {
+		h.opts.OnAuthenticated(r)
+	}
 }
 
 // --- responses ---
@@ -218,130 +294,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	_ = enc.Encode(v)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"error": msg})
-}
-
-// writeError is the one place core errors become HTTP statuses.
-func (h *Handler) writeError(w http.ResponseWriter, err error) {
-	var status int
-	switch procs.KindOf(err) {
-	case procs.KindNoSuchProcess:
-		status = http.StatusNotFound
-	case procs.KindAccessDenied:
-		status = http.StatusForbidden
-	case procs.KindInvalidArgument:
-		status = http.StatusBadRequest
-	case procs.KindProcessChanged, procs.KindNotRestartable:
-		status = http.StatusConflict
-	default:
-		if errors.Is(err, context.DeadlineExceeded) {
-			writeJSONError(w, http.StatusGatewayTimeout, "the action timed out")
-			return
-		}
-		status = http.StatusInternalServerError
-		h.log.Error("request failed", "err", err)
-	}
-	body := map[string]any{"error": err.Error(), "code": procs.KindOf(err).String()}
-	var ce *procs.Error
-	if errors.As(err, &ce) && ce.Unit != "" {
-		body["unit"] = ce.Unit
-	}
-	writeJSON(w, status, body)
-}
-
-// --- request decoding ---
-
-// pathPID decodes the {pid} path segment: decimal digits only. Whether
-// the number is a valid PID (1..pid_max) is the core's rule.
-func pathPID(r *http.Request) (int, error) {
-	s := r.PathValue("pid")
-	n, err := strconv.Atoi(s)
-	if err != nil || strings.HasPrefix(s, "+") {
-		if len(s) > 20 {
-			s = s[:20] + "…"
-		}
-		return 0, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid pid %q: not a number", s)}
-	}
-	return n, nil
-}
-
-// decodeBody reads exactly one JSON object into v, refusing unknown
-// fields, trailing data and oversized bodies. An empty body is allowed
-// when emptyOK.
-func decodeBody(r *http.Request, v any, emptyOK bool) error {
-	bad := func(msg string) error { return &procs.Error{Kind: procs.KindInvalidArgument, Msg: msg} }
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return errUnsupportedType
-		}
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errTooLarge
-		}
-		return bad("cannot read the request body")
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		if emptyOK {
-			return nil
-		}
-		return bad("missing JSON body")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			return bad(fmt.Sprintf("invalid JSON: field %q must be %s", te.Field, jsonTypeName(te.Type.Kind().String())))
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return bad("invalid JSON: " + strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return bad("malformed JSON body")
-	}
-	if dec.More() {
-		return bad("invalid JSON: more than one value in the body")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return bad("invalid JSON: trailing data after the object")
-	}
-	return nil
-}
-
-func jsonTypeName(k string) string {
-	switch k {
-	case "int", "int64", "int32":
-		return "an integer"
-	case "float64":
-		return "a number"
-	case "string":
-		return "a string"
-	}
-	return "of type " + k
-}
-
-var (
-	errTooLarge          = errors.New("request body too large")
-	errUnsupportedType   = errors.New("unsupported content type")
-	errStatusTooLarge    = http.StatusRequestEntityTooLarge
-	errStatusUnsupported = http.StatusUnsupportedMediaType
-)
-
-// badRequest writes decode errors (413, 415 or the core's 400).
-func (h *Handler) badRequest(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, errTooLarge):
-		w.Header().Set("Connection", "close")
-		writeJSONError(w, errStatusTooLarge, fmt.Sprintf("request body too large (max %d bytes)", h.opts.MaxBody))
-	case errors.Is(err, errUnsupportedType):
-		writeJSONError(w, errStatusUnsupported, "Content-Type must be application/json")
-	default:
-		h.writeError(w, err)
-	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
-	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // The handler is driven through ServeHTTP with this Host: nothing binds
@@ -49,8 +48,8 @@ func realCore(t *testing.T) *procs.Service {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// countingCore wraps the real core and counts calls, to prove a guard
-// stopped a request before any handler ran.
+// countingCore wraps a core and counts calls, to prove a guard stopped a
+// request before any handler ran.
 type countingCore struct {
 	Core
 	calls atomic.Int64
@@ -77,9 +76,23 @@ func (c *countingCore) Restart(ctx context.Context, cl procs.Caller, tg procs.Ta
 	return c.Core.Restart(ctx, cl, tg)
 }
 
+// newHandler is the handler over a fake core (the HTTP layer alone),
+// counting the calls that reach it.
 func newHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
 	t.Helper()
-	cc := &countingCore{Core: realCore(t)}
+	return handlerOver(t, &actionCore{}, opts)
+}
+
+// newRealHandler is the handler over the real core, for the tests of how
+// real /proc data is encoded.
+func newRealHandler(t *testing.T, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	return handlerOver(t, realCore(t), opts)
+}
+
+func handlerOver(t *testing.T, core Core, opts Options) (*Handler, *countingCore) {
+	t.Helper()
+	cc := &countingCore{Core: core}
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
@@ -193,21 +206,4 @@ func wantStatus(t *testing.T, w *httptest.ResponseRecorder, code int) {
 	if w.Code != code {
 		t.Fatalf("status %d, want %d; body %s", w.Code, code, w.Body.String())
 	}
-}
-
-// --- real child processes ---
-
-// deadPID returns the PID and create_time of a process that has just
-// exited and been reaped. Requests that could harm a process name it with
-// the create_time: were the PID reused meanwhile, they get 409, not a victim.
-func deadPID(t *testing.T) (int, float64) {
-	t.Helper()
-	c := testproc.Sleeper(t)
-	d, err := realCore(t).Get(context.Background(), procs.Caller{Privileged: true}, procs.Target{PID: c.PID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.Cmd.Process.Kill()
-	c.Wait()
-	return c.PID, d.CreateTime
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -33,61 +32,23 @@ type Units interface {
 
 var _ Units = (*units.Service)(nil)
 
-func (h *Handler) serviceRoutes() {
-	m := h.mux
-	m.Handle("GET /api/services", h.auth(h.listServices))
-	m.Handle("GET /api/service/{unit}", h.auth(h.getService))
-	m.Handle("GET /api/service/{unit}/journal", h.auth(h.serviceJournal))
-	m.Handle("POST /api/service/{unit}/{action}", h.auth(h.serviceAction))
-	m.Handle("GET /api/process/{pid}/journal", h.auth(h.processJournal))
-	for _, p := range []string{"/api/services", "/api/service/{unit}", "/api/process/{pid}/journal"} {
-		m.HandleFunc(p, methodNotAllowed("GET, HEAD"))
-	}
-}
-
-// writeUnitError is the one place services errors become HTTP statuses.
-func (h *Handler) writeUnitError(w http.ResponseWriter, err error) {
-	var status int
-	kind := units.KindOf(err)
-	switch kind {
-	case units.KindNoSystemd:
-		status = http.StatusServiceUnavailable
-	case units.KindInvalidArgument:
-		status = http.StatusBadRequest
-	case units.KindNoSuchUnit:
-		status = http.StatusNotFound
-	case units.KindRefused:
-		status = http.StatusConflict
-	case units.KindAccessDenied:
-		status = http.StatusForbidden
-	default:
-		if errors.Is(err, context.DeadlineExceeded) {
-			writeJSON(w, http.StatusGatewayTimeout, map[string]any{"error": "the action timed out", "code": "timeout"})
-			return
-		}
-		status = http.StatusInternalServerError
-		h.log.Error("services request failed", "err", err)
-	}
-	writeJSON(w, status, map[string]any{"error": err.Error(), "code": kind.Code()})
-}
-
 func (h *Handler) unitsOrError(w http.ResponseWriter) Units {
 	if h.opts.Units == nil || !h.opts.Units.Available() {
-		h.writeUnitError(w, units.ErrNoSystemd)
+		h.writeError(w, units.ErrNoSystemd)
 		return nil
 	}
 	return h.opts.Units
 }
 
 func (h *Handler) listServices(w http.ResponseWriter, r *http.Request) {
-	u := h.unitsOrError(w)
-	if u == nil {
-		return
-	}
 	q := r.URL.Query()
 	format := strings.ToLower(q.Get("format"))
 	if format != "" && format != "json" && format != "csv" {
-		h.writeUnitError(w, &units.Error{Kind: units.KindInvalidArgument, Msg: "invalid format " + strconv.Quote(format) + ": use json or csv"})
+		h.writeError(w, httpErr(http.StatusBadRequest, codeInvalidArgument, "invalid format %q: use json or csv", format))
+		return
+	}
+	u := h.unitsOrError(w)
+	if u == nil {
 		return
 	}
 	var types []string
@@ -98,7 +59,7 @@ func (h *Handler) listServices(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := u.List(r.Context(), units.ListOptions{Types: types, State: q.Get("state"), Query: q.Get("q"), Pattern: q.Get("pattern")})
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
 		return
 	}
 	if format == "csv" {
@@ -147,27 +108,27 @@ func (h *Handler) getService(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := u.Get(r.Context(), r.PathValue("unit"))
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
 }
 
 func (h *Handler) serviceAction(w http.ResponseWriter, r *http.Request) {
-	u := h.unitsOrError(w)
-	if u == nil {
+	var empty struct{}
+	if err := h.decodeBody(r, &empty, true); err != nil {
+		h.writeError(w, err)
 		return
 	}
-	var empty struct{}
-	if err := decodeBody(r, &empty, true); err != nil {
-		h.badRequest(w, err)
+	u := h.unitsOrError(w)
+	if u == nil {
 		return
 	}
 	ctx, cancel := h.actionCtx(r)
 	defer cancel()
 	res, err := u.Act(ctx, httpCaller(r), r.PathValue("unit"), r.PathValue("action"))
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -179,21 +140,27 @@ func journalQuery(r *http.Request) (units.JournalQuery, error) {
 	if s := r.URL.Query().Get("lines"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > units.MaxEntries {
-			return q, &units.Error{Kind: units.KindInvalidArgument, Msg: fmt.Sprintf("invalid lines %q: a number between 1 and %d", s, units.MaxEntries)}
+			return q, httpErr(http.StatusBadRequest, codeInvalidArgument, "invalid lines %q: a number between 1 and %d", s, units.MaxEntries)
 		}
 		q.Lines = n
 	}
 	return q, nil
 }
 
+// serviceJournal answers GET /api/service/<unit>/journal (the only GET
+// below a unit).
 func (h *Handler) serviceJournal(w http.ResponseWriter, r *http.Request) {
-	u := h.unitsOrError(w)
-	if u == nil {
+	if r.PathValue("action") != "journal" {
+		h.methodNotAllowed("POST")(w, r)
 		return
 	}
 	q, err := journalQuery(r)
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
+		return
+	}
+	u := h.unitsOrError(w)
+	if u == nil {
 		return
 	}
 	q.Unit = r.PathValue("unit")
@@ -206,13 +173,13 @@ func (h *Handler) processJournal(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	u := h.unitsOrError(w)
-	if u == nil {
-		return
-	}
 	q, err := journalQuery(r)
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
+		return
+	}
+	u := h.unitsOrError(w)
+	if u == nil {
 		return
 	}
 	if pid <= 0 {
@@ -226,7 +193,7 @@ func (h *Handler) processJournal(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) writeJournal(w http.ResponseWriter, r *http.Request, u Units, q units.JournalQuery) {
 	entries, err := u.Journal(r.Context(), q)
 	if err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
 		return
 	}
 	cursor := q.Cursor
@@ -284,12 +251,12 @@ func (h *Handler) journalEvents(w http.ResponseWriter, r *http.Request) {
 		q.Cursor = c
 	}
 	if _, err := units.ValidateName(q.Unit); err != nil {
-		h.writeUnitError(w, err)
+		h.writeError(w, err)
 		return
 	}
 	if !h.streams.acquire() {
 		retryAfter(w, 5)
-		writeJSONError(w, http.StatusServiceUnavailable, "too many event streams open")
+		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
 		return
 	}
 	defer h.streams.release()

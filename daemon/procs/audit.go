@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"os"
 )
 
 // audit writes the one line of an action (from run only), allowed or not.
@@ -39,15 +38,4 @@ func (s *Service) record(level slog.Level, msg string, args ...any) {
 	if s.auditLog != nil {
 		s.auditLog.Log(context.Background(), level, msg, args...)
 	}
-}
-
-// syncWriter makes every audit line durable before the action returns.
-type syncWriter struct{ f *os.File }
-
-func (w syncWriter) Write(b []byte) (int, error) {
-	n, err := w.f.Write(b)
-	if err == nil {
-		err = w.f.Sync()
-	}
-	return n, err
 }

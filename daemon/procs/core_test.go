@@ -907,7 +907,7 @@ func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 }
 
 // TestAuthorityDaemonsProtected: a polkit grant is not enough to act on
-// the system bus or polkit (SECURITY.md A8); root may, and so may the
+// the system bus or polkit (docs/security.md, case A8); root may, and so may the
 // owner of its own (session) bus.
 func TestAuthorityDaemonsProtected(t *testing.T) {
 	requireRoot(t)
@@ -966,7 +966,7 @@ func TestAuthorityDaemonsProtected(t *testing.T) {
 }
 
 // TestAuditFile: every action, allowed or refused, is one durable JSON line
-// (SECURITY.md F1), in a file only root can read.
+// (docs/security.md, case F1), in a file only root can read.
 func TestAuditFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
 	s := newCore(t, Options{AuditFile: path})

@@ -1,6 +1,6 @@
 package procs
 
-// C3 (SECURITY.md §6 C): no non-test code may signal a process by bare PID.
+// Case C3 of docs/security.md: no non-test code may signal a process by bare PID.
 // os.FindProcess silently falls back to a PID when pidfd_open fails, and
 // kill(2)/tgkill(2) by PID can hit a recycled PID. Targets are signalled only
 // through pidfd_send_signal. The one exec.Cmd the core starts (restart.go
@@ -217,7 +217,7 @@ func TestNoSignalByPID(t *testing.T) {
 	}
 	root := repoRoot(t)
 	if bad := findViolations(t, root); len(bad) > 0 {
-		t.Errorf("signalling by bare PID is forbidden outside tests (use a pidfd, SECURITY.md §3 and §6 C3):\n  %s",
+		t.Errorf("signalling by bare PID is forbidden outside tests (use a pidfd: docs/security.md, case C3):\n  %s",
 			strings.Join(bad, "\n  "))
 	}
 	// startDetached may start and reap its own child, but never signal it:

@@ -17,7 +17,7 @@ func (s *Service) Renice(ctx context.Context, c Caller, ref Target, nice int) er
 	return s.run(ctx, c, op{
 		name: "renice", polkit: ActionRenice, ref: ref, arg: strconv.Itoa(nice), protect: protectKernel,
 		validate: func() error {
-			if nice < -20 || nice > 19 {
+			if nice < NiceMin || nice > NiceMax {
 				return errf(KindInvalidArgument, "invalid nice %d: must be between -20 and 19", nice)
 			}
 			return nil

@@ -35,6 +35,9 @@ type Options struct {
 	// AuditFile, when set, gets one JSON line per action, allowed or not,
 	// written with fsync so it survives a crash ("" = the log only).
 	AuditFile string
+	// AuditMaxSize rotates the audit file to AuditFile.1 before it grows
+	// past this many bytes (0 = DefaultAuditMaxSize, < 0 = never).
+	AuditMaxSize int64
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -45,7 +48,7 @@ type Service struct {
 	units          UnitManager
 	log            *slog.Logger
 	auditLog       *slog.Logger // nil without an audit file
-	auditFile      *os.File
+	auditFile      *auditFile
 	selfPID        int
 	maxPID         int
 
@@ -84,14 +87,17 @@ func New(opts Options) (*Service, error) {
 			maxPID = v
 		}
 	}
-	var auditFile *os.File
+	var auditFile *auditFile
 	var auditLog *slog.Logger
 	if opts.AuditFile != "" {
-		f, err := os.OpenFile(opts.AuditFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if opts.AuditMaxSize == 0 {
+			opts.AuditMaxSize = DefaultAuditMaxSize
+		}
+		f, err := openAuditFile(opts.AuditFile, opts.AuditMaxSize)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open the audit file: %w", err)
 		}
-		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(syncWriter{f}, nil))
+		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(f, nil))
 	}
 	return &Service{
 		auditLog:       auditLog,

@@ -862,7 +862,7 @@ function onKey(e) {
 
 function init() {
   state.prefs = L.loadPrefs(localStorage.getItem("roy_prefs"));
-  // Add the other sortable columns to the seed's sort menu.
+  // Add the other sortable columns to the original sort menu (docs/http-api.md).
   const sortSel = $("sort");
   for (const c of L.COLUMNS) {
     if (![...sortSel.options].some((o) => o.value === c.id)) {

@@ -662,8 +662,19 @@ func (inv *Inventory) attachPorts(procs []Process, index map[int]int, fds []fdSl
 		read(inv.procRoot+"/self", false)
 		return unowned
 	}
+	// The daemon's own namespace is always read: a socket that appears there
+	// while no process in it is known to hold one must still be seen (and
+	// make the next build rescan), e.g. in a fresh namespace such as a
+	// package build's (unshare -n).
+	readSelf := selfNS != ""
 	for _, ns := range order {
+		if ns == selfNS {
+			readSelf = false
+		}
 		read(inv.procRoot+"/"+strconv.Itoa(netnsPID[ns]), ns == selfNS && selfNS != "")
+	}
+	if readSelf {
+		read(inv.procRoot+"/self", true)
 	}
 	return unowned
 }

@@ -141,7 +141,7 @@ func splitFields(b []byte, f [][]byte) int {
 	return n
 }
 
-// statusName maps the state letter to psutil's status names (the seed's).
+// statusName maps the state letter to psutil's status names (the original API's, docs/http-api.md).
 func statusName(c byte) string {
 	switch c {
 	case 'R':
@@ -248,7 +248,7 @@ func CreateTime(boot float64, startTicks uint64) float64 {
 }
 
 // isoLocal formats like Python's datetime.fromtimestamp(t).isoformat() for
-// whole seconds: local time, no zone (the seed's create_time_iso).
+// whole seconds: local time, no zone (the original API's create_time_iso).
 func isoLocal(t float64) string {
 	sec := int64(t)
 	return time.Unix(sec, int64((t-float64(sec))*1e9)).Format("2006-01-02T15:04:05")

@@ -33,7 +33,8 @@ func tcpStateName(n uint64) string {
 	return "UNKNOWN"
 }
 
-// Family names as the seed prints them (Python's str(AddressFamily)).
+// Family names as the original API prints them (Python's str(AddressFamily);
+// docs/http-api.md).
 const (
 	familyInet  = "AddressFamily.AF_INET"
 	familyInet6 = "AddressFamily.AF_INET6"

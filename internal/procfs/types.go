@@ -1,7 +1,7 @@
 package procfs
 
 // Port is one TCP or UDP socket of a process. The JSON names and values
-// follow the seed: Status "LISTEN", Family "AddressFamily.AF_INET", Remote
+// follow the original API (docs/http-api.md): Status "LISTEN", Family "AddressFamily.AF_INET", Remote
 // null when the socket is not connected.
 type Port struct {
 	Local  string  `json:"local"`
@@ -15,8 +15,8 @@ type Port struct {
 	Inode uint64 `json:"-"`
 }
 
-// Process is one entry of the inventory, with every field of the seed's
-// JSON item. Fields the daemon cannot read are empty, never an error.
+// Process is one entry of the inventory, with every field of the original
+// API's JSON item (docs/http-api.md). Fields the daemon cannot read are empty, never an error.
 type Process struct {
 	PID            int      `json:"pid"`
 	PPID           int      `json:"ppid"`

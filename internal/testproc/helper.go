@@ -36,6 +36,12 @@ func Helper(t testing.TB, mode string, env ...string) *Child {
 	return StartLine(t, cmd)
 }
 
+// held keeps the connections a helper accepted open until it exits.
+var (
+	heldMu sync.Mutex
+	held   []net.Conn
+)
+
 // RunHelper is the child side. It prints one line (what the parent needs)
 // and then blocks until killed; on an error it prints "error ..." and
 // exits 3. The modes:
@@ -58,13 +64,14 @@ func RunHelper(mode string) {
 		os.Exit(3)
 	}
 	acceptAll := func(l net.Listener) {
-		var conns []net.Conn
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			conns = append(conns, c) // hold them open
+			heldMu.Lock()
+			held = append(held, c) // hold them open (an unreferenced conn is closed by its finalizer)
+			heldMu.Unlock()
 		}
 	}
 	switch mode {

@@ -5,7 +5,7 @@
 //
 // It is for tests only: no production code may import it. It is a non-test
 // package all the same, so it obeys the project's rule for non-test code
-// (SECURITY.md §3, checked by TestNoSignalByPID): it signals processes only
+// (docs/security.md, case C3, checked by TestNoSignalByPID): it signals processes only
 // through pidfds, never by bare PID.
 package testproc
 
@@ -156,6 +156,7 @@ func GoTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
+	//lint:ignore SA1019 the tests run on the machine that built them, where the build's GOROOT is right
 	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }
 

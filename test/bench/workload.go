@@ -133,7 +133,7 @@ func readLineTimeout(r io.Reader, d time.Duration) (string, error) {
 
 // signalChild signals a child we started and have not reaped (so its PID
 // cannot have been reused) through a pidfd: the project signals nothing by
-// bare PID (SECURITY.md §3), and the bench follows the rule.
+// bare PID (docs/security.md, case C3), and the bench follows the rule.
 func signalChild(c *exec.Cmd, sig unix.Signal) error {
 	if c.Process == nil || c.ProcessState != nil {
 		return nil

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// checkPolkitReal: the real polkitd decides for D-Bus callers (SECURITY.md
-// section 6 A4, A6, A9). Three users: pwcarol owns the target, pwalice is
+// checkPolkitReal: the real polkitd decides for D-Bus callers (docs/security.md,
+// cases A4, A6, A9). Three users: pwcarol owns the target, pwalice is
 // granted org.roy.procwatch.signal by a rules.d file, pwbob is not. alice
 // may signal carol's process, bob may not; alice's grant is for signal
 // only; with polkit gone every non-root call is denied within a bounded

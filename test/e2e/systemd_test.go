@@ -69,8 +69,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestPackage runs the numbered checks of issue 4 and the E checks of
-// SECURITY.md section 6 in order, one subtest each, against the installed
+// TestPackage runs the numbered checks of issue 4 and the security cases
+// (E…, F…) of docs/security.md in order, one subtest each, against the installed
 // package in the booted container.
 func TestPackage(t *testing.T) {
 	steps := []struct {
@@ -86,6 +86,7 @@ func TestPackage(t *testing.T) {
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
+		{"3_readme_and_docs_busctl_examples_as_written", checkBusctlExamples},
 		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
@@ -100,6 +101,7 @@ func TestPackage(t *testing.T) {
 		{"S8_services_readme_examples_as_written", checkServicesReadme},
 		{"S10_services_browser_failed_restart_journal", checkServicesBrowser},
 		{"S9_services_cleanup", cleanupServiceUnits},
+		{"8.4_connection_flood_without_token_cannot_lock_out", checkConnectionFlood},
 		{"6_idle_exit_socket_stays_then_burst_of_200", checkIdleExitBurst},
 		{"7_kill9_under_load_restarted_clients_retry_once", checkKill9},
 		{"E1_systemd_analyze_security_at_most_2.0", checkSecurityScore},
@@ -325,7 +327,7 @@ func checkSocketActivation(t *testing.T) {
 	if s := isActive(svc); s == "active" {
 		t.Fatalf("%s already active before the first request", svc)
 	}
-	// The seed's list example, as written in README, run inside the container.
+	// The original list example (the README's first curl example), run inside the container.
 	out := ct.must(t, `TOKEN=$(cat /etc/roy-procwatch/token)
 curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/processes?sort=cpu&order=desc"`)
 	var l list
@@ -346,7 +348,7 @@ curl -sS --fail-with-body -H "X-Auth-Token: $TOKEN" "http://127.0.0.1:8088/api/p
 		t.Errorf("health without token: %d %v %s", code, err, b)
 	}
 
-	// The other seed examples (TERM, KILL, renice, restart) on throwaway
+	// The other original examples (TERM, KILL, renice, restart) on throwaway
 	// processes, with the README's curl lines; one subtest each.
 	victim := func(t *testing.T, name string) int {
 		ct.must(t, fmt.Sprintf("systemctl stop %[1]s.service 2>/dev/null; systemd-run --quiet --collect --unit=%[1]s sleep 10000", name))
@@ -786,6 +788,33 @@ func checkAuditFile(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Errorf("line %d is not JSON: %v: %s", i+1, err, line)
 		}
+	}
+	t.Run("rotation_under_the_sandbox", func(t *testing.T) { checkAuditRotation(t, path) })
+}
+
+// checkAuditRotation: with a 2 KiB cap the sandboxed daemon rotates its own
+// audit file (a rename inside its StateDirectory) and keeps one old file.
+func checkAuditRotation(t *testing.T, path string) {
+	const dropin = "/run/systemd/system/roy-procwatch.service.d/e2e-audit.conf"
+	ct.must(t, "mkdir -p $(dirname "+dropin+") && printf '[Service]\\nEnvironment=ROY_PROCWATCH_AUDIT_MAX_SIZE=2K\\n' > "+dropin+
+		" && systemctl daemon-reload && systemctl restart "+svc)
+	defer ct.run(60*time.Second, "rm -f "+dropin+" && systemctl daemon-reload && systemctl restart "+svc)
+	tok := token(t)
+	for i := 0; i < 30; i++ { // refused (PID 1 is protected), audited all the same
+		if code, b, err := api("POST", "/api/process/1/signal", tok, `{"signal":"CONT"}`); err != nil || code != 403 {
+			t.Fatalf("signal PID 1: %d %v %s", code, err, b)
+		}
+	}
+	for _, p := range []string{path, path + ".1"} {
+		st := ct.must(t, "stat -c '%a %U %s' "+p)
+		var mode, owner string
+		var size int
+		if _, err := fmt.Sscan(st, &mode, &owner, &size); err != nil || mode != "600" || owner != "root" || size > 2048 || size == 0 {
+			t.Errorf("%s: %q, want 600 root and 1..2048 bytes", p, st)
+		}
+	}
+	if n := ct.must(t, "ls /var/lib/roy-procwatch | grep -c '^audit'"); n != "2" {
+		t.Errorf("%s audit files, want 2 (one old file kept)", n)
 	}
 }
 
