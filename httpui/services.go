@@ -262,9 +262,13 @@ func (h *Handler) journalEvents(w http.ResponseWriter, r *http.Request) {
 	defer h.streams.release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	replaced := tokenReplaced(r) // a new token ends the streams of the old one
 	go func() {
 		select {
 		case <-h.streams.done:
+			cancel()
+		case <-replaced:
+			h.log.Info("journal stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
 			cancel()
 		case <-ctx.Done():
 		}
