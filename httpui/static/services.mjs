@@ -593,5 +593,7 @@ function onKey(e) {
   }
 }
 
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
-else build();
+if (typeof document !== "undefined") { // not under node --test
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
+  else build();
+}
