@@ -99,9 +99,7 @@ func New(opts Options) *Service {
 		opts.Available = systemd.Available
 	}
 	if opts.Dial == nil {
-		opts.Dial = func(ctx context.Context) (systemdBus, error) {
-			return sddbus.NewSystemConnectionContext(ctx)
-		}
+		opts.Dial = dialSystemd
 	}
 	return &Service{
 		procs:      opts.Procs,
@@ -115,6 +113,19 @@ func New(opts Options) *Service {
 		cache:      map[string]cached{},
 		last:       map[string]Change{},
 	}
+}
+
+// dialSystemd connects to systemd: as root, straight to PID 1's private
+// socket (/run/systemd/private, what systemctl uses), which spares the bus
+// daemon's routing and policy checks on the hundreds of property reads a
+// list makes; otherwise, or if that fails, through the system bus.
+func dialSystemd(ctx context.Context) (systemdBus, error) {
+	if os.Geteuid() == 0 {
+		if c, err := sddbus.NewSystemdConnectionContext(ctx); err == nil {
+			return c, nil
+		}
+	}
+	return sddbus.NewSystemConnectionContext(ctx)
 }
 
 // Available says whether systemd runs this host; without it every call
