@@ -239,15 +239,6 @@ func str(v any) string {
 	return s
 }
 
-// known returns v unless systemd reports it unknown (UINT64_MAX).
-func known(v any) *uint64 {
-	n, ok := v.(uint64)
-	if !ok || n == math.MaxUint64 {
-		return nil
-	}
-	return &n
-}
-
 // sinceKey names the timestamp systemctl status shows after "since".
 func sinceKey(active string) string {
 	key := "StateChangeTimestamp"
