@@ -60,8 +60,9 @@ type Options struct {
 	// Available says whether systemd is PID 1 (default: systemd.Available,
 	// sd_booted(3)).
 	Available func() bool
-	// Dial connects to systemd (default: the system bus).
-	Dial func(ctx context.Context) (systemdBus, error)
+	// Dial connects to systemd and says how (default: PID 1's private
+	// socket as root, else the system bus).
+	Dial func(ctx context.Context) (systemdBus, string, error)
 }
 
 // Service is the services view. It is safe for concurrent use.
@@ -71,7 +72,7 @@ type Service struct {
 	log        *slog.Logger
 	cgroupRoot string
 	available  bool
-	dial       func(ctx context.Context) (systemdBus, error)
+	dial       func(ctx context.Context) (systemdBus, string, error)
 	selfPID    int
 
 	mu      sync.Mutex
@@ -119,13 +120,14 @@ func New(opts Options) *Service {
 // socket (/run/systemd/private, what systemctl uses), which spares the bus
 // daemon's routing and policy checks on the hundreds of property reads a
 // list makes; otherwise, or if that fails, through the system bus.
-func dialSystemd(ctx context.Context) (systemdBus, error) {
+func dialSystemd(ctx context.Context) (systemdBus, string, error) {
 	if os.Geteuid() == 0 {
 		if c, err := sddbus.NewSystemdConnectionContext(ctx); err == nil {
-			return c, nil
+			return c, "/run/systemd/private", nil
 		}
 	}
-	return sddbus.NewSystemConnectionContext(ctx)
+	c, err := sddbus.NewSystemConnectionContext(ctx)
+	return c, "the system bus", err
 }
 
 // Available says whether systemd runs this host; without it every call
@@ -146,10 +148,11 @@ func (s *Service) bus(ctx context.Context) (systemdBus, error) {
 		s.conn.Close()
 		s.conn = nil
 	}
-	c, err := s.dial(ctx)
+	c, via, err := s.dial(ctx)
 	if err != nil {
 		return nil, failed("cannot connect to systemd", err)
 	}
+	s.log.Info("connected to systemd", "via", via)
 	s.conn = c
 	if s.watchOn {
 		s.startWatch(c)

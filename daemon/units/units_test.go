@@ -175,7 +175,7 @@ func TestNoSystemd(t *testing.T) {
 	var audited []string
 	s := New(Options{Available: func() bool { return false }, Audit: auditFunc(func(action, unit string, err error) {
 		audited = append(audited, action+" "+unit+" "+KindOf(err).Code())
-	}), Dial: func(context.Context) (systemdBus, error) { dialed = true; return nil, errors.New("no") }})
+	}), Dial: func(context.Context) (systemdBus, string, error) { dialed = true; return nil, "", errors.New("no") }})
 	ctx := context.Background()
 	if _, err := s.List(ctx, ListOptions{}); KindOf(err) != KindNoSystemd || err.Error() != "systemd is not running on this host" {
 		t.Fatalf("List: %v", err)
