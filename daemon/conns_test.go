@@ -19,6 +19,9 @@ import (
 // TestSlowHeaders (D12): a client trickling its headers is cut off by
 // ReadHeaderTimeout (5 s).
 func TestSlowHeaders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the server's 5 s header timeout: not in -short mode (the package build)")
+	}
 	t.Parallel() // mostly waiting on the server's 5 s header timeout
 	d := startStandalone(t)
 	slow, err := net.Dial("tcp", d.addr)
@@ -99,6 +102,9 @@ func TestConnectionCap(t *testing.T) {
 // every second and reconnecting at once when dropped; a valid-token request
 // still answers within 2 s. On a standalone daemon and on a passed socket.
 func TestConnectionFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a timed flood of 80 connections: not in -short mode (the package build)")
+	}
 	for _, mode := range []string{"standalone", "passed socket"} {
 		t.Run(mode, func(t *testing.T) {
 			var d *daemon

@@ -321,7 +321,7 @@ func TestStandaloneGeneratedToken(t *testing.T) {
 	re := regexp.MustCompile(`^\[Roy ProcWatch\] Running on http://127\.0\.0\.1:(\d+)  \(token: ([0-9a-f]{64})\)\n$`)
 	sub := re.FindStringSubmatch(line)
 	if sub == nil || sub[1] != strconv.Itoa(port) {
-		t.Fatalf("console line %q does not match the seed's", line)
+		t.Fatalf("console line %q does not match the documented one (README.md)", line)
 	}
 	d.token = sub[2]
 	d.waitReady()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
@@ -33,6 +34,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PW_TEST_CLIENT") == "1" {
 		os.Exit(clientMain(os.Args[1:]))
 	}
+	testproc.RunHelperIfAsked() // target processes (testproc.Helper)
 	os.Exit(m.Run())
 }
 
@@ -162,6 +164,29 @@ func clientMain(args []string) int {
 		call = obj.Call(Interface+".Renice", 0, uint32(num(1)), int32(n))
 	case "restart":
 		call = obj.Call(Interface+".Restart", 0, uint32(num(1)))
+	case "signal-pidfd", "renice-pidfd", "restart-pidfd", "signal-pipe":
+		// Name the process by a pidfd the client opens itself.
+		var fd int
+		if args[0] == "signal-pipe" {
+			var p [2]int
+			if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+				res.Error, res.Message = "pipe", err.Error()
+				return out()
+			}
+			fd = p[0]
+		} else if fd, err = unix.PidfdOpen(int(num(1)), 0); err != nil {
+			res.Error, res.Message = "pidfd_open", err.Error()
+			return out()
+		}
+		switch args[0] {
+		case "signal-pidfd", "signal-pipe":
+			call = obj.Call(Interface+".SignalPIDFD", 0, dbus.UnixFD(fd), args[2])
+		case "renice-pidfd":
+			n, _ := strconv.Atoi(args[2])
+			call = obj.Call(Interface+".RenicePIDFD", 0, dbus.UnixFD(fd), int32(n))
+		default:
+			call = obj.Call(Interface+".RestartPIDFD", 0, dbus.UnixFD(fd))
+		}
 	case "raw": // interface member
 		call = obj.Call(args[1]+"."+args[2], 0)
 	default:

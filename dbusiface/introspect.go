@@ -49,6 +49,19 @@ var managerInterface = introspect.Interface{
 			{Name: "lines", Type: "u", Direction: "in"},
 			{Name: "entries", Type: "aa{sv}", Direction: "out"},
 		}},
+		{Name: "SignalPIDFD", Args: []introspect.Arg{
+			{Name: "pidfd", Type: "h", Direction: "in"},
+			{Name: "signal", Type: "s", Direction: "in"},
+		}},
+		{Name: "RenicePIDFD", Args: []introspect.Arg{
+			{Name: "pidfd", Type: "h", Direction: "in"},
+			{Name: "nice", Type: "i", Direction: "in"},
+		}},
+		{Name: "RestartPIDFD", Args: []introspect.Arg{
+			{Name: "pidfd", Type: "h", Direction: "in"},
+			{Name: "new_pid", Type: "u", Direction: "out"},
+			{Name: "unit", Type: "s", Direction: "out"},
+		}},
 	},
 	Signals: []introspect.Signal{
 		{Name: "ProcessSignalled", Args: []introspect.Arg{

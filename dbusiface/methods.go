@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
@@ -130,6 +131,59 @@ func (m *manager) Restart(sender dbus.Sender, msg dbus.Message, pid uint32) (new
 		return 0, "", derr
 	}
 	return newPID, unit, nil
+}
+
+// SignalPIDFD is Signal for the process behind a pidfd the caller passes:
+// no PID that could be reused in between names the target.
+func (m *manager) SignalPIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD, signal string) *dbus.Error {
+	defer closeFD(fd)
+	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		_, err := m.s.svc.Signal(ctx, c, pidfdTarget(fd), signal)
+		return toDBusError(err)
+	})
+}
+
+// RenicePIDFD is Renice for the process behind a pidfd.
+func (m *manager) RenicePIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD, nice int32) *dbus.Error {
+	defer closeFD(fd)
+	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		return toDBusError(m.s.svc.Renice(ctx, c, pidfdTarget(fd), int(nice)))
+	})
+}
+
+// RestartPIDFD is Restart for the process behind a pidfd.
+func (m *manager) RestartPIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD) (newPID uint32, unit string, derr *dbus.Error) {
+	defer closeFD(fd)
+	derr = m.call(sender, msg, m.s.restartTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		res, err := m.s.svc.Restart(ctx, c, pidfdTarget(fd))
+		if err != nil {
+			return toDBusError(err)
+		}
+		newPID, unit = u32(res.NewPID), clean(res.Unit)
+		return nil
+	})
+	if derr != nil {
+		return 0, "", derr
+	}
+	return newPID, unit, nil
+}
+
+// pidfdTarget names the process by the received descriptor; the core
+// checks that it is a pidfd. A descriptor that cannot be one (stdio) is
+// passed as -1 (not a pidfd: InvalidArgument).
+func pidfdTarget(fd dbus.UnixFD) procs.Target {
+	if fd <= 2 {
+		return procs.Target{PIDFD: -1}
+	}
+	return procs.Target{PIDFD: int(fd)}
+}
+
+// closeFD closes a descriptor received with a call: godbus installs it in
+// the daemon and leaves it to the method.
+func closeFD(fd dbus.UnixFD) {
+	if fd > 2 {
+		_ = unix.Close(int(fd))
+	}
 }
 
 // target turns a D-Bus PID into a core Target. uint32 always fits an int

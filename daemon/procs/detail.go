@@ -76,6 +76,9 @@ func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, 
 		d.Memory = procfs.SmapsRollup(dir)
 		d.TopMappings = procfs.TopMappings(dir)
 	}
+	if s.afterReads != nil {
+		s.afterReads(t.pid)
+	}
 	// The reads went by path: if the pinned process exited meanwhile, the
 	// PID may name another process whose data this is.
 	if err := t.verify(); err != nil {

@@ -74,6 +74,13 @@ func niceOf(t *testing.T, tid int) int {
 	return 20 - p
 }
 
+// baseNice is the nice value the tests' children start with: the test
+// process's own (a build run under `nice` starts them above 0).
+func baseNice(t *testing.T) int {
+	t.Helper()
+	return niceOf(t, os.Getpid())
+}
+
 func tidsOf(t *testing.T, pid int) []int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")

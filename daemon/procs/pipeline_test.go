@@ -162,3 +162,28 @@ func TestEveryExitAuditedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditAuthFailures: a transport's summary of refused authentications
+// is one audit line with the count, and never a token.
+func TestAuditAuthFailures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	s := newCore(t, Options{AuditFile: path})
+	t.Cleanup(func() { s.Close() })
+	s.AuditAuthFailures("http", "bad token", "127.0.0.1", 30, time.Minute)
+	s.AuditAuthFailures("http", "bad token", "127.0.0.1", 0, time.Minute) // nothing to say
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines, want 1:\n%s", len(lines), b)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec["action"] != "authenticate" || rec["count"] != float64(30) || rec["result"] != "AccessDenied" || rec["caller"] != "http" {
+		t.Errorf("summary line %v", rec)
+	}
+}

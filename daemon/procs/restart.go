@@ -167,6 +167,9 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
 		spec.Env = procfs.SplitNUL(b)
 	}
+	if s.afterReads != nil {
+		s.afterReads(t.pid)
+	}
 	// Read by path: if t exited meanwhile, this may be another process's.
 	if err := t.verify(); err != nil {
 		return RelaunchSpec{}, err

@@ -339,3 +339,24 @@ func TestValidationBeforeLookup(t *testing.T) {
 		t.Errorf("Signal(PID 1, NOPE) = %v; want InvalidArgument", err)
 	}
 }
+
+func TestParseProcOptions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want procMount
+	}{
+		{"rw,relatime,rw", procMount{}},
+		{"rw,nosuid,hidepid=invisible", procMount{hidepid: 2}},
+		{"rw,hidepid=2,gid=27", procMount{hidepid: 2, gid: 27, hasGID: true}},
+		{"rw,hidepid=noaccess", procMount{hidepid: 1}},
+		{"rw,hidepid=ptraceable,subset=pid", procMount{hidepid: 4}},
+		{"rw,hidepid=off,gid=x", procMount{}},
+	} {
+		if got := parseProcOptions(tc.in); got != tc.want {
+			t.Errorf("parseProcOptions(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	if got := unescapeMount(`/run/a\040b`); got != "/run/a b" {
+		t.Errorf("unescapeMount = %q", got)
+	}
+}

@@ -52,6 +52,9 @@ type Service struct {
 	selfPID        int
 	maxPID         int
 
+	procMount  procMount     // hidepid= and gid= of ProcRoot
+	afterReads func(pid int) // tests: runs between the reads by path and their check
+
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
 
@@ -80,6 +83,10 @@ func New(opts Options) (*Service, error) {
 	inv, err := procfs.NewInventory(opts.ProcRoot, opts.SnapshotTTL)
 	if err != nil {
 		return nil, err
+	}
+	self := os.Getpid()
+	inv.Annotate = func(p *Process) {
+		p.Protected = protectedReason(p.PID, kernelThread(p.PID, p.PPID, p.KernelThread()), self)
 	}
 	maxPID := 1 << 22 // PID_MAX_LIMIT on 64-bit
 	if b, err := os.ReadFile(opts.ProcRoot + "/sys/kernel/pid_max"); err == nil {
@@ -110,6 +117,7 @@ func New(opts Options) (*Service, error) {
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
 		restarting:     map[restartKey]bool{},
+		procMount:      readProcMount(opts.ProcRoot),
 	}, nil
 }
 
@@ -143,17 +151,32 @@ func (s *Service) emit(ev Event) {
 }
 
 // List returns the processes matching opts, sorted. Callers that are not
-// privileged do not see the exe of other users' processes.
+// privileged do not see the exe of other users' processes, nor, when /proc
+// is mounted with hidepid=, other users' processes at all (see hidepid.go).
 func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]Process, error) {
 	o, err := opts.normalize()
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.inv.Get(ctx)
+	get := s.inv.Get
+	if o.Fresh {
+		get = func(ctx context.Context) (*procfs.Snapshot, error) { return s.inv.GetMaxAge(ctx, FreshMaxAge) }
+	}
+	snap, err := get(ctx)
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
-	out := filterSort(snap.Procs, o)
+	all := snap.Procs
+	if !s.seesAll(ctx, caller) {
+		// hidepid: as ps would show this caller, its own processes only.
+		all = make([]Process, 0, 64)
+		for i := range snap.Procs {
+			if snap.Procs[i].UID == caller.UID {
+				all = append(all, snap.Procs[i])
+			}
+		}
+	}
+	out := filterSort(all, o)
 	if !caller.root() {
 		for i := range out {
 			if out[i].UID != caller.UID {
@@ -164,10 +187,24 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	return out, nil
 }
 
+// FreshMaxAge is how old a snapshot may be when a caller asks for fresh
+// data: recent enough to show what was just started, while callers asking
+// together still share one read of /proc.
+const FreshMaxAge = 100 * time.Millisecond
+
 // Snapshot returns every process, unfiltered, in PID order, with the time
 // it was taken. The slice must not be modified.
 func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
-	snap, err := s.inv.Get(ctx)
+	return s.snapshot(ctx, s.inv.Get)
+}
+
+// FreshSnapshot is Snapshot no older than FreshMaxAge.
+func (s *Service) FreshSnapshot(ctx context.Context) ([]Process, time.Time, error) {
+	return s.snapshot(ctx, func(ctx context.Context) (*procfs.Snapshot, error) { return s.inv.GetMaxAge(ctx, FreshMaxAge) })
+}
+
+func (s *Service) snapshot(ctx context.Context, get func(context.Context) (*procfs.Snapshot, error)) ([]Process, time.Time, error) {
+	snap, err := get(ctx)
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}

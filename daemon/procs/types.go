@@ -43,6 +43,9 @@ type ListOptions struct {
 	Query string // case-insensitive match on PID, name, cmdline, user
 	Sort  string // cpu | mem | pid | name (default cpu)
 	Order string // asc | desc (default desc)
+	// Fresh asks for a snapshot at most FreshMaxAge old rather than the
+	// cached one (a Refresh that must show a process just started).
+	Fresh bool
 }
 
 // Target names the process an action is for. CreateTime, when non-zero, is
@@ -51,6 +54,10 @@ type ListOptions struct {
 type Target struct {
 	PID        int
 	CreateTime float64
+	// PIDFD, when not 0, is a pidfd the caller passed (D-Bus *PIDFD
+	// methods): it names the process instead of PID, and the core acts
+	// through a duplicate of it. The transport keeps and closes its fd.
+	PIDFD int
 }
 
 // Caller is who asks for an action. Transports fill it in; the core decides.

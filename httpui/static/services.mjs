@@ -112,10 +112,15 @@ async function confirmAction(unit, action) {
     ? "systemd will stop " + unit + " and every unit that requires it."
     : unit + " will not start at boot any more (its state now does not change).";
   $("confirmok").textContent = action === "stop" ? "Stop" : "Disable";
+  const skip = $("confirmskipwrap"); // the process actions' "do not ask again"
+  const skipHidden = skip ? skip.hidden : true;
+  if (skip) skip.hidden = true;
+  d.onclose = null; // the page's own confirmations set it; not for this one
   d.returnValue = "";
   d.showModal();
   $("confirmno").focus();
   await new Promise((res) => d.addEventListener("close", res, { once: true }));
+  if (skip) skip.hidden = skipHidden;
   return d.returnValue === "ok";
 }
 
@@ -268,7 +273,11 @@ function unfollow() {
 function show(on) {
   S.visible = on;
   S.panel.hidden = !on;
-  for (const id of ["tablewrap", "summary"]) { const x = $(id); if (x) x.hidden = on; }
+  for (const id of ["tablewrap", "summary", "paused", "tablehint"]) {
+    const x = $(id);
+    if (!x) continue;
+    if (on) { x.dataset.svcWasHidden = x.hidden ? "1" : ""; x.hidden = true; } else if (x.dataset.svcWasHidden !== undefined) { x.hidden = x.dataset.svcWasHidden === "1"; delete x.dataset.svcWasHidden; }
+  }
   S.viewBtn.setAttribute("aria-pressed", on ? "true" : "false");
   if (on) {
     for (const b of S.viewBtn.parentElement.querySelectorAll("button")) if (b !== S.viewBtn) b.setAttribute("aria-pressed", "false");
@@ -440,12 +449,23 @@ async function decorateProcessDetail(ev) {
 // --- setup ---
 
 function build() {
-  const seg = document.querySelector('.seg[aria-label="View"]');
+  // The page's view switcher (#views) is rebuilt from its registry of
+  // table views; the Services button is kept in it, after them.
+  const seg = $("views") || document.querySelector('.seg[aria-label="View"]');
   if (!seg) return false;
-  S.viewBtn = $("view-services") || btn("Services", "systemd units: state, processes, ports, journal");
+  S.viewBtn = btn("Services", "systemd units: state, processes, ports, journal");
   S.viewBtn.id = "view-services";
   S.viewBtn.setAttribute("aria-pressed", "false");
-  if (!S.viewBtn.parentElement) seg.appendChild(S.viewBtn);
+  const keep = () => { if (S.viewBtn.parentElement !== seg || seg.lastElementChild !== S.viewBtn) seg.appendChild(S.viewBtn); };
+  keep();
+  new MutationObserver(keep).observe(seg, { childList: true });
+  // Another view chosen (a click, or the v shortcut): the panel goes.
+  new MutationObserver((ms) => {
+    if (!S.visible) return;
+    for (const m of ms) {
+      if (m.target !== S.viewBtn && m.target.getAttribute("aria-pressed") === "true") { show(false); return; }
+    }
+  }).observe(seg, { subtree: true, attributes: true, attributeFilter: ["aria-pressed"] });
 
   const panel = el("section", null, "services");
   panel.id = "services";
@@ -516,7 +536,7 @@ function build() {
 
   // Events.
   S.viewBtn.addEventListener("click", () => show(true));
-  for (const b of seg.querySelectorAll("button")) if (b !== S.viewBtn) b.addEventListener("click", () => { if (S.visible) show(false); });
+  seg.addEventListener("click", (e) => { const b = e.target.closest("button"); if (b && b !== S.viewBtn && S.visible) show(false); });
   refresh.addEventListener("click", load);
   S.stateEl.addEventListener("change", load);
   S.typeEl.addEventListener("change", load);
@@ -546,7 +566,7 @@ function build() {
     if (!S.visible || e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
     const t = e.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
-    if (e.key === "?") return; // the help dialog
+    if (e.key === "?" || e.key === "v") return; // the help dialog; the next view
     e.stopImmediatePropagation();
     if (e.key === "/") { e.preventDefault(); S.qEl.focus(); return; }
     if (t && t.closest && t.closest("tr[data-unit]") === t) { onKey(e); return; }

@@ -232,12 +232,21 @@ func hasPort(ps []Process, pid int, local string) bool {
 }
 
 // anyOwner lists the PIDs shown with the LISTEN socket at local.
+// anyOwner lists the processes with a socket on the local address local in
+// this test's network namespace: the same address may be in use in another
+// namespace (the host's, when the tests run under unshare -n) by an
+// unrelated process.
 func anyOwner(ps []Process, local string) []int {
+	self, _ := os.Readlink("/proc/self/ns/net")
 	var out []int
 	for i := range ps {
-		if hasPort(ps[i:i+1], ps[i].PID, local) {
-			out = append(out, ps[i].PID)
+		if !hasPort(ps[i:i+1], ps[i].PID, local) {
+			continue
 		}
+		if ns, err := os.Readlink("/proc/" + strconv.Itoa(ps[i].PID) + "/ns/net"); err == nil && self != "" && ns != self {
+			continue
+		}
+		out = append(out, ps[i].PID)
 	}
 	return out
 }

@@ -51,6 +51,8 @@ var (
 //	udp4              bind a loopback UDP socket, print its address
 //	threads           run four more locked OS threads, print "ready"
 //	setresuid         real uid 65534, effective and saved uid 0, print "ready"
+//	setresgid         (as root) gids 42 42 42, uids 65534, no groups, print "ready"
+//	nodump            (as root) uid/gid 65534, prctl(PR_SET_DUMPABLE, 0), print "ready"
 //	threadspawner     print "ready", then start 400 threads, one every 2 ms
 //	anything else     print "ready"
 func RunHelper(mode string) {
@@ -121,6 +123,38 @@ func RunHelper(mode string) {
 		// Like a setuid-root program started by uid 65534: real uid 65534,
 		// effective and saved uid 0 (Go applies it to every thread).
 		if err := unix.Setresuid(65534, 0, 0); err != nil {
+			fail(err)
+		}
+		fmt.Println("ready")
+		hold()
+	case "setresgid":
+		// A setgid program that made its group real, run by uid 65534
+		// (started as root): gids 42 42 42, no supplementary group, uids
+		// 65534. The credential change leaves it non-dumpable.
+		if err := unix.Setgroups(nil); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresgid(42, 42, 42); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresuid(65534, 65534, 65534); err != nil {
+			fail(err)
+		}
+		fmt.Println("ready")
+		hold()
+	case "nodump":
+		// Like ssh-agent: a process of uid and gid 65534 (started as
+		// root) that made itself non-dumpable (prctl(PR_SET_DUMPABLE, 0)).
+		if err := unix.Setgroups(nil); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresgid(65534, 65534, 65534); err != nil {
+			fail(err)
+		}
+		if err := unix.Setresuid(65534, 65534, 65534); err != nil {
+			fail(err)
+		}
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 			fail(err)
 		}
 		fmt.Println("ready")

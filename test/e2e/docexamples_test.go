@@ -85,3 +85,29 @@ func checkBusctlExamples(t *testing.T) {
 		}
 	}
 }
+
+// checkUIEventsExample runs docs/ui.md's event-stream example (a ticket,
+// then curl -N on /api/events) as written, for 5 s, and wants the first
+// event, the snapshot.
+func checkUIEventsExample(t *testing.T) {
+	b, err := os.ReadFile("../../docs/ui.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, m := range regexp.MustCompile("(?ms)^```(?:sh|bash)\n(.*?)^```").FindAllStringSubmatch(string(b), -1) {
+		if strings.Contains(m[1], "curl -N") && strings.Contains(m[1], "/api/events") {
+			block = m[1]
+		}
+	}
+	if block == "" {
+		t.Fatal("docs/ui.md has no curl -N /api/events example")
+	}
+	script := "TOKEN=$(cat /etc/roy-procwatch/token)\ncat > /tmp/ui-events.sh <<'EOF'\n" + block + "EOF\n" +
+		"TOKEN=$TOKEN timeout 5 sh /tmp/ui-events.sh 2>/dev/null; true"
+	out, err := ct.run(30*time.Second, script)
+	t.Logf("docs/ui.md events example:\n%s-> %.300s", block, out)
+	if err != nil || !strings.Contains(out, "event: snapshot") || !strings.Contains(out, `"items"`) {
+		t.Errorf("docs/ui.md events example: %v, no snapshot event in %.300s", err, out)
+	}
+}

@@ -87,6 +87,7 @@ func TestPackage(t *testing.T) {
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
 		{"3_readme_and_docs_busctl_examples_as_written", checkBusctlExamples},
+		{"3_ui_md_events_curl_example_as_written", checkUIEventsExample},
 		{"A4_A6_A9_real_polkit_rule_grants_one_user_signal", checkPolkitReal},
 		{"4_restart_unit_main_pid_via_systemd_and_worker_409", checkRestartUnit},
 		{"5_relaunch_process_in_no_unit_survives_daemon_stop", checkRelaunch},
