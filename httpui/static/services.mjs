@@ -1,12 +1,15 @@
 // The Services view: systemd units with their state, processes, ports,
 // actions and a live journal tail (GET /api/services, /api/service/<unit>,
 // POST /api/service/<unit>/<action>, /api/events?journal=<unit>; see
-// docs/services.md). Self-contained: it adds a "Services" button to the
-// view switcher and its own panel, and talks to the rest of the page through
-// two DOM events: it sends "roy:open-process" {pid} to open a process
-// detail, and listens to "roy:process-detail" {pid, unit, body} to add a
-// Journal section and a unit link to the process detail.
+// docs/services.md). It adds a "Services" button to the view switcher and
+// its own panel (units are not processes: the shared table's rows, columns
+// and shortcuts are the processes'), opens a process detail through the
+// page's "roy:open-process" {pid} event, and registers the process detail's
+// Journal section (with a link to the process's unit).
 // Process-controlled strings are rendered with textContent only.
+
+import { fmtBytes, fmtCPU, portsText, matches } from "./services-logic.mjs";
+import { registerDetailSection } from "./detail.mjs";
 
 const $ = (id) => document.getElementById(id);
 
@@ -46,44 +49,6 @@ async function api(path, method) {
 async function ticket() {
   const r = await api("/api/events/ticket", "POST");
   return r.ticket;
-}
-
-export const fmtBytes = (n) => {
-  if (n == null) return "—";
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (i ? n.toFixed(1) : String(n)) + " " + u[i];
-};
-
-export const fmtCPU = (ns) => {
-  if (ns == null) return "—";
-  const s = ns / 1e9;
-  if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + " s";
-  const m = Math.floor(s / 60);
-  if (m < 60) return m + " min " + Math.round(s % 60) + " s";
-  return Math.floor(m / 60) + " h " + (m % 60) + " min";
-};
-
-// portsText summarises a unit's sockets: listeners first, as proto :port.
-export function portsText(ports) {
-  const seen = new Set();
-  const out = [];
-  for (const p of (ports || []).slice().sort((a, b) => (a.status === "LISTEN" ? 0 : 1) - (b.status === "LISTEN" ? 0 : 1) || a.local_port - b.local_port)) {
-    const t = p.status === "LISTEN" ? p.type + " :" + p.local_port : p.type + " " + p.local + (p.remote ? "→" + p.remote : "");
-    if (!seen.has(t)) { seen.add(t); out.push(t); }
-  }
-  return out;
-}
-
-// matches applies the text filter: words match name or description;
-// "unit:NAME" matches the unit name only.
-export function matches(u, q) {
-  for (const w of q.toLowerCase().split(/\s+/).filter(Boolean)) {
-    if (w.startsWith("unit:")) { if (!u.name.toLowerCase().includes(w.slice(5))) return false; continue; }
-    if (!(u.name + " " + (u.description || "")).toLowerCase().includes(w)) return false;
-  }
-  return true;
 }
 
 const STATE_CLASS = { failed: "u-failed", active: "u-active", reloading: "u-active", activating: "u-busy", deactivating: "u-busy", inactive: "u-inactive" };
@@ -425,25 +390,44 @@ async function openDetail(unit, keepMsg) {
 
 // --- process detail: Journal section and unit link ---
 
-async function decorateProcessDetail(ev) {
-  const { pid, unit, body } = ev.detail || {};
-  if (!body || !pid) return;
-  const s = section("Journal");
-  if (unit && /\.service$/.test(unit)) {
-    const b = btn("Open unit " + unit, "Open the service " + unit, "linkbtn");
-    b.dataset.uopen = unit;
-    s.appendChild(b);
+// The process detail is rebuilt on every live refresh and keeps the
+// sections whose DOM did not change: the journal is fetched once per
+// process and its section rebuilt from this cache.
+const jcache = new Map(); // "pid/create_time" → {entries} | {msg}
+
+function journalContent(p, c) {
+  const frag = document.createDocumentFragment();
+  if (p.unit && /\.service$/.test(p.unit)) {
+    const b = btn("Open unit " + p.unit, "Open the service " + p.unit, "linkbtn");
+    b.dataset.uopen = p.unit;
+    frag.appendChild(el("p")).appendChild(b);
   }
-  const msg = el("p", "Loading…", "muted");
-  s.appendChild(msg);
-  body.appendChild(s);
-  try {
-    const r = await api("/api/process/" + pid + "/journal?lines=50");
-    msg.textContent = r.count ? "" : "No journal entries for PID " + pid + ".";
-    if (r.count) s.appendChild(journalBox(r.entries, "PID " + pid).box);
-  } catch (e) {
-    msg.textContent = e.code === "no_systemd" ? "No journal: systemd is not running on this host." : "Journal: " + e.message;
+  if (!c) frag.appendChild(el("p", "Loading…", "muted"));
+  else if (c.msg) frag.appendChild(el("p", c.msg, "muted"));
+  else frag.appendChild(journalBox(c.entries, "PID " + p.pid).box);
+  return frag;
+}
+
+function journalSection(p) {
+  const key = p.pid + "/" + p.create_time;
+  const wrap = el("div", null, "svc-journal");
+  wrap.dataset.key = key;
+  const c = jcache.get(key);
+  wrap.appendChild(journalContent(p, c));
+  if (!c && !jcache.has(key + "#loading")) {
+    if (jcache.size > 16) jcache.clear();
+    jcache.set(key + "#loading", true);
+    api("/api/process/" + p.pid + "/journal?lines=50").then(
+      (r) => r.count ? { entries: r.entries } : { msg: "No journal entries for PID " + p.pid + "." },
+      (e) => ({ msg: e.code === "no_systemd" ? "No journal: systemd is not running on this host." : "Journal: " + e.message }),
+    ).then((res) => {
+      jcache.set(key, res);
+      jcache.delete(key + "#loading");
+      const live = document.querySelector('#dbody .svc-journal[data-key="' + key + '"]');
+      if (live) live.replaceChildren(journalContent(p, res));
+    });
   }
+  return wrap;
 }
 
 // --- setup ---
@@ -575,7 +559,6 @@ function build() {
       select(S.selected || S.shown[0].name, true);
     }
   }, true);
-  document.addEventListener("roy:process-detail", decorateProcessDetail);
   return true;
 }
 
@@ -613,7 +596,7 @@ function onKey(e) {
   }
 }
 
-if (typeof document !== "undefined") { // not under node --test
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
-  else build();
-}
+registerDetailSection({ id: "journal", title: "Journal", order: 25, render: journalSection });
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", build);
+else build();

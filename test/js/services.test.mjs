@@ -1,7 +1,7 @@
 // Unit tests of the Services view's pure helpers (httpui/static/services.mjs).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fmtBytes, fmtCPU, portsText, matches } from "../../httpui/static/services.mjs";
+import { fmtBytes, fmtCPU, portsText, matches } from "../../httpui/static/services-logic.mjs";
 
 test("fmtBytes and fmtCPU: null is a dash", () => {
   assert.equal(fmtBytes(null), "—");
