@@ -75,6 +75,8 @@ func checkServicesBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	eval(`window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective)); true`)
+	// The page has started (it sets the stored view once, at start).
+	wait("the process list", `document.querySelectorAll("#rows tr").length > 3`, 15*time.Second)
 	click("#view-services")
 	wait("the services list", `document.querySelectorAll("#svc-table tbody tr[data-unit]").length > 3`, 15*time.Second)
 	// Failed first, in red.
