@@ -53,6 +53,10 @@ func checkServicesBrowser(t *testing.T) {
 		t.Helper()
 		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 			dbg, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector("#services .msg")||{}).textContent + " | " + (document.querySelector("#svcdetail .msg")||{}).textContent`))
+			if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+				_ = os.MkdirAll(filepath.Join("..", "..", "build", "screenshots"), 0o755)
+				_ = os.WriteFile(filepath.Join("..", "..", "build", "screenshots", "services-e2e-failure.png"), png, 0o644)
+			}
 			t.Fatalf("waiting for %s: %v (page says: %v)", what, err, dbg)
 		}
 	}
@@ -98,7 +102,21 @@ func checkServicesBrowser(t *testing.T) {
 		t.Errorf("listener row ports %q", s)
 	}
 	inv := unitProp(t, listenUnit, "InvocationID")
-	click(fmt.Sprintf(`#svc-table tr[data-unit="%s"] button[data-uact="restart"]`, listenUnit))
+	restartSel := fmt.Sprintf(`#svc-table tr[data-unit="%s"] button[data-uact="restart"]`, listenUnit)
+	// A live update may repaint the row between chromedp's lookup and its
+	// click: click again until the action has started.
+	for i := 0; i < 4; i++ {
+		click(restartSel)
+		started := false
+		for j := 0; j < 20 && !started; j++ {
+			time.Sleep(100 * time.Millisecond)
+			started = eval(`document.querySelector("#services .msg").textContent.includes("restart")`) == true
+		}
+		if started {
+			break
+		}
+		t.Logf("the restart click did not land (attempt %d): clicking again", i+1)
+	}
 	wait("the restart result", `document.querySelector("#services .msg").textContent.includes("restart → job done")`, 15*time.Second)
 	if unitProp(t, listenUnit, "InvocationID") == inv {
 		t.Errorf("the UI's restart did not restart %s", listenUnit)
