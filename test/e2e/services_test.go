@@ -614,6 +614,28 @@ func checkServicesReadme(t *testing.T) {
 		}
 	}
 	ct.run(20*time.Second, "systemctl disable "+listenUnit)
+
+	// docs/services.md's busctl block (systemd's own API) as written, the
+	// same way: every call succeeds and leaves the unit running, disabled.
+	b, err := os.ReadFile("../../docs/services.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docBlocks := regexp.MustCompile("(?ms)^```bash\n(.*?)^```").FindAllStringSubmatch(string(b), -1)
+	if len(docBlocks) == 0 {
+		t.Fatal("no bash block in docs/services.md")
+	}
+	for i, m := range docBlocks {
+		script := strings.ReplaceAll(m[1], "nginx.service", listenUnit)
+		out, err := ct.run(60*time.Second, "set -e\n"+script)
+		t.Logf("docs/services.md block %d:\n%s\n-> %.400s", i, script, out)
+		if err != nil {
+			t.Errorf("docs/services.md block %d failed: %v", i, err)
+		}
+	}
+	if a, f := unitProp(t, listenUnit, "ActiveState"), unitProp(t, listenUnit, "UnitFileState"); a != "active" || f != "disabled" {
+		t.Errorf("after docs/services.md's block: %s is %s, %s", listenUnit, a, f)
+	}
 }
 
 func deref(p *int64) any {
