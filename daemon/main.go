@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
@@ -112,7 +113,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer sd.Close()
 		units = sd
 	}
+	hostSampler := host.New(host.Options{Logger: log})
+	defer hostSampler.Close()
 	core, err := procs.New(procs.Options{
+		Host:           hostSampler,
 		SnapshotTTL:    cfg.SnapshotTTL,
 		Signals:        cfg.Signals,
 		RestartTimeout: cfg.RestartTimeout,
