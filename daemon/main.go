@@ -25,6 +25,7 @@ import (
 	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
+	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
 	"github.com/roy/roy-procwatch/internal/relaunch"
 	"github.com/roy/roy-procwatch/internal/systemd"
@@ -138,6 +139,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer core.Close()
 
+	// The services view; without systemd as PID 1 it answers no_systemd.
+	svcs := svcunits.New(svcunits.Options{Procs: core, Audit: core, Logger: log})
+	defer svcs.Close()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -157,6 +162,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		SSEClients:      func() int { return h.StreamCount() },
 	})
 	met.AddHost(hostMetrics(hostSampler))
+	if svcs.Available() { // systemd is PID 1: per-unit figures
+		met.AddUnits(unitMetrics(svcs))
+	}
 	h = httpui.New(core, httpui.Options{
 		Token:        cfg.token,
 		ReadToken:    cfg.readToken,
@@ -166,6 +174,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AllowedHosts: cfg.AllowedHosts,
 		Version:      version,
 		Logger:       log,
+		Units:        svcs,
 		// The token holder's connections are evicted last.
 		OnAuthenticated: pool.authenticated,
 	})
@@ -183,7 +192,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
 
-	stopBus := startBus(ctx, cfg, core, act, met, log)
+	stopBus := startBus(ctx, cfg, core, svcs, act, met, log)
 	defer stopBus()
 
 	var wg sync.WaitGroup

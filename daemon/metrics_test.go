@@ -119,6 +119,16 @@ func TestReadOnlyToken(t *testing.T) {
 		}
 	}
 
+	// The services view answers the read-only token as it answers the admin
+	// token (503 without systemd as PID 1, 200 with it).
+	for _, path := range []string{"/api/services", "/api/service/ssh.service", "/api/service/ssh.service/journal"} {
+		ca, _ := d.get("GET", path, map[string]string{"X-Auth-Token": d.token})
+		cr, body := d.get("GET", path, ro)
+		if cr != ca || cr == 401 || cr == 403 {
+			t.Errorf("GET %s: read-only %d (%s), admin %d", path, cr, body, ca)
+		}
+	}
+
 	// The detail hides the environment from the read-only token only.
 	if _, m := d.call("GET", "/api/process/"+pid, "", readTok); m["environ"] != nil {
 		t.Errorf("read-only detail has an environment: %v", m["environ"])
@@ -135,6 +145,9 @@ func TestReadOnlyToken(t *testing.T) {
 		{"/api/process/" + pid + "/signal", `{"signal":"KILL"}`},
 		{"/api/process/" + pid + "/renice", `{"nice":15}`},
 		{"/api/process/" + pid + "/restart", ``},
+		{"/api/service/ssh.service/restart", ``},
+		{"/api/service/ssh.service/stop", ``},
+		{"/api/service/ssh.service/disable", ``},
 	} {
 		code, m := d.call("POST", a.path, a.body, readTok)
 		msg, _ := m["error"].(string)
@@ -180,8 +193,8 @@ func TestReadOnlyToken(t *testing.T) {
 
 	// The refusals are counted.
 	_, text := d.get("GET", "/metrics", ro)
-	if v, _ := metricValue(text, `roy_procwatch_auth_failures_total{reason="read_only"}`); v != 4 {
-		t.Errorf("read_only failures = %v, want 4", v)
+	if v, _ := metricValue(text, `roy_procwatch_auth_failures_total{reason="read_only"}`); v != 7 {
+		t.Errorf("read_only failures = %v, want 7", v)
 	}
 	if v, _ := metricValue(text, `roy_procwatch_auth_failures_total{reason="invalid"}`); v < 7 {
 		t.Errorf("invalid failures = %v, want >= 7", v)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/metrics"
+	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
@@ -33,5 +34,24 @@ func hostMetrics(s *host.Sampler) metrics.HostReader {
 			TasksBlocked:         sys.Tasks.Blocked,
 			Threads:              sys.Tasks.Threads,
 		}, nil
+	})
+}
+
+// unitMetrics feeds the per-unit collector from the services view's
+// inventory (services, one systemd listing for all of them).
+func unitMetrics(s *svcunits.Service) metrics.UnitLister {
+	return metrics.UnitListerFunc(func(ctx context.Context) ([]metrics.UnitStat, error) {
+		us, err := s.List(ctx, svcunits.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]metrics.UnitStat, 0, len(us))
+		for _, u := range us {
+			out = append(out, metrics.UnitStat{
+				Name: u.Name, Active: u.Active, Restarts: u.Restarts,
+				CPUNSec: u.CPUUsageNSec, MemoryBytes: u.MemoryCurrent, Tasks: u.Tasks,
+			})
+		}
+		return out, nil
 	})
 }

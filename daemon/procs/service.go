@@ -40,8 +40,9 @@ type Options struct {
 	// long it took (the metrics' snapshot duration histogram).
 	OnSnapshot func(time.Duration)
 	// OnAction, when set, is called once per audited action, allowed or
-	// not, with the action ("signal", "renice", "restart") and the result
-	// ("ok" or the error kind). It must not block.
+	// not, with the action ("signal", "renice", "restart", "inspect", and
+	// "unit_" + a unit action) and the result ("ok" or the error kind). It
+	// must not block.
 	OnAction func(action, result string)
 	// Host, when set, serves the host overview (System, SystemHistory),
 	// the per-process history fed by the snapshots and the detail's

@@ -109,6 +109,8 @@ func checkMetrics(t *testing.T) {
 		{"/api/process/" + pid + "/signal", `{"signal":"KILL"}`},
 		{"/api/process/" + pid + "/renice", `{"nice":10}`},
 		{"/api/process/" + pid + "/restart", ``},
+		{"/api/service/e2e-ro.service/restart", ``},
+		{"/api/service/e2e-ro.service/stop", ``},
 	} {
 		code, b, err := api("POST", a.path, rt, a.body)
 		if err != nil || code != 403 || !strings.Contains(string(b), `"code":"read_only_token"`) {
@@ -121,13 +123,28 @@ func checkMetrics(t *testing.T) {
 	if ni := ct.must(t, "ps -o ni= -p "+pid); strings.TrimSpace(ni) != "0" {
 		t.Errorf("nice %q after a refused renice", ni)
 	}
+	if code, b, err := api("GET", "/api/services", rt, ""); err != nil || code != 200 || !strings.Contains(string(b), `"e2e-ro.service"`) {
+		t.Errorf("GET /api/services with the read token: %d %v %.200s", code, err, b)
+	}
+	// The per-unit metrics of the services view.
+	_, text, _ = scrape(map[string]string{"Authorization": "Bearer " + rt})
+	for _, re := range []string{
+		`(?m)^roy_procwatch_unit_state\{state="active",unit="e2e-ro\.service"\} 1$`,
+		`(?m)^roy_procwatch_unit_state\{state="failed",unit="e2e-ro\.service"\} 0$`,
+		`(?m)^roy_procwatch_unit_restarts_total\{unit="e2e-ro\.service"\} 0$`,
+		`(?m)^roy_procwatch_scrape_collector_success\{collector="units"\} 1$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(text) {
+			t.Errorf("scrape lacks %s", re)
+		}
+	}
 
 	// The daemon's own counters: a D-Bus call and the refusals above.
 	ct.must(t, "busctl call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss init pid asc >/dev/null")
 	_, text, _ = scrape(map[string]string{"Authorization": "Bearer " + rt})
 	for _, re := range []string{
 		`(?m)^roy_procwatch_dbus_calls_total [1-9]`,
-		`(?m)^roy_procwatch_auth_failures_total\{reason="read_only"\} 3$`,
+		`(?m)^roy_procwatch_auth_failures_total\{reason="read_only"\} 5$`,
 		`(?m)^roy_procwatch_http_requests_total\{code="403",route="POST /api/process/\{pid\}/signal"\} 1$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
