@@ -19,7 +19,7 @@ func (s *Service) AuditUnit(c Caller, action, unit, detail string, err error) {
 	}
 	s.record(level, msg, args...)
 	if s.onAction != nil {
-		s.onAction("unit_"+action, res)
+		s.onAction(action, res) // "unit-restart", …
 	}
 }
 

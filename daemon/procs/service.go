@@ -41,7 +41,7 @@ type Options struct {
 	OnSnapshot func(time.Duration)
 	// OnAction, when set, is called once per audited action, allowed or
 	// not, with the action ("signal", "renice", "restart", "inspect", and
-	// "unit_" + a unit action) and the result ("ok" or the error kind). It
+	// "unit-" + a unit action) and the result ("ok" or the error kind). It
 	// must not block.
 	OnAction func(action, result string)
 	// Host, when set, serves the host overview (System, SystemHistory),

@@ -138,6 +138,15 @@ func checkMetrics(t *testing.T) {
 			t.Errorf("scrape lacks %s", re)
 		}
 	}
+	// A unit action with the admin token is counted, whatever systemd
+	// answers for this transient unit.
+	if code, b, err := api("POST", "/api/service/e2e-ro.service/restart", token(t), ""); err != nil || code == 401 || code == 403 {
+		t.Errorf("admin unit restart: %d %v %.200s", code, err, b)
+	}
+	_, text, _ = scrape(map[string]string{"Authorization": "Bearer " + rt})
+	if !regexp.MustCompile(`(?m)^roy_procwatch_actions_total\{action="unit-restart",result="[A-Za-z_]+"\} 1$`).MatchString(text) {
+		t.Error(`scrape lacks roy_procwatch_actions_total{action="unit-restart",result=…} 1`)
+	}
 
 	// The daemon's own counters: a D-Bus call and the refusals above.
 	ct.must(t, "busctl call org.roy.ProcWatch1 /org/roy/ProcWatch1 org.roy.ProcWatch1.Manager ListProcesses sss init pid asc >/dev/null")
