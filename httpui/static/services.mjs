@@ -192,13 +192,17 @@ async function load() {
     const r = await api("/api/services?" + p);
     S.units = r.items;
     S.noSystemd = false;
-    S.msgEl.textContent = "";
+    // Clear a load error only: an action's result stays (the refresh that
+    // follows an action used to wipe it at once).
+    if (S.loadErr) S.msgEl.textContent = "";
+    S.loadErr = false;
     render();
   } catch (e) {
     S.units = [];
     render();
     S.noSystemd = e.code === "no_systemd";
     say(S.noSystemd ? "systemd is not running on this host: the Services view needs systemd as PID 1 (processes and ports work as usual)." : "Cannot list services: " + e.message);
+    S.loadErr = true;
   } finally {
     S.loading = false;
   }
