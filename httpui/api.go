@@ -27,8 +27,13 @@ func (h *Handler) listProcesses(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, badInput("invalid format %q: use json or csv", format))
 		return
 	}
+	fresh, err := parseFresh(q.Get("fresh"))
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
 	items, err := h.core.List(r.Context(), httpCaller(r), procs.ListOptions{
-		Query: q.Get("q"), Sort: q.Get("sort"), Order: q.Get("order"),
+		Query: q.Get("q"), Sort: q.Get("sort"), Order: q.Get("order"), Fresh: fresh,
 	})
 	if err != nil {
 		h.writeError(w, err)
@@ -206,4 +211,16 @@ func (h *Handler) meta(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) signals(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"signals": h.core.Signals()})
+}
+
+// parseFresh reads ?fresh=: "1" or "true" asks the core for a snapshot
+// newer than its cache (the UI's Refresh); "", "0" or "false" do not.
+func parseFresh(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "", "0", "false":
+		return false, nil
+	case "1", "true":
+		return true, nil
+	}
+	return false, badInput("invalid fresh %q: use 1 or 0", v)
 }

@@ -41,7 +41,15 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context) ([]procs.Process, time.Time, error)
 }
 
-var _ Snapshotter = (*procs.Service)(nil)
+// FreshSnapshotter is a Snapshotter that can also skip its cache.
+type FreshSnapshotter interface {
+	FreshSnapshot(ctx context.Context) ([]procs.Process, time.Time, error)
+}
+
+var (
+	_ Snapshotter      = (*procs.Service)(nil)
+	_ FreshSnapshotter = (*procs.Service)(nil)
+)
 
 // tickets holds SHA-256 hashes of outstanding tickets with their expiry.
 type tickets struct {
@@ -294,6 +302,18 @@ func diffProcess(a, b *procs.Process) map[string]any {
 	if a.OpenFilesCount != b.OpenFilesCount {
 		set("open_files_count", b.OpenFilesCount)
 	}
+	if a.MemoryPercent != b.MemoryPercent {
+		set("memory_percent", b.MemoryPercent)
+	}
+	if a.CPUTime != b.CPUTime {
+		set("cpu_time", b.CPUTime)
+	}
+	if a.MemoryVMS != b.MemoryVMS {
+		set("memory_vms", b.MemoryVMS)
+	}
+	if a.Protected != b.Protected {
+		set("protected", b.Protected)
+	}
 	return m
 }
 
@@ -368,6 +388,13 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
+	// ?fresh=1: the first event comes from a snapshot newer than the
+	// core's cache (a Refresh while live), when the core can make one.
+	fresh, err := parseFresh(r.URL.Query().Get("fresh"))
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
 	var (
 		prev      []procs.Process
 		prevTaken time.Time
@@ -379,7 +406,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	send := func() error {
 		lastRun = time.Now()
 		ctx, cancel := context.WithTimeout(r.Context(), interval+10*time.Second)
-		cur, taken, err := core.Snapshot(ctx)
+		snapshot := core.Snapshot
+		if fs, ok := core.(FreshSnapshotter); ok && fresh && prev == nil {
+			snapshot = fs.FreshSnapshot
+		}
+		cur, taken, err := snapshot(ctx)
 		cancel()
 		if err != nil {
 			return err

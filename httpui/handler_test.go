@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -179,7 +181,7 @@ func TestHostAllowList(t *testing.T) {
 	}
 	for _, r := range refused {
 		for _, rq := range []req{
-			{path: "/api/processes"}, {path: "/api/health", noToken: true}, {path: "/"}, {path: "/app.js"},
+			{path: "/api/processes"}, {path: "/api/health", noToken: true}, {path: "/"}, {path: "/app.mjs"},
 			{path: "/no/such/page"}, {path: "/api/nothing"}, {method: "OPTIONS", path: "/api/processes"},
 			{method: "POST", path: sig, body: stop},
 		} {
@@ -309,18 +311,26 @@ func TestShapes(t *testing.T) {
 	if list.Count != len(list.Items) || list.Count < 3 {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
-	// The original API's keys, plus the documented additions uid and num_threads.
-	wantItem := []string{"cmdline", "cpu_percent", "create_time", "create_time_iso", "exe", "memory_rss", "name", "nice",
+	// The original API's keys, plus the documented additions uid, num_threads,
+	// memory_percent, cpu_time, memory_vms, and protected when it applies.
+	wantItem := []string{"cmdline", "cpu_percent", "cpu_time", "create_time", "create_time_iso", "exe", "memory_percent", "memory_rss", "memory_vms", "name", "nice",
 		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}
 	wantPort := []string{"family", "local", "local_port", "remote", "status", "type"}
 	types := map[string]string{"pid": "number", "ppid": "number", "name": "string", "exe": "string", "username": "string",
 		"status": "string", "create_time": "number", "create_time_iso": "string", "cpu_percent": "number",
-		"memory_rss": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number"}
+		"memory_rss": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number",
+		"memory_percent": "number", "cpu_time": "number", "memory_vms": "number"}
 	var me, kid map[string]json.RawMessage
 	prev := -1
 	for _, it := range list.Items {
 		var keys []string
 		for k := range it {
+			if k == "protected" {
+				if jsonType(it[k]) != "string" || string(it[k]) == `""` {
+					t.Fatalf("item %s: protected is %s", it["pid"], it[k])
+				}
+				continue
+			}
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
@@ -486,33 +496,52 @@ func TestUntrustedNames(t *testing.T) {
 
 func TestStaticHasNoToken(t *testing.T) {
 	h, _ := newHandler(t, Options{})
-	for _, p := range []string{"/", "/index.html", "/app.js", "/style.css"} {
-		w := do(t, h, req{path: p})
+	files, err := fs.Glob(staticFiles, "static/*")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("embedded files: %v %v", files, err)
+	}
+	for _, f := range files {
+		p := strings.TrimPrefix(f, "static")
 		if p == "/index.html" { // FileServer redirects it to /
-			if w.Code != 301 {
+			if w := do(t, h, req{path: p}); w.Code != 301 {
 				t.Errorf("%s: %d", p, w.Code)
 			}
-			continue
+			p = "/"
 		}
+		w := do(t, h, req{path: p})
 		wantStatus(t, w, 200)
-		if strings.Contains(w.Body.String(), testToken) || strings.Contains(w.Body.String(), testToken[:16]) {
+		body := w.Body.String()
+		if strings.Contains(body, testToken) || strings.Contains(body, testToken[:16]) {
 			t.Errorf("%s contains the token", p)
 		}
 		if w.Body.Len() < 100 {
 			t.Errorf("%s is suspiciously small: %d bytes", p, w.Body.Len())
 		}
+		if !strings.HasSuffix(p, ".mjs") {
+			continue
+		}
+		// A module script needs a JavaScript MIME type, or the browser refuses it.
+		if ct := w.Header().Get("Content-Type"); !strings.Contains(ct, "javascript") {
+			t.Errorf("%s served as %q", p, ct)
+		}
+		if strings.Contains(body, "innerHTML") || strings.Contains(body, "insertAdjacentHTML") || strings.Contains(body, "document.write") {
+			t.Errorf("%s builds HTML from strings (process names are untrusted)", p)
+		}
+		// Every module it imports is embedded.
+		for _, m := range regexp.MustCompile(`from "\./([\w.-]+)"|import "\./([\w.-]+)"`).FindAllStringSubmatch(body, -1) {
+			name := m[1] + m[2]
+			if _, err := fs.Stat(staticFiles, "static/"+name); err != nil {
+				t.Errorf("%s imports %s, which is not embedded", p, name)
+			}
+		}
 	}
 	idx := do(t, h, req{path: "/"})
-	if !strings.HasPrefix(idx.Header().Get("Content-Type"), "text/html") || !strings.Contains(idx.Body.String(), `src="app.js"`) {
+	if !strings.HasPrefix(idx.Header().Get("Content-Type"), "text/html") || !strings.Contains(idx.Body.String(), `<script type="module" src="app.mjs">`) {
 		t.Errorf("index: %s %q", idx.Header().Get("Content-Type"), idx.Body.String()[:80])
 	}
 	// No inline script: the CSP forbids it, so the UI must not need it.
 	if strings.Contains(idx.Body.String(), "<script>") || strings.Contains(idx.Body.String(), " onclick=") {
 		t.Error("index.html has inline script")
-	}
-	js := do(t, h, req{path: "/app.js"}).Body.String()
-	if strings.Contains(js, "innerHTML") || strings.Contains(js, "insertAdjacentHTML") || strings.Contains(js, "document.write") {
-		t.Error("app.js builds HTML from strings (process names are untrusted)")
 	}
 	wantStatus(t, do(t, h, req{path: "/no-such-file.js"}), 404)
 }

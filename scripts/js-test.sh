@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Unit tests of the UI's JS logic (httpui/static/logic.js) with Node's
+# Unit tests of the UI's JS logic (httpui/static/logic.mjs) with Node's
 # built-in test runner: no npm, no dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,20 +14,31 @@ import (
 // authenticated it as root (the HTTP token). The only place this is asked.
 func (c Caller) root() bool { return c.Privileged || c.UID == 0 }
 
+// protectedReason says why signals and restarts are refused on a process
+// whoever asks (renice too, for a kernel thread), or "". The list carries
+// it ("protected"), so that a UI does not offer what would be refused;
+// protected below enforces it.
+func protectedReason(pid int, kthread bool, self int) string {
+	switch {
+	case kthread:
+		return "kernel thread"
+	case pid == 1:
+		return "PID 1 (init)"
+	case pid == self:
+		return "the roy-procwatch daemon itself"
+	}
+	return ""
+}
+
 // protected refuses, whoever asks, actions on PID 1, the daemon itself and
 // kernel threads (as far as level says).
 func (s *Service) protected(t *target, what string, level protection) error {
-	switch {
-	case level == protectNone:
+	kt := t.kthread()
+	if level == protectNone || (level == protectKernel && !kt) {
 		return nil
-	case t.kthread():
-		return errf(KindAccessDenied, "refusing to %s kernel thread %d: protected process", what, t.pid)
-	case level == protectKernel:
-		return nil
-	case t.pid == 1:
-		return errf(KindAccessDenied, "refusing to %s PID 1 (init): protected process", what)
-	case t.pid == s.selfPID:
-		return errf(KindAccessDenied, "refusing to %s the roy-procwatch daemon itself: protected process", what)
+	}
+	if why := protectedReason(t.pid, kt, s.selfPID); why != "" {
+		return errf(KindAccessDenied, "refusing to %s %s (PID %d): protected process", what, why, t.pid)
 	}
 	return nil
 }

@@ -35,24 +35,93 @@ func (o ListOptions) normalize() (ListOptions, error) {
 	return o, nil
 }
 
-// matches says whether p matches the lower-cased query q: a substring of
-// the PID, the name, the user or the command line, case-insensitive.
-func matches(p *Process, q string) bool {
-	if q == "" {
-		return true
+// query is a parsed search, the one syntax of the API's ?q= and of the UI
+// (httpui/static/logic.mjs parseQuery): words match a substring of the
+// name, user or an argument; a bare number matches a PID containing it, a
+// local port equal to it, or like a word; "port:N" or ":N" a local port, "pid:N" a PID,
+// "user:NAME" a user name. Every term must match.
+type query struct {
+	words, nums []string
+	port, pid   int // -1: not asked
+	user        string
+	hasUser     bool
+}
+
+// parseQuery reads a query (already lower-cased and trimmed).
+func parseQuery(q string) query {
+	out := query{port: -1, pid: -1}
+	for _, t := range strings.Fields(q) {
+		switch {
+		case strings.HasPrefix(t, "port:") && isDigits(t[5:]):
+			out.port, _ = strconv.Atoi(t[5:])
+		case strings.HasPrefix(t, ":") && isDigits(t[1:]):
+			out.port, _ = strconv.Atoi(t[1:])
+		case strings.HasPrefix(t, "pid:") && isDigits(t[4:]):
+			out.pid, _ = strconv.Atoi(t[4:])
+		case strings.HasPrefix(t, "user:") && len(t) > 5:
+			out.user, out.hasUser = t[5:], true
+		case isDigits(t):
+			out.nums = append(out.nums, t)
+		default:
+			out.words = append(out.words, t)
+		}
 	}
-	// Only a query of digits can be part of a PID's decimal form: no
-	// string is made for the others.
-	if (isDigits(q) && strings.Contains(strconv.Itoa(p.PID), q)) ||
-		containsFold(p.Name, q) || containsFold(p.Username, q) {
+	return out
+}
+
+func (q query) empty() bool {
+	return len(q.words) == 0 && len(q.nums) == 0 && q.port < 0 && q.pid < 0 && !q.hasUser
+}
+
+// matches says whether p matches every term of q.
+func matches(p *Process, q query) bool {
+	if q.hasUser && strings.ToLower(p.Username) != q.user {
+		return false
+	}
+	if q.pid >= 0 && p.PID != q.pid {
+		return false
+	}
+	if q.port >= 0 && !hasPort(p, q.port) {
+		return false
+	}
+	for _, n := range q.nums {
+		// A number is part of a PID's decimal form, a port, or a word.
+		if !strings.Contains(strconv.Itoa(p.PID), n) && !hasPortDigits(p, n) && !matchesWord(p, n) {
+			return false
+		}
+	}
+	for _, w := range q.words {
+		if !matchesWord(p, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchesWord(p *Process, w string) bool {
+	if containsFold(p.Name, w) || containsFold(p.Username, w) {
 		return true
 	}
 	for _, a := range p.Cmdline {
-		if containsFold(a, q) {
+		if containsFold(a, w) {
 			return true
 		}
 	}
 	return false
+}
+
+func hasPort(p *Process, port int) bool {
+	for i := range p.Ports {
+		if p.Ports[i].LocalPort == port {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPortDigits(p *Process, n string) bool {
+	port, err := strconv.Atoi(n)
+	return err == nil && hasPort(p, port)
 }
 
 // containsFold is strings.Contains on lower-cased s; q is already lower.
@@ -76,12 +145,13 @@ func isDigits(s string) bool {
 // filterSort returns the processes matching o, ordered as o says. It copies
 // the slice; the Process values share their (immutable) slices.
 func filterSort(all []Process, o ListOptions) []Process {
-	q := strings.ToLower(strings.TrimSpace(o.Query))
+	q := parseQuery(strings.ToLower(strings.TrimSpace(o.Query)))
 	// Sort positions, not Process values: a swap moves 4 bytes, not 200,
 	// and the comparison takes pointers into all (no copies escape).
 	idx := make([]int32, 0, len(all))
+	everyone := q.empty()
 	for i := range all {
-		if matches(&all[i], q) {
+		if everyone || matches(&all[i], q) {
 			idx = append(idx, int32(i))
 		}
 	}

@@ -84,6 +84,10 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	self := os.Getpid()
+	inv.Annotate = func(p *Process) {
+		p.Protected = protectedReason(p.PID, kernelThread(p.PID, p.PPID, p.KernelThread()), self)
+	}
 	maxPID := 1 << 22 // PID_MAX_LIMIT on 64-bit
 	if b, err := os.ReadFile(opts.ProcRoot + "/sys/kernel/pid_max"); err == nil {
 		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && v > 0 {
@@ -154,7 +158,11 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.inv.Get(ctx)
+	get := s.inv.Get
+	if o.Fresh {
+		get = func(ctx context.Context) (*procfs.Snapshot, error) { return s.inv.GetMaxAge(ctx, FreshMaxAge) }
+	}
+	snap, err := get(ctx)
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
@@ -179,10 +187,24 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 	return out, nil
 }
 
+// FreshMaxAge is how old a snapshot may be when a caller asks for fresh
+// data: recent enough to show what was just started, while callers asking
+// together still share one read of /proc.
+const FreshMaxAge = 100 * time.Millisecond
+
 // Snapshot returns every process, unfiltered, in PID order, with the time
 // it was taken. The slice must not be modified.
 func (s *Service) Snapshot(ctx context.Context) ([]Process, time.Time, error) {
-	snap, err := s.inv.Get(ctx)
+	return s.snapshot(ctx, s.inv.Get)
+}
+
+// FreshSnapshot is Snapshot no older than FreshMaxAge.
+func (s *Service) FreshSnapshot(ctx context.Context) ([]Process, time.Time, error) {
+	return s.snapshot(ctx, func(ctx context.Context) (*procfs.Snapshot, error) { return s.inv.GetMaxAge(ctx, FreshMaxAge) })
+}
+
+func (s *Service) snapshot(ctx context.Context, get func(context.Context) (*procfs.Snapshot, error)) ([]Process, time.Time, error) {
+	snap, err := get(ctx)
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}

@@ -100,7 +100,10 @@ func (t *target) verify() error {
 }
 
 // kthread says whether the target is a kernel thread.
-func (t *target) kthread() bool { return t.st.KernelThread() || t.pid == 2 || t.st.PPID == 2 }
+func (t *target) kthread() bool { return kernelThread(t.pid, t.st.PPID, t.st.KernelThread()) }
+
+// kernelThread: PF_KTHREAD, or kthreadd (PID 2) and its children.
+func kernelThread(pid, ppid int, pfKthread bool) bool { return pfKthread || pid == 2 || ppid == 2 }
 
 // open pins the process behind ref: pidfd_open, read /proc, then verify the
 // pidfd still names a live process (systemd's pidref_verify order), so the

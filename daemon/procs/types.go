@@ -43,6 +43,9 @@ type ListOptions struct {
 	Query string // case-insensitive match on PID, name, cmdline, user
 	Sort  string // cpu | mem | pid | name (default cpu)
 	Order string // asc | desc (default desc)
+	// Fresh asks for a snapshot at most FreshMaxAge old rather than the
+	// cached one (a Refresh that must show a process just started).
+	Fresh bool
 }
 
 // Target names the process an action is for. CreateTime, when non-zero, is

@@ -64,6 +64,11 @@ type Inventory struct {
 	fdStats  fdStats // of the last build, for tests
 
 	afterScan func() // tests: runs between the fd scans and the table read
+
+	memTotal uint64 // bytes, from /proc/meminfo (0: unknown)
+	// Annotate, when set, runs on every process of a new snapshot, before
+	// it is shared: the core marks the processes it protects.
+	Annotate func(p *Process)
 }
 
 // NewInventory returns an Inventory of the procfs mounted at procRoot whose
@@ -80,6 +85,7 @@ func NewInventory(procRoot string, ttl time.Duration) (*Inventory, error) {
 		pageSize: uint64(os.Getpagesize()),
 		boot:     boot,
 		users:    map[uint32]string{},
+		memTotal: memTotal(procRoot),
 	}
 	// A CPU baseline, so the first list shows real rates, not zeros.
 	inv.prev = inv.cpuBaseline()
@@ -138,12 +144,19 @@ func (inv *Inventory) Invalidate() {
 // Get returns a snapshot no older than the TTL, building one if needed.
 // Concurrent callers share one build.
 func (inv *Inventory) Get(ctx context.Context) (*Snapshot, error) {
-	if s := inv.fresh(); s != nil {
+	return inv.GetMaxAge(ctx, inv.ttl)
+}
+
+// GetMaxAge is Get with a bound below the TTL (a caller who asks for fresh
+// data); it is capped by the TTL.
+func (inv *Inventory) GetMaxAge(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
+	maxAge = min(maxAge, inv.ttl)
+	if s := inv.fresh(maxAge); s != nil {
 		return s, nil
 	}
 	inv.buildMu.Lock()
 	defer inv.buildMu.Unlock()
-	if s := inv.fresh(); s != nil {
+	if s := inv.fresh(maxAge); s != nil {
 		return s, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -164,10 +177,10 @@ func (inv *Inventory) Get(ctx context.Context) (*Snapshot, error) {
 	return s, nil
 }
 
-func (inv *Inventory) fresh() *Snapshot {
+func (inv *Inventory) fresh(maxAge time.Duration) *Snapshot {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	if inv.cur != nil && time.Since(inv.cur.Taken) < inv.ttl {
+	if inv.cur != nil && time.Since(inv.cur.Taken) < maxAge {
 		return inv.cur
 	}
 	return nil
@@ -387,6 +400,11 @@ func (inv *Inventory) build() *Snapshot {
 			newExes[procs[i].PID] = fds[i].exe
 		}
 	}
+	if inv.Annotate != nil {
+		for i := range procs {
+			inv.Annotate(&procs[i])
+		}
+	}
 	inv.mu.Lock()
 	inv.prev = cur
 	inv.fdCache, inv.exeCache, inv.unowned, inv.fdStats = newCache, newExes, known, stats
@@ -461,8 +479,14 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		Threads:    st.numThreads,
 		startTicks: st.startTicks,
 		cpuTicks:   st.utime + st.stime,
+		MemoryVMS:  st.vsize,
+		kthread:    st.flags&pfKthread != 0,
 		Cmdline:    []string{},
 		Ports:      []Port{},
+	}
+	p.CPUTime = round2(float64(p.cpuTicks) / ClockTicks)
+	if inv.memTotal > 0 {
+		p.MemoryPercent = round2(float64(p.MemoryRSS) / float64(inv.memTotal) * 100)
 	}
 	p.CreateTime = CreateTime(inv.boot, st.startTicks)
 	p.CreateTimeISO = isoLocal(p.CreateTime)
@@ -716,4 +740,18 @@ func sinceBoot() float64 {
 
 func round2(v float64) float64 {
 	return float64(int64(v*100+0.5)) / 100
+}
+
+// memTotal reads MemTotal from procRoot/meminfo, in bytes; 0 if unreadable.
+func memTotal(procRoot string) uint64 {
+	b, err := os.ReadFile(procRoot + "/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(b) {
+		if k, v, ok := kbValue(line); ok && k == "MemTotal" {
+			return v
+		}
+	}
+	return 0
 }

@@ -41,6 +41,7 @@ type statFields struct {
 	numThreads int
 	startTicks uint64
 	rssPages   uint64
+	vsize      uint64 // bytes
 	startStack uint64 // 0 if not shown (no ptrace access, exiting, short line)
 }
 
@@ -109,6 +110,7 @@ func parseStat(b []byte) (statFields, error) {
 	st.nice = sgn(16)
 	st.numThreads = sgn(17)
 	st.startTicks = num(19)
+	st.vsize = num(20)
 	st.rssPages = num(21)
 	if n == len(f) {
 		st.startStack = num(25)

@@ -47,45 +47,45 @@ func TestParseStat(t *testing.T) {
 			name: "plain",
 			line: statLine(1234, "bash", nil),
 			want: statFields{comm: "bash", state: 'S', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			name: "comm with spaces",
 			line: statLine(7, "Web Content", map[int]string{3: "R", 19: "19"}),
 			want: statFields{comm: "Web Content", state: 'R', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: 19, numThreads: 3, startTicks: 987654, rssPages: 2048, startStack: 308},
+				nice: 19, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			// A process may name itself ") S 1 1 1": only the last ')' ends comm.
 			name: "comm with parens that mimic fields",
 			line: statLine(8, "x) Z 1 2 3 (y", map[int]string{3: "T", 4: "99"}),
 			want: statFields{comm: "x) Z 1 2 3 (y", state: 'T', ppid: 99, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			name: "comm is a lone paren",
 			line: statLine(9, ")", map[int]string{3: "Z"}),
 			want: statFields{comm: ")", state: 'Z', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			name: "comm with newline",
 			line: statLine(10, "a\nb) c", map[int]string{3: "I", 9: "2097152"}),
 			want: statFields{comm: "a\nb) c", state: 'I', ppid: 4242, flags: 2097152, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			name: "empty comm, big numbers",
 			line: statLine(11, "", map[int]string{22: "18446744073709551615", 14: "0", 15: "0"}),
 			want: statFields{comm: "", state: 'S', ppid: 4242, flags: 4194560, utime: 0, stime: 0,
-				nice: -7, numThreads: 3, startTicks: 18446744073709551615, rssPages: 2048, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 18446744073709551615, rssPages: 2048, vsize: 253, startStack: 308},
 		},
 		{
 			// Exactly the fields up to rss (24), no more, no newline.
 			name: "minimal length",
 			line: "5 (m) S 1 5 5 0 -1 64 0 0 0 0 8 9 0 0 20 5 1 0 77 1000 12",
 			want: statFields{comm: "m", state: 'S', ppid: 1, flags: 64, utime: 8, stime: 9,
-				nice: 5, numThreads: 1, startTicks: 77, rssPages: 12},
+				nice: 5, numThreads: 1, startTicks: 77, rssPages: 12, vsize: 1000},
 		},
 	}
 	for _, tc := range tests {

@@ -34,10 +34,23 @@ type Process struct {
 	Cmdline        []string `json:"cmdline"`
 	Ports          []Port   `json:"ports"`
 	OpenFilesCount int      `json:"open_files_count"`
+	// Beyond the seed, what admins sort by (htop's %MEM, TIME+ and VIRT):
+	// RSS as a percentage of MemTotal, user+system CPU seconds, and the
+	// virtual size in bytes.
+	MemoryPercent float64 `json:"memory_percent"`
+	CPUTime       float64 `json:"cpu_time"`
+	MemoryVMS     uint64  `json:"memory_vms"`
+	// Protected says why the core refuses actions on the process whoever
+	// asks (see daemon/procs authz.go), empty when it does not.
+	Protected string `json:"protected,omitempty"`
 
 	startTicks uint64 // field 22 of /proc/PID/stat: identity with the PID
 	cpuTicks   uint64 // utime+stime
+	kthread    bool   // PF_KTHREAD
 }
+
+// KernelThread says whether the process is a kernel thread (PF_KTHREAD).
+func (p *Process) KernelThread() bool { return p.kthread }
 
 // StartTicks is the process's start time in clock ticks since boot (field
 // 22 of /proc/PID/stat): with the PID, it names one process.

@@ -53,6 +53,23 @@ func init() {
 	}
 	switch mode {
 	case "sleep":
+	case "spin":
+		// Busy about half the time, so it ranks high by CPU and moves.
+		go func() {
+			for {
+				for end := time.Now().Add(30 * time.Millisecond); time.Now().Before(end); {
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
+	case "zombie":
+		// A child that exits and is never waited for: a zombie (state Z).
+		z := exec.Command("/bin/true")
+		if err := z.Start(); err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(2)
+		}
+		fmt.Println(z.Process.Pid)
 	case "listen":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -69,9 +86,10 @@ func init() {
 }
 
 var (
-	baseURL  string
-	repoRoot string
-	shotDir  string
+	baseURL   string
+	repoRoot  string
+	shotDir   string
+	daemonBin string // the daemon built for the tests
 )
 
 func TestMain(m *testing.M) {
@@ -113,6 +131,7 @@ func run(m *testing.M) int {
 		fmt.Println("cannot build the daemon:", err)
 		return 1
 	}
+	daemonBin = bin
 	port, err := testproc.FreeLoopbackPort()
 	if err != nil {
 		fmt.Println(err)
@@ -168,7 +187,7 @@ func spawn(t *testing.T, mode, name string) *childProc {
 	}
 	c := &childProc{cmd: cmd, pid: cmd.Process.Pid, name: name}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if mode == "listen" {
+	if mode == "listen" || mode == "zombie" {
 		line, err := bufio.NewReader(out).ReadString('\n')
 		if err != nil {
 			t.Fatalf("listening child: %v", err)
@@ -337,7 +356,7 @@ func noCSPViolations(t *testing.T, ctx context.Context) {
 func TestTokenMemoryAnd401(t *testing.T) {
 	ctx := newBrowser(t)
 	must(t, chromedp.Do(ctx, chromedp.Navigate(baseURL+"/")))
-	waitFor(t, ctx, "the page", `!!window.ProcLogic && document.getElementById("token") !== null`, 5*time.Second)
+	waitFor(t, ctx, "the page", `!!window.ProcWatch && document.getElementById("token") !== null`, 5*time.Second)
 	if v := eval[string](t, ctx, `document.getElementById("msg").textContent`); !strings.Contains(v, "token") {
 		t.Errorf("first visit message = %q, want a hint to paste the token", v)
 	}
@@ -358,6 +377,31 @@ func TestTokenMemoryAnd401(t *testing.T) {
 	if v := eval[string](t, ctx, `document.getElementById("token").value`); v != token {
 		t.Errorf("token after reload = %q", v)
 	}
+	// Unticked "remember": the token lives in this tab only (sessionStorage).
+	if v := eval[string](t, ctx, `(localStorage.getItem("roy_token") || "") + "|" + (sessionStorage.getItem("roy_token") || "")`); v != "|"+token {
+		t.Errorf("local|session storage = %q, want the token in the session only", v)
+	}
+	// A new tab does not have it...
+	tab, cancelTab := chromedp.NewContext(ctx)
+	must(t, chromedp.Do(tab, chromedp.Navigate(baseURL+"/")))
+	waitFor(t, tab, "the page in a new tab", `!!window.ProcWatch`, 5*time.Second)
+	if v := eval[string](t, tab, `document.getElementById("token").value`); v != "" {
+		t.Errorf("a new tab has the token %q without 'remember'", v)
+	}
+	cancelTab()
+	// ...until "remember on this computer" is ticked; unticking forgets it.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("remember"))))
+	if v := eval[string](t, ctx, `localStorage.getItem("roy_token") || ""`); v != token {
+		t.Errorf("after ticking remember, localStorage has %q", v)
+	}
+	tab2, cancelTab2 := chromedp.NewContext(ctx)
+	must(t, chromedp.Do(tab2, chromedp.Navigate(baseURL+"/")))
+	waitFor(t, tab2, "the remembered token in a new tab", fmt.Sprintf(`!!window.ProcWatch && document.getElementById("token").value === %q && document.getElementById("remember").checked`, token), 5*time.Second)
+	cancelTab2()
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("remember"))))
+	if v := eval[string](t, ctx, `localStorage.getItem("roy_token") || ""`); v != "" {
+		t.Errorf("after unticking remember, localStorage still has %q", v)
+	}
 	// The token is not in the page's HTML (no secrets in markup).
 	if html := eval[string](t, ctx, `document.documentElement.outerHTML`); strings.Contains(html, token) {
 		t.Error("the token appears in the DOM markup")
@@ -369,7 +413,7 @@ func TestSearchSortKeyboard(t *testing.T) {
 	c := spawn(t, "sleep", childName("s"))
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	waitFor(t, ctx, "the child in the list", fmt.Sprintf(`!!ProcLogic && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`), 5*time.Second)
+	waitFor(t, ctx, "the child in the list", fmt.Sprintf(`!!window.ProcWatch && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`), 5*time.Second)
 	// Filter as you type, no request needed.
 	search(t, ctx, c.name)
 	waitFor(t, ctx, "the search to narrow to the child", fmt.Sprintf(`(() => { const r = [...document.querySelectorAll("#rows tr.r")]; return r.length === 1 && Number(r[0].dataset.pid) === %d })()`, c.pid), 5*time.Second)
@@ -417,7 +461,7 @@ func TestAutoRefreshSSE(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
 	waitFor(t, ctx, "the live stream", `document.getElementById("summary").textContent.includes("live (SSE")`, 5*time.Second)
 	// state is the app's global: a snapshot then deltas arrived.
-	waitFor(t, ctx, "stream events", `state.mode === "sse" && state.seq >= 2`, 5*time.Second)
+	waitFor(t, ctx, "stream events", `ProcWatch.state.mode === "sse" && ProcWatch.state.seq >= 2`, 5*time.Second)
 	name := childName("a")
 	search(t, ctx, name)
 	// Let the stream settle, then spawn: the row must come within two
@@ -440,7 +484,7 @@ func TestAutoRefreshSSE(t *testing.T) {
 	_ = c.cmd.Wait()
 	waitFor(t, ctx, "the exited process to go", fmt.Sprintf(`![...document.querySelectorAll("#rows tr.r")].some(r => Number(r.dataset.pid) === %d)`, c.pid), 3*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto"))))
-	waitFor(t, ctx, "the stream to stop", `state.mode === "off" && state.es === null`, 2*time.Second)
+	waitFor(t, ctx, "the stream to stop", `ProcWatch.state.mode === "off"`, 2*time.Second)
 
 	// Without EventSource, Auto falls back to polling.
 	eval[bool](t, ctx, `(() => { window.EventSource = undefined; return true })()`)
@@ -466,20 +510,43 @@ func TestStopRenice(t *testing.T) {
 	clickFor(t, ctx, rowSel+` button[data-act="renice"]`, "the renice dialog", `document.getElementById("nicedlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (state.map.get(%d) || {}).nice`, rowSel, nice.pid))
+		diag := eval[string](t, ctx, fmt.Sprintf(`document.getElementById("msg").textContent + " | row: " + (document.querySelector(%q) || {textContent: "none"}).textContent + " | map nice: " + (ProcWatch.state.map.get(%d) || {}).nice`, rowSel, nice.pid))
 		got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid)
 		t.Fatalf("nice 7 not shown: %v; page: %s; kernel nice %d", err, diag, 20-got)
 	}
 	if got, _ := unix.Getpriority(unix.PRIO_PROCESS, nice.pid); 20-got != 7 {
 		t.Errorf("kernel nice = %d, want 7", 20-got)
 	}
-	waitFor(t, ctx, "the outcome in the row", fmt.Sprintf(`document.querySelector(%q + " .outcome.ok") !== null`, rowSel), 2*time.Second)
+	// The result is in the status region, with the name and PID; the row's
+	// Actions cell is left alone (issue 10 item 4).
+	waitFor(t, ctx, "the result", fmt.Sprintf(`(() => { const r = document.getElementById("results"); return !r.hidden && r.getAttribute("role") === "status" && r.textContent.includes("PID %d") && r.textContent.includes(%q) && r.textContent.includes("nice is now 7") })()`, nice.pid, nice.name), 3*time.Second)
+	if n := eval[int](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.actions").textContent.includes("nice") ? 1 : 0`, rowSel)); n != 0 {
+		t.Error("the result was written into the Actions cell")
+	}
+	if v := eval[bool](t, ctx, fmt.Sprintf(`(() => { const b = document.querySelector(%q + ' button[data-act="signal"]'); const r = b.getBoundingClientRect(); const c = b.closest("td").getBoundingClientRect(); return r.width > 0 && r.right <= c.right + 1 })()`, rowSel)); !v {
+		t.Error("Signal… is not fully visible in its row")
+	}
+	click(t, ctx, "#results-log")
+	waitFor(t, ctx, "the results log", fmt.Sprintf(`document.getElementById("resultsdlg").open && document.getElementById("resultlist").textContent.includes("PID %d")`, nice.pid), 3*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Escape)))
 
-	// Stop (SIGTERM) ends it and the row goes.
+	// Terminate (SIGTERM) asks first, naming the process, its PID and user
+	// (issue 10 item 2), then ends it and the row goes.
 	search(t, ctx, stop.name)
 	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
 	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
-	click(t, ctx, rowSel+` button[data-act="TERM"]`)
+	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + ' button[data-act="TERM"]').textContent`, rowSel)); v != "Terminate" {
+		t.Errorf("the SIGTERM button says %q", v)
+	}
+	clickFor(t, ctx, rowSel+` button[data-act="TERM"]`, "the Terminate confirmation", `document.getElementById("confirmdlg").open`, 5*time.Second)
+	user := eval[string](t, ctx, fmt.Sprintf(`ProcWatch.state.map.get(%d).username`, stop.pid))
+	if v := eval[string](t, ctx, `document.getElementById("confirmtext").textContent`); !strings.Contains(v, stop.name) || !strings.Contains(v, fmt.Sprintf("PID %d", stop.pid)) || !strings.Contains(v, "user "+user) || !strings.Contains(v, "SIGTERM") {
+		t.Errorf("the Terminate confirmation says %q", v)
+	}
+	if err := unix.Kill(stop.pid, 0); err != nil {
+		t.Fatalf("the child died before the confirmation: %v", err)
+	}
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
 	done := make(chan error, 1)
 	go func() { done <- stop.cmd.Wait() }()
 	select {
@@ -490,9 +557,10 @@ func TestStopRenice(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the child did not end after Stop")
 	}
-	waitFor(t, ctx, "the stopped row to go", fmt.Sprintf(`(document.getElementById("refresh").click(), !document.querySelector(%q))`, rowSel), 5*time.Second)
-	if v := eval[string](t, ctx, `document.getElementById("msg").textContent`); !strings.Contains(v, "SIGTERM sent") {
-		t.Errorf("message after Stop = %q", v)
+	// The row goes (or, while the pointer rests on the table, is marked gone).
+	waitFor(t, ctx, "the stopped row to go", fmt.Sprintf(`(document.getElementById("refresh").click(), (r => !r || r.classList.contains("gone"))(document.querySelector(%q)))`, rowSel), 5*time.Second)
+	if v := eval[string](t, ctx, `document.getElementById("results").textContent`); !strings.Contains(v, "SIGTERM sent") || !strings.Contains(v, stop.name) {
+		t.Errorf("result after Terminate = %q", v)
 	}
 	noCSPViolations(t, ctx)
 }
@@ -654,9 +722,9 @@ func TestTenThousandRowsColumns(t *testing.T) {
 		for (let i = 1; i <= 10000; i++) m.set(i, { pid: i, ppid: i > 1 ? 1 + (i % 97) : 0, name: "synthetic" + i, username: "u" + (i % 7), status: "sleeping",
 			cpu_percent: (i * 7919 % 1000) / 10, memory_rss: i * 4096, nice: 0, num_threads: 1, create_time: i, create_time_iso: "2026-01-01T00:00:00",
 			cmdline: ["/usr/bin/synthetic", "--n", String(i)], ports: [], open_files_count: 3, exe: "/usr/bin/synthetic" });
-		state.map = m;
+		ProcWatch.state.map = m;
 		const t0 = performance.now();
-		render();
+		ProcWatch.render();
 		return performance.now() - t0;
 	})()`)
 	n := eval[int](t, ctx, `document.querySelectorAll("#rows tr.r").length`)
@@ -669,7 +737,7 @@ func TestTenThousandRowsColumns(t *testing.T) {
 		t.Errorf("render took %.0f ms", ms)
 	}
 	// Scroll to the middle: the rows there are rendered, and fast.
-	scroll := eval[float64](t, ctx, `(() => { const w = document.getElementById("tablewrap"); const t0 = performance.now(); w.scrollTop = w.scrollHeight / 2; paint(); return performance.now() - t0 })()`)
+	scroll := eval[float64](t, ctx, `(() => { const w = document.getElementById("tablewrap"); const t0 = performance.now(); w.scrollTop = w.scrollHeight / 2; ProcWatch.paint(); return performance.now() - t0 })()`)
 	t.Logf("paint after scrolling to the middle: %.1f ms", scroll)
 	if scroll > 400 {
 		t.Errorf("painting after a scroll took %.0f ms", scroll)
@@ -729,6 +797,6 @@ func TestKillConfirmAnd404(t *testing.T) {
 	_ = c.cmd.Wait()
 	clickFor(t, ctx, rowSel+` button[data-act="KILL"]`, "the confirmation", `document.getElementById("confirmdlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
-	waitFor(t, ctx, "the 404 message", `/^(404|409)/.test(document.getElementById("msg").textContent)`, 5*time.Second)
+	waitFor(t, ctx, "the 404 message", `/failed: (404|409)/.test(document.getElementById("results").textContent)`, 5*time.Second)
 	noCSPViolations(t, ctx)
 }

@@ -1,11 +1,9 @@
-// Unit tests of httpui/static/logic.js with Node's built-in runner:
+// Unit tests of httpui/static/logic.mjs (the ES module the page imports)
+// with Node's built-in runner:
 //   node --test test/js/   (or scripts/js-test.sh)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const L = require("../../httpui/static/logic.js");
+import * as L from "../../httpui/static/logic.mjs";
 
 const P = (pid, ppid, name, extra) =>
   Object.assign({ pid, ppid, name, username: "root", status: "sleeping", cpu_percent: 0, memory_rss: 0, nice: 0,
@@ -84,9 +82,11 @@ test("portRows lists sockets with their process, filters by port, state, name", 
       { local: "10.0.0.1:80", local_port: 80, status: "ESTABLISHED", type: "tcp", remote: "10.0.0.9:5432" }] }),
   ]);
   assert.equal(L.portRows(m, "").length, 3);
-  assert.deepEqual(L.portRows(m, "").map((r) => r.port), [80, 80, 5432]);
-  assert.deepEqual(L.portRows(m, "5432").map((r) => r.pid), [200, 100], "remote port matches too");
+  assert.deepEqual(L.portRows(m, "").map((r) => r.port), [80, 5432, 80], "listeners first");
+  assert.deepEqual(L.portRows(m, "5432").map((r) => r.pid), [100, 200], "the listener first; the remote port matches too");
   assert.deepEqual(L.portRows(m, "listen").map((r) => r.name), ["nginx", "postgres"]);
+  assert.deepEqual(L.portRows(m, "port:5432").map((r) => r.pid), [100], "port: is the local port");
+  assert.deepEqual(L.portRows(m, ":80 established").map((r) => r.remote), ["10.0.0.9:5432"]);
   assert.deepEqual(L.portRows(m, "nginx").length, 2);
 });
 
@@ -101,6 +101,12 @@ test("toCSV: header like the server, quoting, formula defusing", () => {
   assert.equal(L.csvSafe("-1"), "'-1");
   assert.equal(L.csvSafe("@x"), "'@x");
   assert.equal(L.csvSafe("ok"), "ok");
+  // Numbers are ours, not defused: a negative nice stays a number.
+  assert.match(L.toCSV([P(8, 1, "n", { nice: -5 })]).split("\r\n")[1], /^8,1,n,root,sleeping,0\.00,0,-5,1,/);
+});
+
+test("toCSV and portsToCSV share rowsToCSV", () => {
+  assert.equal(L.rowsToCSV(["a", "b"], [[1, "=x"], [-2, "q\"r"]]), 'a,b\r\n1,\'=x\r\n-2,"q""r"\r\n');
 });
 
 test("toJSON has the list shape", () => {
@@ -109,22 +115,23 @@ test("toJSON has the list shape", () => {
   assert.equal(j.items[0].pid, 1);
 });
 
-test("needsConfirm: KILL and STOP ask, TERM and HUP do not", () => {
+test("needsConfirm: KILL and STOP ask, HUP does not", () => {
   for (const s of ["KILL", "SIGKILL", "stop", "QUIT", "INT"]) assert.ok(L.needsConfirm(s), s);
-  for (const s of ["TERM", "HUP", "CONT", "sigusr1"]) assert.ok(!L.needsConfirm(s), s);
+  for (const s of ["HUP", "CONT", "sigusr1"]) assert.ok(!L.needsConfirm(s), s);
 });
 
 test("loadPrefs validates and keeps defaults", () => {
   assert.deepEqual(L.loadPrefs(null), L.PREF_DEFAULTS);
   assert.deepEqual(L.loadPrefs("{not json"), L.PREF_DEFAULTS);
-  const p = L.loadPrefs(JSON.stringify({ columns: ["cmdline", "pid", "bogus", "pid"], sort: "mem", order: "asc", theme: "dark", interval: 5, view: "tree" }));
+  const views = ["list", "tree", "ports"];
+  const p = L.loadPrefs(JSON.stringify({ columns: ["cmdline", "pid", "bogus", "pid"], sort: "mem", order: "asc", theme: "dark", interval: 5, view: "tree" }), views);
   assert.deepEqual(p.columns, ["cmdline", "pid"]);
   assert.equal(p.sort, "mem");
   assert.equal(p.order, "asc");
   assert.equal(p.theme, "dark");
   assert.equal(p.interval, 5);
   assert.equal(p.view, "tree");
-  const bad = L.loadPrefs(JSON.stringify({ columns: [], sort: "x", order: "up", theme: "pink", interval: 0.01, view: "3d" }));
+  const bad = L.loadPrefs(JSON.stringify({ columns: [], sort: "x", order: "up", theme: "pink", interval: 0.01, view: "3d" }), views);
   assert.deepEqual(bad, L.PREF_DEFAULTS);
 });
 
@@ -176,4 +183,99 @@ test("fmtStarted: time alone today, date and minutes before", () => {
   assert.equal(L.fmtStarted("2026-11-29T01:27:07", now), "01:27:07");
   assert.equal(L.fmtStarted("2026-11-28T23:59:59.123", now), "2026-11-28 23:59");
   assert.equal(L.fmtStarted("", now), "");
+});
+
+// Issue 10 item 5: one search syntax in every view.
+test("one search syntax: a bare number is a PID or a port, :PORT and port:PORT, pid:, user:", () => {
+  const lst = P(1234, 1, "python3", { ports: [{ local: "127.0.0.1:18931", local_port: 18931, status: "LISTEN", type: "tcp" }] });
+  const other = P(18931, 1, "bash");
+  const m = L.applySnapshot([lst, other, P(7, 1, "x")]);
+  assert.deepEqual(L.view(m, "18931", "pid", "asc").map((p) => p.pid), [1234, 18931], "the listener and the PID");
+  assert.deepEqual(L.view(m, ":18931", "pid", "asc").map((p) => p.pid), [1234]);
+  assert.deepEqual(L.view(m, "port:18931", "pid", "asc").map((p) => p.pid), [1234]);
+  assert.deepEqual(L.view(m, "pid:7", "pid", "asc").map((p) => p.pid), [7]);
+  assert.deepEqual(L.view(m, "23", "pid", "asc").map((p) => p.pid), [1234], "PID substring, like the server");
+  assert.deepEqual(L.portRows(m, "18931").map((r) => r.pid), [1234]);
+  assert.deepEqual(L.portRows(m, ":18931").map((r) => r.pid), [1234]);
+  assert.deepEqual(L.portRows(m, "port:18931 user:root").map((r) => r.pid), [1234]);
+  assert.deepEqual(L.portRows(m, "user:nobody"), []);
+  assert.equal(L.parseQuery("port:80 PID:3 User:Root web 12").port, 80);
+  assert.deepEqual(L.parseQuery("port:80 pid:3 user:root web 12"), { text: ["web"], nums: ["12"], port: 80, user: "root", pid: 3 });
+});
+
+test("ports column: listeners first as :PORT, never a client before the listener; UDP unconnected is UNCONN", () => {
+  const p = P(5, 1, "srv", { ports: [
+    { type: "tcp", local: "127.0.0.1:40000", local_port: 40000, remote: "127.0.0.1:18765", status: "ESTABLISHED" },
+    { type: "tcp", local: "127.0.0.1:18765", local_port: 18765, remote: null, status: "LISTEN" },
+    { type: "udp", local: "0.0.0.0:5353", local_port: 5353, remote: null, status: "NONE" }] });
+  assert.equal(L.portsCell(p), ":5353 :18765 +1 conn");
+  assert.equal(L.portText(p.ports[1]), ":18765 tcp 127.0.0.1 LISTEN");
+  assert.equal(L.portText(p.ports[2]), ":5353 udp 0.0.0.0 UNCONN");
+  assert.equal(L.portsCell(P(6, 1, "c", { ports: [p.ports[0]] })), ":40000 tcp 127.0.0.1 → 127.0.0.1:18765 ESTABLISHED");
+  assert.equal(L.portRows(L.applySnapshot([p]), "")[0].state, "UNCONN");
+});
+
+test("ports view sorts by its headers", () => {
+  const m = L.applySnapshot([P(9, 1, "b", { ports: [{ type: "tcp", local: "0.0.0.0:22", local_port: 22, status: "LISTEN" }] }),
+    P(3, 1, "a", { ports: [{ type: "tcp", local: "0.0.0.0:80", local_port: 80, status: "LISTEN" }] })]);
+  assert.deepEqual(L.portRows(m, "", "pid", "asc").map((r) => r.pid), [3, 9]);
+  assert.deepEqual(L.portRows(m, "", "pid", "desc").map((r) => r.pid), [9, 3]);
+  assert.deepEqual(L.portRows(m, "", "local", "desc").map((r) => r.port), [80, 22]);
+  assert.deepEqual(L.portRows(m, "", "name", "asc").map((r) => r.name), ["a", "b"]);
+});
+
+// Issue 10 item 2: Terminate asks first, unless turned off.
+test("needsConfirm: TERM asks unless the preference says not", () => {
+  assert.ok(L.needsConfirm("TERM"));
+  assert.ok(L.needsConfirm("SIGTERM", { confirmTerm: true }));
+  assert.ok(!L.needsConfirm("TERM", { confirmTerm: false }));
+  assert.ok(L.needsConfirm("KILL", { confirmTerm: false }), "KILL always asks");
+  assert.equal(L.loadPrefs(JSON.stringify({ confirmTerm: false }), ["list"]).confirmTerm, false);
+  assert.equal(L.loadPrefs(JSON.stringify({ confirmTerm: "no" }), ["list"]).confirmTerm, true);
+});
+
+// Issue 10 item 1: rows hold still under the pointer.
+test("holdOrder keeps positions, marks gone rows, appends new ones", () => {
+  const k = (r) => r.p.pid;
+  const row = (pid, cpu) => ({ p: { pid, cpu } });
+  const prev = [row(1, 9), row(2, 5), row(3, 1)];
+  const fresh = [row(3, 50), row(4, 20), row(1, 10)]; // 3 jumped up, 2 exited, 4 is new
+  const h = L.holdOrder(prev, fresh, k);
+  assert.deepEqual(h.rows.map((r) => [r.p.pid, !!r.gone]), [[1, false], [2, true], [3, false], [4, false]]);
+  assert.equal(h.rows[2].p.cpu, 50, "values are updated in place");
+  assert.ok(h.moved);
+  const same = L.holdOrder(fresh, fresh, k);
+  assert.ok(!same.moved);
+  assert.deepEqual(same.rows, fresh);
+});
+
+// Issue 10 item 7: the real cadence and the reconnect backoff.
+test("cadence is the median gap; backoff grows to 30 s", () => {
+  assert.equal(L.cadence([0, 1000]), 0);
+  assert.equal(L.cadence([0, 2000, 4100, 6000]), 2);
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 9].map(L.backoff), [1, 2, 4, 8, 16, 30, 30]);
+});
+
+// Issue 10 item 10: hide kernel threads (htop's K).
+test("hideKthreads leaves kernel threads out of the list and the tree", () => {
+  const m = L.applySnapshot([P(1, 0, "systemd"), P(2, 0, "kthreadd", { cmdline: [] }), P(3, 2, "rcu_gp", { cmdline: [] }),
+    P(4, 1, "sshd"), P(5, 1, "odd", { protected: "kernel thread", cmdline: [] })]);
+  assert.deepEqual(L.view(m, "", "pid", "asc", true).map((p) => p.pid), [1, 4]);
+  assert.deepEqual(L.view(m, "", "pid", "asc", false).length, 5);
+  assert.deepEqual(L.treeRows(m, "", "pid", "asc", null, true).map((r) => r.p.pid), [1, 4]);
+  assert.ok(!L.isKernelThread(P(6, 1, "init", { protected: "pid 1" })));
+});
+
+// Issue 10 item 11: TIME+ like htop, and the new columns sort.
+test("fmtCPUTime and the %MEM, TIME+, VIRT columns", () => {
+  assert.equal(L.fmtCPUTime(0), "0:00.00");
+  assert.equal(L.fmtCPUTime(65.5), "1:05.50");
+  assert.equal(L.fmtCPUTime(3725), "1:02:05");
+  assert.equal(L.fmtCPUTime(undefined), "0:00.00");
+  const m = L.applySnapshot([P(1, 0, "a", { cpu_time: 5, memory_percent: 0.5, memory_vms: 10 }), P(2, 0, "b", { cpu_time: 50, memory_percent: 0.1, memory_vms: 5 })]);
+  assert.deepEqual(L.view(m, "", "time", "desc").map((p) => p.pid), [2, 1]);
+  assert.deepEqual(L.view(m, "", "mempct", "desc").map((p) => p.pid), [1, 2]);
+  assert.deepEqual(L.view(m, "", "virt", "asc").map((p) => p.pid), [2, 1]);
+  assert.equal(L.COLUMN_BY_ID.mempct.text(m.get(1)), "0.5");
+  assert.equal(L.COLUMN_BY_ID.virt.text(m.get(1)), "10 B");
 });
