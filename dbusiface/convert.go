@@ -58,6 +58,7 @@ func processDict(p *procs.Process) Dict {
 		"cmdline":          v(cleanAll(p.Cmdline)),
 		"ports":            v(ports),
 		"open_files_count": v(u32(p.OpenFilesCount)),
+		"unit":             v(clean(p.Unit)),
 	}
 }
 
@@ -89,7 +90,6 @@ func detailDict(d *procs.Detail) Dict {
 	out := processDict(&d.Process)
 	out["cwd"] = v(clean(d.Cwd))
 	out["cgroup"] = v(clean(d.Cgroup))
-	out["unit"] = v(clean(d.Unit))
 	out["open_files"] = v(cleanAll(d.OpenFiles))
 	if d.Environ != nil {
 		out["environ"] = v(cleanAll(d.Environ))
