@@ -118,25 +118,12 @@ func matchesWord(p *Process, w string) bool {
 	return false
 }
 
-// unitMatches says whether unit answers "unit:q" (q lower-case): the full
-// name ("nginx.service"), the name without its type suffix ("nginx"), or,
-// for q ending in "@", any instance of that template ("getty@" matches
-// "getty@tty1.service"). httpui/static/logic.mjs unitMatches is the same.
+// unitMatches says whether unit answers "unit:q" (q lower-case): q is part
+// of the unit's name, as in the Services view's filter ("unit:nginx"
+// matches nginx.service, "unit:getty@" every getty instance); a process in
+// no unit never matches. httpui/static/logic.mjs unitMatches is the same.
 func unitMatches(unit, q string) bool {
-	if unit == "" {
-		return false
-	}
-	u := strings.ToLower(unit)
-	if u == q {
-		return true
-	}
-	if strings.HasSuffix(q, "@") {
-		return strings.HasPrefix(u, q)
-	}
-	if i := strings.LastIndexByte(u, '.'); i > 0 {
-		return u[:i] == q
-	}
-	return false
+	return unit != "" && containsFold(unit, q)
 }
 
 func hasPort(p *Process, port int) bool {

@@ -166,17 +166,12 @@ export function isEmptyQuery(pq) {
   return !pq.text.length && !pq.nums.length && pq.port == null && pq.user == null && pq.pid == null && pq.unit == null;
 }
 
-// unitMatches says whether unit answers "unit:q" (q lower-case): the full
-// name ("nginx.service"), the name without its type suffix ("nginx"), or,
-// for q ending in "@", any instance of that template ("getty@" matches
-// "getty@tty1.service"). The server's filter (daemon/procs) is the same.
+// unitMatches says whether unit answers "unit:q" (q lower-case): q is part
+// of the unit's name, as in the Services view's filter ("unit:nginx"
+// matches nginx.service, "unit:getty@" every getty instance); a process in
+// no unit never matches. The server's filter (daemon/procs) is the same.
 export function unitMatches(unit, q) {
-  if (!unit) return false;
-  const u = unit.toLowerCase();
-  if (u === q) return true;
-  if (q.endsWith("@")) return u.startsWith(q);
-  const i = u.lastIndexOf(".");
-  return i > 0 && u.slice(0, i) === q;
+  return !!unit && unit.toLowerCase().includes(q);
 }
 
 const hasPort = (p, n) => (p.ports || []).some((x) => x.local_port === n);
