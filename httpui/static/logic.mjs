@@ -166,6 +166,12 @@ export function isEmptyQuery(pq) {
   return !pq.text.length && !pq.nums.length && pq.port == null && pq.user == null && pq.pid == null && pq.unit == null;
 }
 
+// unitLabel is how a narrow cell shows a unit: a service without its
+// ".service" (the usual case), any other unit whole (session-3.scope).
+export function unitLabel(unit) {
+  return (unit || "").replace(/\.service$/, "");
+}
+
 // unitMatches says whether unit answers "unit:q" (q lower-case): q is part
 // of the unit's name, as in the Services view's filter ("unit:nginx"
 // matches nginx.service, "unit:getty@" every getty instance); a process in

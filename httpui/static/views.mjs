@@ -66,7 +66,8 @@ function procCells(tr, r) {
 // unitButton is a unit name that opens the unit's detail in the Services
 // view (services.mjs listens for "roy:open-unit"; app.mjs sends it).
 function unitButton(unit) {
-  const b = button(unit, "Open the unit " + unit, "linkbtn unitlink");
+  const b = button(L.unitLabel(unit), "Open the unit " + unit, "linkbtn unitlink");
+  b.setAttribute("aria-label", "Open the unit " + unit);
   b.dataset.openUnit = unit;
   b.tabIndex = -1;
   return b;

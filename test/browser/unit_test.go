@@ -144,13 +144,17 @@ func TestUnitColumnAndFilter(t *testing.T) {
 	}
 	search(t, ctx, name)
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the child in its unit", fmt.Sprintf(`(td => td && td.textContent === %q)(document.querySelector(%q))`, unit, rowSel+" td.c-unit"), 5*time.Second)
+	// The cell says the service's name (its title the unit's).
+	waitFor(t, ctx, "the child in its unit", fmt.Sprintf(`(td => td && td.textContent === %q)(document.querySelector(%q))`, name, rowSel+" td.c-unit"), 5*time.Second)
 	if v := eval[string](t, ctx, `(w => w.scrollWidth + " " + w.clientWidth + " " + document.querySelector("#thead th.c-cmdline").getBoundingClientRect().width)(document.getElementById("tablewrap"))`); func() bool {
 		var sw, cw, cmd float64
 		fmt.Sscan(v, &sw, &cw, &cmd)
-		return sw > cw || cmd < 120
+		return sw > cw || cmd < 130
 	}() {
 		t.Errorf("at 1366 px: table scrollWidth, clientWidth, command line width = %s", v)
+	}
+	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q).title`, rowSel+" td.c-unit button")); !strings.Contains(v, unit) {
+		t.Errorf("the unit link's title %q", v)
 	}
 	shot(t, ctx, "unit-column")
 
@@ -173,7 +177,7 @@ func TestUnitColumnAndFilter(t *testing.T) {
 	// The Ports view: the Unit column and the same filter.
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-ports"))))
 	search(t, ctx, "unit:"+name)
-	waitFor(t, ctx, "the socket in its unit", fmt.Sprintf(`(rs => rs.length === 1 && Number(rs[0].dataset.pid) === %d && rs[0].querySelector("td.c-sunit").textContent === %q && rs[0].textContent.includes(":%d"))([...document.querySelectorAll("#rows tr.r")])`, c.pid, unit, c.port), 5*time.Second)
+	waitFor(t, ctx, "the socket in its unit", fmt.Sprintf(`(rs => rs.length === 1 && Number(rs[0].dataset.pid) === %d && rs[0].querySelector("td.c-sunit").textContent === %q && rs[0].textContent.includes(":%d"))([...document.querySelectorAll("#rows tr.r")])`, c.pid, name, c.port), 5*time.Second)
 	if v := eval[string](t, ctx, `[...document.querySelectorAll("#thead th")].map(th => th.textContent.replace(/[▲▼]/g, "")).join(",")`); !strings.HasSuffix(v, ",Unit") {
 		t.Errorf("ports headers %s", v)
 	}

@@ -227,6 +227,10 @@ test("unit: the Unit column, unit: in the list, tree and ports views", () => {
   assert.equal(col.label, "Unit");
   assert.equal(col.text(web), "nginx.service");
   assert.equal(col.text(old), "");
+  assert.equal(L.unitLabel("nginx.service"), "nginx");
+  assert.equal(L.unitLabel("session-3.scope"), "session-3.scope");
+  assert.equal(L.unitLabel("a.service.scope"), "a.service.scope");
+  assert.equal(L.unitLabel(undefined), "");
   assert.deepEqual(L.view(m, "unit:nginx", "pid", "asc").map((p) => p.pid), [10, 11]);
   assert.deepEqual(L.view(m, "unit:session-3.scope", "pid", "asc").map((p) => p.pid), [20]);
   assert.deepEqual(L.view(m, "unit:legacy", "pid", "asc"), []);
