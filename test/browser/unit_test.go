@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // unitCgroup creates a cgroup named like a service (NAME.service) under
@@ -189,6 +190,16 @@ func TestUnitColumnAndFilter(t *testing.T) {
 	if eval[bool](t, ctx, `document.getElementById("detail").open`) {
 		t.Error("the click on the unit also opened the process detail")
 	}
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#svcdetail .dhead button"))))
+	waitFor(t, ctx, "the unit's detail closed", `!document.getElementById("svcdetail").open`, 3*time.Second)
+
+	// The keyboard: u on the selected row opens its unit.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("view-list"))))
+	search(t, ctx, "unit:"+name)
+	waitFor(t, ctx, "the row", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	eval[bool](t, ctx, `(() => { document.getElementById("table").focus(); return true })()`)
+	must(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("u")))
+	waitFor(t, ctx, "the unit's detail from the keyboard", fmt.Sprintf(`document.getElementById("svcdetail").open && document.getElementById("svctitle").textContent === %q`, unit), 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#svcdetail .dhead button"))))
 	waitFor(t, ctx, "the unit's detail closed", `!document.getElementById("svcdetail").open`, 3*time.Second)
 
