@@ -610,6 +610,8 @@ func checkServicesReadme(t *testing.T) {
 			want = `"name":"` + failUnit + `"`
 		case strings.Contains(blk, `"LISTEN"`):
 			want = fmt.Sprintf("%s 127.0.0.1:%d", listenUnit, listenPort)
+		case strings.Contains(blk, "q=unit:"):
+			want = fmt.Sprintf("%d %s ", atoi(t, unitProp(t, listenUnit, "MainPID")), listenUnit)
 		case strings.Contains(blk, "/restart"):
 			want = `"job_result":"done"`
 		case strings.Contains(blk, "/journal"):
