@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // fakePolkit answers CheckAuthorization on the test bus with what the test
@@ -22,11 +24,13 @@ type fakePolkit struct {
 	hold    chan struct{} // when set, answers wait for it to close
 	called  chan string   // receives the action of each call
 	cancels []string
+	subject string // the bus name of the last caller polkit was asked about
 }
 
 func (f *fakePolkit) CheckAuthorization(subject polkitSubject, action string, details map[string]string, flags uint32, cancelID string) (polkitResult, *dbus.Error) {
 	f.mu.Lock()
 	res, err, hold := f.res, f.err, f.hold
+	f.subject, _ = subject.Details["name"].Value().(string)
 	f.mu.Unlock()
 	select {
 	case f.called <- action:
@@ -128,8 +132,20 @@ func TestPolkitFake(t *testing.T) {
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		time.Sleep(100 * time.Millisecond) // let the bus see the name go
-		close(hold)                        // polkit now says yes
+		// The bus notices the closed socket when it gets the CPU: wait
+		// until it has dropped the caller's name, then polkit says yes.
+		f.mu.Lock()
+		name := f.subject
+		f.mu.Unlock()
+		if name == "" {
+			t.Fatal("polkit was asked about no bus name")
+		}
+		testproc.PollEvery(t, 10*time.Second, 5*time.Millisecond, "the bus to drop "+name, func() bool {
+			var has bool
+			err := b.root.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
+			return err == nil && !has
+		})
+		close(hold)
 		if c.Exited(700 * time.Millisecond) {
 			t.Fatal("acted for a caller that left the bus")
 		}
@@ -141,12 +157,18 @@ func TestPolkitFake(t *testing.T) {
 		defer f.set(polkitResult{}, nil, nil)
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
+		base := limitedCalls(b)
 		go func() {
-			// While the flood is held at polkit, another caller is
-			// served; then polkit answers.
-			time.Sleep(500 * time.Millisecond)
+			// Once the server has taken in the whole flood (16 held at
+			// polkit, the rest refused), another caller is served; then
+			// polkit answers. Released any earlier, calls still on their
+			// way would find room.
+			defer close(hold)
+			if err := waitFlood(b, base, 200, maxInFlightPerSender); err != nil {
+				meanwhile <- err
+				return
+			}
 			meanwhile <- b.rootCall("GetProcess", uint32(c.PID)).Err
-			close(hold)
 		}()
 		r := b.asNobody("flood", "200", strconv.Itoa(c.PID))
 		counts := r.Body[0].(map[string]any)
@@ -176,21 +198,14 @@ func TestPolkitFake(t *testing.T) {
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
 		var took time.Duration
+		base := limitedCalls(b)
 		go func() {
+			// As above: released before every call of the flood has
+			// been held or refused, a late call would find room.
 			defer close(hold)
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				b.srv.mu.Lock()
-				n := b.srv.byUID[nobody]
-				b.srv.mu.Unlock()
-				if n == maxInFlightPerUID {
-					break
-				}
-				if time.Now().After(deadline) {
-					meanwhile <- fmt.Errorf("the flood never held %d calls (%d)", maxInFlightPerUID, n)
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
+			if err := waitFlood(b, base, 8*16, maxInFlightPerUID); err != nil {
+				meanwhile <- err
+				return
 			}
 			start := time.Now()
 			err := b.rootCall("ListProcesses", "", "pid", "asc").Err
@@ -246,4 +261,30 @@ func TestPolkitFake(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+func limitedCalls(b *testBus) int {
+	b.srv.mu.Lock()
+	defer b.srv.mu.Unlock()
+	return b.srv.limited
+}
+
+// waitFlood waits until the server has taken in all n calls of an
+// unprivileged flood: held of them in flight (at polkit), the others
+// refused over the limits (the count was base before the flood). The
+// client sends them over a loaded machine: they arrive when they arrive.
+func waitFlood(b *testBus, base, n, held int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b.srv.mu.Lock()
+		inFlight, refused := b.srv.nonRoot, b.srv.limited-base
+		b.srv.mu.Unlock()
+		if inFlight == held && refused == n-held {
+			return nil
+		}
+		if inFlight > held || refused > n-held || time.Now().After(deadline) {
+			return fmt.Errorf("the flood of %d calls: %d in flight and %d refused, want %d and %d", n, inFlight, refused, held, n-held)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
