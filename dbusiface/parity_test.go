@@ -17,7 +17,7 @@ import (
 
 // TestKeysMatchHTTP: a process has the same keys over D-Bus as over HTTP
 // (docs/dbus-api.md says so), in the list and in the detail, nested keys
-// included. Both transports serve the same core here; a field added to one
+// included; and GetSystem has those of GET /api/system. Both transports serve the same core here; a field added to one
 // and not the other fails this test.
 func TestKeysMatchHTTP(t *testing.T) {
 	b := startBus(t)
@@ -103,6 +103,16 @@ func TestKeysMatchHTTP(t *testing.T) {
 		keyPaths("", asJSON(t, call.Body[0]), dk)
 		diffKeys(t, "detail of PID "+strconv.Itoa(pid), hk, dk)
 	}
+
+	// GetSystem and GET /api/system: the same fields (docs/host.md).
+	hk, dk := map[string]bool{}, map[string]bool{}
+	keyPaths("", get("/api/system"), hk)
+	call = b.rootCall("GetSystem")
+	if call.Err != nil {
+		t.Fatal(call.Err)
+	}
+	keyPaths("", asJSON(t, call.Body[0]), dk)
+	diffKeys(t, "GetSystem", hk, dk)
 }
 
 // asJSON turns a D-Bus value into what encoding/json would decode from the
