@@ -42,6 +42,16 @@ var managerInterface = introspect.Interface{
 			{Name: "new_pid", Type: "u", Direction: "out"},
 			{Name: "unit", Type: "s", Direction: "out"},
 		}},
+		{Name: "ListServices", Args: []introspect.Arg{
+			{Name: "pattern", Type: "s", Direction: "in"},
+			{Name: "state", Type: "s", Direction: "in"},
+			{Name: "services", Type: "aa{sv}", Direction: "out"},
+		}},
+		{Name: "GetServiceJournal", Args: []introspect.Arg{
+			{Name: "unit", Type: "s", Direction: "in"},
+			{Name: "lines", Type: "u", Direction: "in"},
+			{Name: "entries", Type: "aa{sv}", Direction: "out"},
+		}},
 		{Name: "SignalPIDFD", Args: []introspect.Arg{
 			{Name: "pidfd", Type: "h", Direction: "in"},
 			{Name: "signal", Type: "s", Direction: "in"},

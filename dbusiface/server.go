@@ -63,6 +63,7 @@ type Server struct {
 	hook   atomic.Pointer[func() func()]
 	events chan procs.Event
 
+	units     servicesHolder // ListServices, GetServiceJournal
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
 	stopped   chan struct{} // closed when emitLoop has returned
