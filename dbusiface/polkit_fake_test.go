@@ -157,20 +157,22 @@ func TestPolkitFake(t *testing.T) {
 		defer f.set(polkitResult{}, nil, nil)
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
-		base := limitedCalls(b)
+		holdLong(t, b)
+		answered := make(chan struct{})
 		go func() {
-			// Once the server has taken in the whole flood (16 held at
-			// polkit, the rest refused), another caller is served; then
-			// polkit answers. Released any earlier, calls still on their
-			// way would find room.
+			// Once every call but the 16 held at polkit is answered
+			// (refused by the daemon, or by the bus when too many wait
+			// for a reply), another caller is served; then polkit
+			// answers. Released any earlier, calls still on their way
+			// would find room.
 			defer close(hold)
-			if err := waitFlood(b, base, 200, maxInFlightPerSender); err != nil {
+			if err := waitAnswered(answered, 200, maxInFlightPerSender); err != nil {
 				meanwhile <- err
 				return
 			}
 			meanwhile <- b.rootCall("GetProcess", uint32(c.PID)).Err
 		}()
-		r := b.asNobody("flood", "200", strconv.Itoa(c.PID))
+		r := b.floodAsNobody(answered, maxInFlightPerSender, "flood", "200", strconv.Itoa(c.PID))
 		counts := r.Body[0].(map[string]any)
 		if counts[errLimitsExceeded] != float64(200-maxInFlightPerSender) || counts[ErrAccessDenied] != float64(maxInFlightPerSender) {
 			t.Fatalf("flood of 200 calls: %v, want %d LimitsExceeded and %d AccessDenied", counts, 200-maxInFlightPerSender, maxInFlightPerSender)
@@ -198,13 +200,21 @@ func TestPolkitFake(t *testing.T) {
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
 		var took time.Duration
-		base := limitedCalls(b)
+		holdLong(t, b)
+		answered := make(chan struct{})
 		go func() {
-			// As above: released before every call of the flood has
-			// been held or refused, a late call would find room.
+			// As above: released before every call of the flood but the
+			// held ones is answered, a late call would find room.
 			defer close(hold)
-			if err := waitFlood(b, base, 8*16, maxInFlightPerUID); err != nil {
+			if err := waitAnswered(answered, 8*16, maxInFlightPerUID); err != nil {
 				meanwhile <- err
+				return
+			}
+			b.srv.mu.Lock()
+			n := b.srv.byUID[nobody]
+			b.srv.mu.Unlock()
+			if n != maxInFlightPerUID {
+				meanwhile <- fmt.Errorf("%d calls of uid %d in flight, want %d", n, nobody, maxInFlightPerUID)
 				return
 			}
 			start := time.Now()
@@ -212,7 +222,7 @@ func TestPolkitFake(t *testing.T) {
 			took = time.Since(start)
 			meanwhile <- err
 		}()
-		r := b.asNobody("flood-conns", "8", "16", strconv.Itoa(c.PID))
+		r := b.floodAsNobody(answered, maxInFlightPerUID, "flood-conns", "8", "16", strconv.Itoa(c.PID))
 		if err := <-meanwhile; err != nil {
 			t.Fatalf("root's ListProcesses during the flood: %v", err)
 		}
@@ -263,28 +273,30 @@ func TestPolkitFake(t *testing.T) {
 	})
 }
 
-func limitedCalls(b *testBus) int {
+// holdLong lets calls wait at polkit for as long as the test holds them,
+// until the end of the test: a flood takes a while to arrive on a loaded
+// machine, and a held call that timed out meanwhile would free its slot
+// for a later one. (Written under the server's lock, which every call
+// takes before it reads the timeout: the writes happen before the reads.)
+func holdLong(t *testing.T, b *testBus) {
 	b.srv.mu.Lock()
-	defer b.srv.mu.Unlock()
-	return b.srv.limited
+	old := b.srv.polkitTimeout
+	b.srv.polkitTimeout = time.Minute
+	b.srv.mu.Unlock()
+	t.Cleanup(func() {
+		b.srv.mu.Lock()
+		b.srv.polkitTimeout = old
+		b.srv.mu.Unlock()
+	})
 }
 
-// waitFlood waits until the server has taken in all n calls of an
-// unprivileged flood: held of them in flight (at polkit), the others
-// refused over the limits (the count was base before the flood). The
-// client sends them over a loaded machine: they arrive when they arrive.
-func waitFlood(b *testBus, base, n, held int) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b.srv.mu.Lock()
-		inFlight, refused := b.srv.nonRoot, b.srv.limited-base
-		b.srv.mu.Unlock()
-		if inFlight == held && refused == n-held {
-			return nil
-		}
-		if inFlight > held || refused > n-held || time.Now().After(deadline) {
-			return fmt.Errorf("the flood of %d calls: %d in flight and %d refused, want %d and %d", n, inFlight, refused, held, n-held)
-		}
-		time.Sleep(5 * time.Millisecond)
+// waitAnswered waits until the flood client says that all n calls but held
+// are answered; it gives up (an error) after a minute.
+func waitAnswered(answered <-chan struct{}, n, held int) error {
+	select {
+	case <-answered:
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("the flood of %d calls: the %d not held at polkit were not all answered within a minute", n, n-held)
 	}
 }

@@ -73,7 +73,6 @@ type Server struct {
 	byUID    map[uint32]int // per caller uid
 	total    int            // every call past the uid check
 	nonRoot  int            // the part of total made by uids other than 0
-	limited  int            // calls refused by acquire or acquireUID, ever
 }
 
 // New returns a Server over svc. It subscribes to the core's events at
@@ -257,7 +256,6 @@ func (s *Server) acquire(sender string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inFlight[sender] >= maxInFlightPerSender {
-		s.limited++
 		return false
 	}
 	s.inFlight[sender]++
@@ -280,12 +278,10 @@ func (s *Server) acquireUID(uid uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total >= maxInFlight {
-		s.limited++
 		return false
 	}
 	if uid != 0 {
 		if s.byUID[uid] >= maxInFlightPerUID || s.nonRoot >= maxInFlight-reservedForRoot {
-			s.limited++
 			return false
 		}
 		s.nonRoot++
