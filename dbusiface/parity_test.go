@@ -11,6 +11,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
@@ -113,6 +115,45 @@ func TestKeysMatchHTTP(t *testing.T) {
 	}
 	keyPaths("", asJSON(t, call.Body[0]), dk)
 	diffKeys(t, "GetSystem", hk, dk)
+}
+
+// TestServiceKeysMatchHTTP: ListServices and GetServiceJournal items have
+// the keys HTTP gives the same unit and entry (the JSON of units.Unit and
+// units.Entry, which /api/services and the journal route write as they
+// are). Every field is set, so that none is left out as empty.
+func TestServiceKeysMatchHTTP(t *testing.T) {
+	n := uint64(7)
+	remote := "127.0.0.1:9"
+	u := units.Unit{Name: "a.service", Type: "service", Description: "d", Load: "loaded", Active: "active", Sub: "running",
+		UnitFileState: "enabled", MainPID: 42, Since: "2026-01-01T00:00:00Z", Result: "success", Restarts: 1,
+		MemoryCurrent: &n, CPUUsageNSec: &n, Tasks: &n, ControlGroup: "/system.slice/a.service", PIDs: []int{42},
+		Ports: []units.Port{{Port: procs.Port{Local: "127.0.0.1:80", Remote: &remote, Status: "ESTABLISHED",
+			Family: "AddressFamily.AF_INET", Type: "tcp", LocalPort: 80}, PID: 42}}}
+	e := units.Entry{Time: "2026-01-01T00:00:00.000001Z", Usec: 1, Priority: 3, Identifier: "a", PID: 42, Unit: "a.service",
+		Message: "m", Truncated: true, Binary: true, Cursor: "c"}
+	for _, c := range []struct {
+		what  string
+		value any
+		dict  Dict
+	}{{"ListServices item", u, unitDict(&u)}, {"GetServiceJournal entry", e, entryDict(&e)}} {
+		raw, err := json.Marshal(c.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		hk, dk := map[string]bool{}, map[string]bool{}
+		keyPaths("", m, hk)
+		keyPaths("", asJSON(t, c.dict), dk)
+		diffKeys(t, c.what, hk, dk)
+		for k, nonNull := range hk {
+			if !nonNull {
+				t.Errorf("%s: %q is null: set it in this test", c.what, k)
+			}
+		}
+	}
 }
 
 // asJSON turns a D-Bus value into what encoding/json would decode from the
