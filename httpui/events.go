@@ -326,6 +326,9 @@ func diffProcess(a, b *procs.Process) map[string]any {
 	if a.Protected != b.Protected {
 		set("protected", b.Protected)
 	}
+	if a.Unit != b.Unit {
+		set("unit", b.Unit)
+	}
 	return m
 }
 

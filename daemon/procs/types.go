@@ -21,9 +21,9 @@ type (
 // read. Environ is nil unless the caller may see it.
 type Detail struct {
 	Process
-	Cwd         string       `json:"cwd"`
+	Cwd string `json:"cwd"`
+	// Cgroup is read afresh, and with it the list's Unit.
 	Cgroup      string       `json:"cgroup"`
-	Unit        string       `json:"unit"`
 	OpenFiles   []string     `json:"open_files"`
 	Environ     []string     `json:"environ"`
 	UIDs        [3]uint32    `json:"uids"` // real, effective, saved

@@ -247,6 +247,7 @@ type proc struct {
 	Name    string   `json:"name"`
 	Cmdline []string `json:"cmdline"`
 	Ports   []port   `json:"ports"`
+	Unit    string   `json:"unit"`
 }
 
 type list struct {
