@@ -38,6 +38,10 @@ type Options struct {
 	// AuditMaxSize rotates the audit file to AuditFile.1 before it grows
 	// past this many bytes (0 = DefaultAuditMaxSize, < 0 = never).
 	AuditMaxSize int64
+	// RefusalWindow is how long refusals made by the transports before
+	// the core (failed authentications) are counted before their summary
+	// lines are written (0 = DefaultRefusalWindow).
+	RefusalWindow time.Duration
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -54,6 +58,8 @@ type Service struct {
 
 	procMount  procMount     // hidepid= and gid= of ProcRoot
 	afterReads func(pid int) // tests: runs between the reads by path and their check
+
+	refusals refusals // summary lines of the transports' refusals
 
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
@@ -106,7 +112,10 @@ func New(opts Options) (*Service, error) {
 		}
 		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(f, nil))
 	}
-	return &Service{
+	if opts.RefusalWindow <= 0 {
+		opts.RefusalWindow = DefaultRefusalWindow
+	}
+	s := &Service{
 		auditLog:       auditLog,
 		auditFile:      auditFile,
 		inv:            inv,
@@ -118,11 +127,14 @@ func New(opts Options) (*Service, error) {
 		maxPID:         maxPID,
 		restarting:     map[restartKey]bool{},
 		procMount:      readProcMount(opts.ProcRoot),
-	}, nil
+	}
+	s.refusals = refusals{window: opts.RefusalWindow, write: s.auditRefusals}
+	return s, nil
 }
 
-// Close releases the audit file.
+// Close writes the pending refusal summaries and releases the audit file.
 func (s *Service) Close() error {
+	s.refusals.close()
 	if s.auditFile != nil {
 		return s.auditFile.Close()
 	}
