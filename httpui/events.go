@@ -195,15 +195,7 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			next(w, withEpoch(r, epoch))
 			return
 		}
-		if h.authLim.blocked() {
-			retryAfter(w, 1)
-			h.writeError(w, errRateLimited)
-			return
-		}
-		if logIt, sup := h.authLim.fail(); logIt {
-			h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
-		}
-		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one"))
+		h.refuseAuth(w, r, "invalid event ticket", "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
 	})
 }
 
