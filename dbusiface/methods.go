@@ -2,6 +2,7 @@ package dbusiface
 
 import (
 	"context"
+	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -23,10 +24,14 @@ type manager struct {
 
 // call runs fn for the caller of msg with a bounded context, the caller's
 // identity, the in-flight limits and panic recovery (godbus does not
-// recover: a panic in a method would take the daemon down).
+// recover: a panic in a method would take the daemon down). A call it
+// refuses itself (over the limits, caller unknown) never reaches the core's
+// pipeline, so it is counted into the core's summary audit lines instead;
+// every other refusal is the pipeline's, audited there once.
 func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Duration, fn func(ctx context.Context, c procs.Caller) *dbus.Error) (derr *dbus.Error) {
 	name := string(sender)
 	if !m.s.acquire(name) {
+		m.s.svc.CallRefused("dbus", "too many calls in progress on the connection", name)
 		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress; try again later"}}
 	}
 	defer m.s.release(name)
@@ -48,9 +53,11 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 	uid, err := m.s.callerUID(ctx, m.conn, name)
 	if err != nil {
 		m.s.log.Warn("refusing a call: cannot identify the caller", "sender", name, "err", err)
+		m.s.svc.AuthFailed("dbus", "cannot identify the caller", name)
 		return &dbus.Error{Name: ErrAccessDenied, Body: []any{"access denied: cannot identify the caller"}}
 	}
 	if !m.s.acquireUID(uid) {
+		m.s.svc.CallRefused("dbus", "too many calls in progress for the user", fmt.Sprintf("%s (uid %d)", name, uid))
 		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress for this user; try again later"}}
 	}
 	defer m.s.releaseUID(uid)
