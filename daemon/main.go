@@ -24,6 +24,7 @@ import (
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
+	"github.com/roy/roy-procwatch/internal/relaunch"
 	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
@@ -34,6 +35,8 @@ const maxConns = 64
 var version = "0.1.0-dev"
 
 func main() {
+	// A detached relaunch (no systemd) runs this binary as its helper.
+	relaunch.RunHelperIfAsked()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

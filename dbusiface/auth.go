@@ -27,24 +27,35 @@ var noPolkitErrors = map[string]bool{
 	"org.freedesktop.DBus.Error.NameHasNoOwner": true,
 }
 
-// callerUID asks the bus daemon for the uid of sender. The sender name is
+// callerIdentity asks the bus daemon for the uid and groups of sender
+// (GetConnectionCredentials: UnixUserID, UnixGroupIDs). The sender name is
 // stamped by the bus daemon, so it cannot be forged by the caller. Any
-// failure is an error: the caller is then refused, never taken for root.
-func (s *Server) callerUID(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error) {
+// failure to get the uid is an error: the caller is then refused, never
+// taken for root. A bus that does not report the groups leaves them nil:
+// the core then takes the uid's groups from the user database.
+func (s *Server) callerIdentity(ctx context.Context, conn *dbus.Conn, sender string) (uint32, []uint32, error) {
 	if s.lookupUID != nil {
-		return s.lookupUID(ctx, conn, sender)
+		uid, err := s.lookupUID(ctx, conn, sender)
+		return uid, nil, err
 	}
 	if sender == "" {
-		return 0, errors.New("the message has no sender")
+		return 0, nil, errors.New("the message has no sender")
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.busTimeout)
 	defer cancel()
-	var uid uint32
-	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, sender).Store(&uid)
+	var creds map[string]dbus.Variant
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionCredentials", 0, sender).Store(&creds)
 	if err != nil {
-		return 0, fmt.Errorf("cannot get the uid of %s: %w", sender, err)
+		return 0, nil, fmt.Errorf("cannot get the credentials of %s: %w", sender, err)
 	}
-	return uid, nil
+	uid, ok := creds["UnixUserID"].Value().(uint32)
+	if !ok {
+		return 0, nil, fmt.Errorf("the bus did not report the uid of %s", sender)
+	}
+	if groups, ok := creds["UnixGroupIDs"].Value().([]uint32); ok {
+		return uid, groups, nil
+	}
+	return uid, nil, nil // the core then asks the user database
 }
 
 // polkitSubject is polkit's (sa{sv}) Subject.

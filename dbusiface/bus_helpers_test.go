@@ -31,6 +31,7 @@ const nobody = 65534
 // TestMain lets the test binary double as an unprivileged D-Bus client:
 // the tests re-run it under setpriv with PW_TEST_CLIENT=1.
 func TestMain(m *testing.M) {
+	testproc.RunHelperIfAsked() // a detached relaunch re-executes this binary
 	if os.Getenv("PW_TEST_CLIENT") == "1" {
 		os.Exit(clientMain(os.Args[1:]))
 	}

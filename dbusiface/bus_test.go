@@ -18,6 +18,7 @@ import (
 	"github.com/godbus/dbus/v5/introspect"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // TestBus runs the daemon's D-Bus object on a private system-like bus
@@ -357,6 +358,29 @@ func TestBus(t *testing.T) {
 				t.Fatal("root's process was stopped")
 			}
 		})
+		// Issue 8 item 1: a process of nobody's uid running with a group
+		// nobody lacks (gid 42), or not dumpable, is not nobody's to
+		// relaunch; the groups are the ones the bus reports.
+		t.Run("RestartOwnNeedsItsGroups", func(t *testing.T) {
+			cmd := exec.Command("sleep", "300")
+			cmd.Dir = "/"
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: 42, Groups: []uint32{}}}
+			c := testproc.Start(t, cmd).ReapInBackground()
+			if r := b.asNobody("restart", strconv.Itoa(c.PID)); r.Error != ErrAccessDenied || !strings.Contains(r.Message, "group") {
+				t.Fatalf("restart of own uid, gid 42: %+v, want AccessDenied about the group", r)
+			}
+			if c.Exited(300 * time.Millisecond) {
+				t.Fatal("the process was stopped")
+			}
+			own := spawn(t, nobody)
+			r := b.asNobody("restart", strconv.Itoa(own.PID))
+			if r.Error != "" || len(r.Body) != 2 {
+				t.Fatalf("restart of own process: %+v", r)
+			}
+			newPID := int(r.Body[0].(float64))
+			t.Cleanup(func() { testproc.KillPID(newPID) })
+			testproc.WaitExec(t, newPID)
+		})
 		t.Run("GetHidesOthersSecrets", func(t *testing.T) {
 			c := spawn(t, -1)
 			r := b.asNobody("get", strconv.Itoa(c.PID))
@@ -446,7 +470,7 @@ func TestBus(t *testing.T) {
 	})
 
 	t.Run("UnknownCallerIsDenied", func(t *testing.T) {
-		// GetConnectionUnixUser fails for a name that is not on the bus:
+		// GetConnectionCredentials fails for a name that is not on the bus:
 		// the call is refused, never treated as uid 0 (A12).
 		c := spawn(t, nobody)
 		m := &manager{s: b.srv, conn: b.conn}

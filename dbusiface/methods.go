@@ -50,7 +50,7 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 	// between stop and start) must not be cut short by a lost bus.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	uid, err := m.s.callerUID(ctx, m.conn, name)
+	uid, groups, err := m.s.callerIdentity(ctx, m.conn, name)
 	if err != nil {
 		m.s.log.Warn("refusing a call: cannot identify the caller", "sender", name, "err", err)
 		m.s.svc.AuthFailed("dbus", "cannot identify the caller", name)
@@ -64,6 +64,7 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
 	c := procs.Caller{
 		UID:        uid,
+		GIDs:       groups,
 		Privileged: false, // uid 0 is recognised by the core itself
 		Name:       name,
 		Authorize:  m.s.authorizer(m.conn, name, interactive),

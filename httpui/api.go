@@ -193,7 +193,11 @@ func (h *Handler) restart(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How})
+	out := map[string]any{"ok": true, "old_pid": res.OldPID, "new_pid": res.NewPID, "unit": res.Unit, "how": res.How}
+	if res.Output != "" {
+		out["output"] = res.Output
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // meta is what the UI needs to know of the core's rules: the sort keys

@@ -7,7 +7,9 @@
 # The rootfs is bootstrapped once and cached as .cache/e2e/rootfs-*.tar.zst
 # (git-ignored); a re-run extracts it in about a second.
 # Env: E2E_DEB=path to test a prebuilt .deb instead of building one;
-#      E2E_REBUILD_ROOTFS=1 to bootstrap the rootfs again.
+#      E2E_REBUILD_ROOTFS=1 to bootstrap the rootfs again;
+#      E2E_RUN=regexp for go test -run (keep the install step), e.g.
+#      E2E_RUN='TestPackage/^(1_install|R)'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -109,6 +111,6 @@ trap cleanup EXIT
 
 log "go test -tags e2e ./test/e2e/ (package $E2E_DEB)"
 rc=0
-go test -tags e2e -count=1 -v -timeout 15m ./test/e2e/ || rc=$?
+go test -tags e2e -count=1 -v -timeout 15m ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/ || rc=$?
 log "done (rc=$rc)"
 exit "$rc"

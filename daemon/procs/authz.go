@@ -98,14 +98,18 @@ func (s *Service) callerGroups(c Caller) []uint32 {
 
 // authorize decides whether caller may perform action on t. needAuthority
 // forces the authority check even for an owner (lowering nice, restarting a
-// unit). For ActionInspect, owning follows the kernel's read rule
-// (mayRead). Any error or unknown answer from the authority means deny.
+// unit). For ActionInspect and ActionRestart, owning follows the kernel's
+// read rule (mayRead). Any error or unknown answer from the authority means deny.
 func (s *Service) authorize(ctx context.Context, c Caller, t *target, action string, needAuthority bool) error {
 	if c.root() {
 		return nil
 	}
 	mine := owns(c, t)
-	if action == ActionInspect {
+	if action == ActionInspect || action == ActionRestart {
+		// A relaunch by the owner must not lend it a group or what the
+		// kernel keeps from it (a setgid program that made its gid real,
+		// started again with LD_PRELOAD and without secure-exec): the
+		// same rule as reading the process.
 		mine = s.mayRead(c, t)
 	}
 	if mine && !needAuthority {
@@ -130,7 +134,8 @@ func (s *Service) authorize(ctx context.Context, c Caller, t *target, action str
 	case mine:
 		return errf(KindAccessDenied, "not authorized: this needs root or the polkit action %s", action)
 	case owns(c, t):
-		return errf(KindAccessDenied, "not authorized: process %d is not dumpable or runs with a group you do not have (the kernel's rule for reading it); inspecting it needs root or the polkit action %s", t.pid, action)
+		doing := map[string]string{ActionInspect: "inspecting", ActionRestart: "restarting"}[action]
+		return errf(KindAccessDenied, "not authorized: process %d is not dumpable or runs with a group you do not have (the kernel's rule for reading it); %s it needs root or the polkit action %s", t.pid, doing, action)
 	}
 	return errf(KindAccessDenied, "not authorized: process %d belongs to uid %d; acting on it needs root or the polkit action %s", t.pid, t.uids[0], action)
 }

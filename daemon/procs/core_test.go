@@ -621,7 +621,7 @@ func TestAuthorizationOwnProcess(t *testing.T) {
 		t.Errorf("authority asked for %s on %d: an owner needs none", action, pid)
 		return false, nil
 	}
-	owner := Caller{UID: 65534, Name: "nobody", Authorize: never}
+	owner := Caller{UID: 65534, GIDs: []uint32{65534}, Name: "nobody", Authorize: never}
 
 	if _, err := s.Signal(ctx, owner, Target{PID: c.PID}, "STOP"); err != nil {
 		t.Fatalf("owner Signal(STOP): %v", err)

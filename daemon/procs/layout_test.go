@@ -17,11 +17,12 @@ func TestImportDirection(t *testing.T) {
 	root := repoRoot(t)
 	const mod = "github.com/roy/roy-procwatch/"
 	forbidden := map[string][]string{
-		"internal/procfs":  {"daemon", "httpui", "dbusiface", "internal/systemd"},
-		"internal/systemd": {"daemon", "httpui", "dbusiface", "internal/procfs"},
-		"daemon/procs":     {"httpui", "dbusiface"},
-		"httpui":           {"dbusiface"},
-		"dbusiface":        {"httpui"},
+		"internal/procfs":   {"daemon", "httpui", "dbusiface", "internal/systemd"},
+		"internal/systemd":  {"daemon", "httpui", "dbusiface", "internal/procfs"},
+		"internal/relaunch": {"daemon", "httpui", "dbusiface", "internal/procfs", "internal/systemd"},
+		"daemon/procs":      {"httpui", "dbusiface"},
+		"httpui":            {"dbusiface"},
+		"dbusiface":         {"httpui"},
 	}
 	for dir, bad := range forbidden {
 		files, _ := filepath.Glob(filepath.Join(root, dir, "*.go"))

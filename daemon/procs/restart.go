@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/roy/roy-procwatch/internal/procfs"
+	"github.com/roy/roy-procwatch/internal/relaunch"
 	"github.com/roy/roy-procwatch/internal/systemd"
 )
 
@@ -143,29 +143,62 @@ func (s *Service) restartUnit(ctx context.Context, t *target, unit string) (Rest
 	return RestartResult{OldPID: t.pid, NewPID: newPID, Unit: unit, How: "unit"}, nil
 }
 
-// snapshotForRelaunch records what is needed to start t again.
+// snapshotForRelaunch records what is needed to start t again, exactly:
+// argv and environment bytes as they are (refused, not cut, over the read
+// cap), the argv[0] path, nice, every resource limit, oom_score_adj, the
+// slice and the output files.
 func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	dir := s.inv.ProcRoot() + "/" + strconv.Itoa(t.pid)
-	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups}
+	spec := RelaunchSpec{OldPID: t.pid, Exe: t.exe, UID: t.uids[0], GID: t.gids[0], Groups: t.groups, Nice: t.st.Nice}
 	if spec.Exe == "" {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable is not readable", t.pid)
 	}
 	if strings.HasSuffix(spec.Exe, " (deleted)") {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: its executable %s was deleted or replaced", t.pid, strings.TrimSuffix(spec.Exe, " (deleted)"))
 	}
-	b, err := procfs.ReadCapped(dir+"/cmdline", nil, procfs.CmdlineCap)
-	if err != nil {
-		return spec, noSuchProcess(t.pid)
+	var err error
+	for _, f := range []struct {
+		name, what string
+		cap        int
+		dst        *[]string
+	}{{"cmdline", "command line", procfs.CmdlineCap, &spec.Argv}, {"environ", "environment", procfs.EnvironCap, &spec.Env}} {
+		*f.dst, err = relaunch.ReadList(dir+"/"+f.name, f.cap)
+		switch {
+		case errors.Is(err, relaunch.ErrTooLong):
+			return spec, errf(KindNotRestartable, "cannot restart process %d: its %s is longer than %d KiB, more than the daemon reads; it would come back cut", t.pid, f.what, f.cap>>10)
+		case err != nil:
+			return spec, noSuchProcess(t.pid)
+		}
 	}
-	spec.Argv = procfs.SplitNUL(b)
 	if len(spec.Argv) == 0 {
 		return spec, errf(KindNotRestartable, "cannot restart process %d: it has no command line", t.pid)
 	}
 	if cwd, err := os.Readlink(dir + "/cwd"); err == nil {
 		spec.Cwd = strings.TrimSuffix(cwd, " (deleted)")
 	}
-	if b, err := procfs.ReadCapped(dir+"/environ", nil, procfs.EnvironCap); err == nil {
-		spec.Env = procfs.SplitNUL(b)
+	spec.Path = relaunch.ResolvePath(spec.Argv[0], spec.Cwd, spec.Env, spec.Exe)
+	b, err := os.ReadFile(dir + "/limits")
+	if err == nil {
+		spec.Limits, err = relaunch.ParseLimits(b)
+	}
+	if err != nil {
+		return spec, &Error{Kind: KindNotRestartable, Err: err, Msg: fmt.Sprintf("cannot restart process %d: its resource limits are not readable (it would come back without them)", t.pid)}
+	}
+	b, err = os.ReadFile(dir + "/oom_score_adj")
+	if err == nil {
+		spec.OOMScoreAdj, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if err != nil {
+		return spec, &Error{Kind: KindNotRestartable, Err: err, Msg: fmt.Sprintf("cannot restart process %d: its oom_score_adj is not readable", t.pid)}
+	}
+	if b, err := os.ReadFile(dir + "/cgroup"); err == nil {
+		spec.Slice = relaunch.SliceOf(b)
+	}
+	if l, err := os.Readlink(dir + "/fd/1"); err == nil {
+		spec.Stdout = relaunch.OutputFile(l)
+	}
+	if l, err := os.Readlink(dir + "/fd/2"); err == nil {
+		spec.Stderr = relaunch.OutputFile(l)
 	}
 	if s.afterReads != nil {
 		s.afterReads(t.pid)
@@ -174,7 +207,26 @@ func (s *Service) snapshotForRelaunch(t *target) (RelaunchSpec, error) {
 	if err := t.verify(); err != nil {
 		return RelaunchSpec{}, err
 	}
+	if s.units != nil {
+		if bad := spec.NotUTF8(); bad != "" {
+			return spec, errf(KindNotRestartable, "cannot restart process %d unchanged: its %s is not valid UTF-8, which systemd's D-Bus API cannot carry", t.pid, bad)
+		}
+	}
 	return spec, nil
+}
+
+// ownGroups keeps the supplementary groups of a relaunch that the caller
+// has: a relaunch allowed by ownership never runs with a group its caller
+// could not have by exec-ing the program itself.
+func (s *Service) ownGroups(c Caller, groups []uint32) []uint32 {
+	mine := s.callerGroups(c)
+	out := make([]uint32, 0, len(groups))
+	for _, g := range groups {
+		if slices.Contains(mine, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartResult, error) {
@@ -182,10 +234,16 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 	if err != nil {
 		return RestartResult{}, err
 	}
+	if !c.root() && s.mayRead(c, t) {
+		// Allowed as the owner, not by the authority.
+		spec.Groups = s.ownGroups(c, spec.Groups)
+	}
 	// Log the whole record first: if starting it again fails, the admin
 	// still sees exactly what ran.
 	s.record(slog.LevelInfo, "relaunch: stopping process", "caller", c.Name, "pid", t.pid, "exe", spec.Exe,
-		"argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "env_vars", len(spec.Env))
+		"path", spec.Path, "argv", spec.Argv, "cwd", spec.Cwd, "uid", spec.UID, "gid", spec.GID, "groups", spec.Groups,
+		"env_vars", len(spec.Env), "nice", spec.Nice, "oom_score_adj", spec.OOMScoreAdj, "slice", spec.Slice,
+		"stdout", spec.Stdout, "stderr", spec.Stderr)
 	if err := s.terminate(ctx, t); err != nil {
 		return RestartResult{}, err
 	}
@@ -196,12 +254,14 @@ func (s *Service) relaunch(ctx context.Context, c Caller, t *target) (RestartRes
 			return RestartResult{}, &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again in a transient unit: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
 		}
 		res.NewPID, res.Unit, res.How = pid, unit, "transient"
+		res.Output = "the journal of " + unit + " (journalctl -u " + unit + ")"
 	} else {
-		pid, err := startDetached(spec)
+		d, err := relaunch.StartDetached(spec)
 		if err != nil {
 			return RestartResult{}, &Error{Kind: KindFailed, Err: err, Msg: fmt.Sprintf("process %d was stopped but could not be started again: %v (exe %s, argv %q, cwd %s, uid %d)", t.pid, err, spec.Exe, spec.Argv, spec.Cwd, spec.UID)}
 		}
-		res.NewPID, res.How = pid, "detached"
+		res.NewPID, res.How = d.PID, "detached"
+		res.Output = "stdout " + d.Stdout + ", stderr " + d.Stderr
 	}
 	return res, nil
 }
@@ -248,30 +308,4 @@ func waitExit(ctx context.Context, fd int, d time.Duration) bool {
 			return false
 		}
 	}
-}
-
-// startDetached starts spec in a new session when there is no systemd.
-// The child is reaped by a goroutine so it never lingers as a zombie.
-func startDetached(spec RelaunchSpec) (int, error) {
-	cmd := exec.Command(spec.Exe)
-	cmd.Args = spec.Argv
-	cmd.Env = spec.Env
-	if spec.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Dir = spec.Cwd
-	if fi, err := os.Stat(spec.Cwd); err != nil || !fi.IsDir() {
-		cmd.Dir = "/"
-	}
-	attr := &syscall.SysProcAttr{Setsid: true}
-	if os.Geteuid() == 0 {
-		attr.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
-	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	pid := cmd.Process.Pid
-	go func() { _ = cmd.Wait() }()
-	return pid, nil
 }

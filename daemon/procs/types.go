@@ -92,6 +92,10 @@ type RestartResult struct {
 	// How is "unit" when systemd restarted the unit, "transient" when the
 	// process was relaunched in a transient unit, "detached" otherwise.
 	How string `json:"how"`
+	// Output says where a relaunched process's stdout and stderr now go
+	// (its unit's journal, the files it wrote to, /dev/null); "" for a
+	// unit restart, whose unit decides.
+	Output string `json:"output,omitempty"`
 }
 
 // EventKind says what an Event reports.

@@ -44,15 +44,19 @@ export function headerRegion() {
 }
 
 // Live updates never move rows under the admin: while the pointer is over
-// the table or the table has focus, data updates keep the rows in place
+// the table or the keyboard is in it, data updates keep the rows in place
 // (L.holdOrder) and a hint offers to re-sort; any other render (search,
 // sort, view, the pointer leaving) re-sorts.
 let hovering = false;
 let rafPending = false, explicitPending = false;
 let paused = false;
 
+// held: the pointer is on the table, or the keyboard is working in it (a
+// mouse click also focuses the table; that alone does not freeze the order
+// once the pointer has left).
 export function held() {
-  return hovering || $("tablewrap").matches(":hover") || $("table").contains(document.activeElement);
+  const a = document.activeElement;
+  return hovering || $("tablewrap").matches(":hover") || (!!a && $("table").contains(a) && a.matches(":focus-visible"));
 }
 
 export function scheduleRender(explicit) {
@@ -176,6 +180,11 @@ function morph(o, n) {
   return o;
 }
 
+function sameRow(a, b) {
+  return !!a && a.sig === b.sig && a.p === b.p && a.idx === b.idx && a.sel === b.sel && a.gone === b.gone &&
+    a.depth === b.depth && a.collapsed === b.collapsed && a.kids === b.kids;
+}
+
 function buildRow(v, r, i) {
   const key = v.key(r);
   const tr = el("tr", null, "r" + (r.gone ? " gone" : ""));
@@ -220,10 +229,19 @@ export function paint() {
   const old = new Map();
   for (const tr of tbody.querySelectorAll("tr.r")) old.set(tr.dataset.key, tr);
   const want = [spacer("top", w.start * ROW_H, ncols)];
+  // What a rendered row depends on besides its own data: a row whose
+  // process object (deltas replace changed ones), position, selection and
+  // state are unchanged is kept as it is, not rebuilt.
+  const sig = v.id + "|" + v.columns().map((c) => c.id).join(",");
   for (let i = w.start; i < w.end; i++) {
-    const n = buildRow(v, rows[i], i);
-    const o = old.get(n.dataset.key);
-    if (o) { want.push(morph(o, n)); old.delete(n.dataset.key); } else want.push(n);
+    const r = rows[i];
+    const key = String(v.key(r));
+    const o = old.get(key);
+    const rs = { sig, p: r.p, idx: i, sel: v.key(r) === state.selected, gone: !!r.gone, depth: r.depth, collapsed: r.collapsed, kids: r.hasChildren };
+    if (o && r.p && sameRow(o.rowSig, rs)) { want.push(o); old.delete(key); continue; }
+    const n = buildRow(v, r, i);
+    n.rowSig = rs;
+    if (o) { const m = morph(o, n); m.rowSig = rs; want.push(m); old.delete(key); } else want.push(n);
   }
   want.push(spacer("bottom", (rows.length - w.end) * ROW_H, ncols));
   if (!rows.length && state.loaded) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/roy/roy-procwatch/internal/relaunch"
 )
 
 // HelperEnv, set to a mode, makes a test binary a helper process.
@@ -22,6 +24,7 @@ const HelperAddrEnv = "PROCWATCH_TEST_ADDR"
 // RunHelperIfAsked is called first thing in TestMain: when the test binary
 // was started by Helper, it runs the helper mode and never returns.
 func RunHelperIfAsked() {
+	relaunch.RunHelperIfAsked() // a detached relaunch re-executes the test binary
 	if mode := os.Getenv(HelperEnv); mode != "" {
 		RunHelper(mode)
 	}

@@ -555,3 +555,23 @@ func TestDetailDOMEvents(t *testing.T) {
 		return true })()`, pid))
 	waitFor(t, ctx, "the detail, decorated", fmt.Sprintf(`document.getElementById("detail").open && document.getElementById("dtitle").textContent.endsWith("PID %d") && (document.getElementById("dsec-extra") || {}).textContent === "extra for %d"`, pid, pid), 5*time.Second)
 }
+
+// Keyboard focus in the table holds the order too; a mouse click that
+// focused the table does not, once the pointer has left.
+func TestKeyboardFocusHoldsOrder(t *testing.T) {
+	ctx := newBrowser(t)
+	openApp(t, ctx)
+	// The pointer rests in the header, away from the table.
+	must(t, chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 5, 5)))
+	reverse := `(() => { const S = ProcWatch.state; const first = S.rows[0].p.pid; ProcWatch.L.applyDelta(S.map, {changed: [...S.map.values()].map(p => ({pid: p.pid, cpu_percent: p.pid === first ? 0 : 200 + (p.pid % 50)}))}); ProcWatch.emit("data"); return first })()`
+	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown)))
+	first := eval[int](t, ctx, reverse)
+	waitFor(t, ctx, "the held order", fmt.Sprintf(`!document.getElementById("paused").hidden && Number(document.querySelector("#rows tr.r").dataset.pid) === %d`, first), 3*time.Second)
+	// Mouse focus only: the next update re-sorts.
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("resort"))))
+	clickFor(t, ctx, "#rows tr.r td", "the detail", `document.getElementById("detail").open`, 5*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("dclose")), chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 5, 5)))
+	waitFor(t, ctx, "the table focused by the mouse", `!document.getElementById("detail").open && document.activeElement.id === "table"`, 3*time.Second)
+	first = eval[int](t, ctx, reverse)
+	waitFor(t, ctx, "the re-sorted order", fmt.Sprintf(`document.getElementById("paused").hidden && Number(document.querySelector("#rows tr.r").dataset.pid) !== %d`, first), 3*time.Second)
+}
