@@ -127,7 +127,7 @@ func (m *manager) Renice(sender dbus.Sender, msg dbus.Message, pid uint32, nice 
 // Restart restarts pid (its unit, or a relaunch) and returns the new PID
 // and the unit that now runs it ("" when relaunched outside systemd).
 func (m *manager) Restart(sender dbus.Sender, msg dbus.Message, pid uint32) (newPID uint32, unit string, derr *dbus.Error) {
-	derr = m.call(sender, msg, m.s.restartTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+	derr = m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
 		res, err := m.s.svc.Restart(ctx, c, target(pid))
 		if err != nil {
 			return toDBusError(err)
@@ -162,7 +162,7 @@ func (m *manager) RenicePIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.Unix
 // RestartPIDFD is Restart for the process behind a pidfd.
 func (m *manager) RestartPIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD) (newPID uint32, unit string, derr *dbus.Error) {
 	defer closeFD(fd)
-	derr = m.call(sender, msg, m.s.restartTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+	derr = m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
 		res, err := m.s.svc.Restart(ctx, c, pidfdTarget(fd))
 		if err != nil {
 			return toDBusError(err)

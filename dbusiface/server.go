@@ -52,9 +52,11 @@ type Server struct {
 	busTimeout               time.Duration // bus daemon queries (uid lookup)
 	polkitTimeout            time.Duration // non-interactive polkit check
 	polkitInteractiveTimeout time.Duration // polkit check that may ask for a password
-	callTimeout              time.Duration // whole List/Get/Signal/Renice call
-	restartTimeout           time.Duration // whole Restart call
-	retryMin, retryMax       time.Duration // Serve's reconnection delays
+	// callTimeout bounds a call's identification and a read (List); an
+	// action's deadline is the core's (procs.ActionTimeout, longer for a
+	// restart), the same whichever transport asked.
+	callTimeout        time.Duration
+	retryMin, retryMax time.Duration // Serve's reconnection delays
 
 	// lookupUID replaces the bus lookup in tests.
 	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
@@ -88,8 +90,7 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		busTimeout:               5 * time.Second,
 		polkitTimeout:            5 * time.Second,
 		polkitInteractiveTimeout: 25 * time.Second,
-		callTimeout:              60 * time.Second,
-		restartTimeout:           120 * time.Second,
+		callTimeout:              procs.ActionTimeout,
 		retryMin:                 time.Second,
 		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),

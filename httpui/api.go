@@ -99,10 +99,13 @@ func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d)
 }
 
-// actionCtx bounds an action; it is not cancelled when the client goes
-// away, so a restart is never left half done.
+// actionCtx is the context of an action: not cancelled when the client
+// goes away, so an action is never left half done, and bounded by the
+// core's deadline (procs.ActionTimeout), the same whichever transport
+// asked. The core applies its own deadlines to process actions anyway (a
+// restart's is longer); this one bounds what else the API starts.
 func (h *Handler) actionCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), h.opts.ActionTimeout)
+	return context.WithTimeout(context.WithoutCancel(r.Context()), procs.ActionTimeout)
 }
 
 type signalBody struct {

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
@@ -38,9 +37,6 @@ type Options struct {
 	Logger       *slog.Logger
 	// MaxBody caps request bodies (default 64 KiB).
 	MaxBody int64
-	// ActionTimeout bounds one action (default 60s; a restart waits for
-	// systemd or for the process to stop).
-	ActionTimeout time.Duration
 	// OnAuthenticated, when set, is called for each request that presented
 	// a valid token or event ticket, before it is handled (the daemon
 	// keeps the token holder's connections when it must drop some).
@@ -67,9 +63,6 @@ func New(core Core, opts Options) *Handler {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
-	}
-	if opts.ActionTimeout <= 0 {
-		opts.ActionTimeout = 60 * time.Second
 	}
 	h := &Handler{
 		core:    core,
