@@ -61,9 +61,10 @@ type Server struct {
 	// lookupUID replaces the bus lookup in tests.
 	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
 
-	conn   atomic.Pointer[dbus.Conn] // the connection signals go to
-	hook   atomic.Pointer[func() func()]
-	events chan procs.Event
+	conn        atomic.Pointer[dbus.Conn] // the connection signals go to
+	hook        atomic.Pointer[func() func()]
+	events      chan procs.Event
+	unsubscribe func() // ends the core subscription New took
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
@@ -99,7 +100,7 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		inFlight:                 map[string]int{},
 		byUID:                    map[uint32]int{},
 	}
-	svc.Subscribe(s.enqueue)
+	s.unsubscribe = svc.Subscribe(s.enqueue)
 	go s.emitLoop()
 	return s
 }
@@ -125,11 +126,14 @@ func (s *Server) enqueue(ev procs.Event) {
 	}
 }
 
-// Close stops the signal emitter started by New and waits for it; events
-// after Close are dropped. The core keeps the (then inert) subscription.
-// Stop the Server on its connection first (Serve does when it returns).
+// Close ends the Server's subscription to the core's events, stops the
+// signal emitter started by New and waits for it. Stop the Server on its
+// connection first (Serve does when it returns).
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		s.unsubscribe()
+		close(s.done)
+	})
 	<-s.stopped
 }
 

@@ -64,8 +64,9 @@ type Service struct {
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
 
-	subMu sync.Mutex
-	subs  []func(Event)
+	subMu  sync.RWMutex // held for reading while the subscribers run
+	subs   map[uint64]func(Event)
+	nextID uint64
 }
 
 // New returns a Service reading opts.ProcRoot.
@@ -144,20 +145,41 @@ func (s *Service) Close() error {
 // Signals returns the allowed signal names.
 func (s *Service) Signals() []string { return s.signals.Names() }
 
-// Subscribe registers fn to be called after each successful action. fn is
-// called synchronously from the acting goroutine and must not block.
-func (s *Service) Subscribe(fn func(Event)) {
+// Subscribe registers fn to be called after each successful action, until
+// the returned cancel is called (by a subscriber that goes away: a closed
+// D-Bus server, an ended event stream). fn is called synchronously from the
+// acting goroutine; it must not block, nor call Subscribe or a cancel.
+// cancel may be called more than once; fn is not called after cancel has
+// returned.
+func (s *Service) Subscribe(fn func(Event)) (cancel func()) {
 	s.subMu.Lock()
-	s.subs = append(s.subs, fn)
-	s.subMu.Unlock()
+	defer s.subMu.Unlock()
+	if s.subs == nil {
+		s.subs = map[uint64]func(Event){}
+	}
+	s.nextID++
+	id := s.nextID
+	s.subs[id] = fn
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+// Subscribers is the number of subscriptions (a gauge; tests check that a
+// subscriber that went away left none behind).
+func (s *Service) Subscribers() int {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	return len(s.subs)
 }
 
 func (s *Service) emit(ev Event) {
 	s.inv.Invalidate()
-	s.subMu.Lock()
-	subs := append([]func(Event){}, s.subs...)
-	s.subMu.Unlock()
-	for _, fn := range subs {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	for _, fn := range s.subs {
 		fn(ev)
 	}
 }
