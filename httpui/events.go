@@ -46,9 +46,16 @@ type FreshSnapshotter interface {
 	FreshSnapshot(ctx context.Context) ([]procs.Process, time.Time, error)
 }
 
+// Subscriber is a core that tells of its actions: the event stream then
+// sends what an action changed at once rather than at its next tick.
+type Subscriber interface {
+	Subscribe(fn func(procs.Event)) (cancel func())
+}
+
 var (
 	_ Snapshotter      = (*procs.Service)(nil)
 	_ FreshSnapshotter = (*procs.Service)(nil)
+	_ Subscriber       = (*procs.Service)(nil)
 )
 
 // tickets holds SHA-256 hashes of outstanding tickets with their expiry.
@@ -468,6 +475,19 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// An action (from any transport) is sent at once, at most one event
+	// a second: the core invalidated its snapshot, so the next one shows
+	// the change.
+	acted := make(chan struct{}, 1)
+	if sub, ok := h.core.(Subscriber); ok {
+		defer sub.Subscribe(func(procs.Event) {
+			select {
+			case acted <- struct{}{}:
+			default:
+			}
+		})()
+	}
+	var later <-chan time.Time // an action came less than minInterval after the last event
 	replaced := tokenReplaced(r)
 	for {
 		select {
@@ -478,6 +498,15 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		case <-replaced:
 			h.log.Info("event stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
 			return
+		case <-acted:
+			if wait := minInterval - time.Since(lastRun); wait > 0 {
+				if later == nil {
+					later = time.After(wait)
+				}
+				continue
+			}
+		case <-later:
+			later = nil
 		case <-t.C:
 		}
 		// A client that fell behind (its reads blocked our writes past
