@@ -164,7 +164,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	var limited []net.Listener
 	for _, l := range lns {
-		l := pool.listener(l)
+		// net/http's own answers (malformed requests) as JSON too.
+		l := pool.listener(httpui.JSONErrorListener(l))
 		limited = append(limited, l)
 		wg.Add(1)
 		go func(l net.Listener) {
