@@ -2,12 +2,10 @@ package dbusiface
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,25 +14,6 @@ import (
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
-
-// auditSince returns the audit lines written to path after offset off,
-// and the new offset.
-func auditSince(t *testing.T, path string, off int) ([]map[string]any, int) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(string(b[off:])), "\n") {
-		var rec map[string]any
-		if l == "" || json.Unmarshal([]byte(l), &rec) != nil {
-			continue
-		}
-		out = append(out, rec)
-	}
-	return out, len(b)
-}
 
 // refusedCounts sums the count of the summary lines of refusals made by
 // the D-Bus adapter, by reason, and counts the core's own audit lines of
@@ -59,7 +38,7 @@ func refusedCounts(recs []map[string]any) (summaries, refused map[string]int) {
 func (b *testBus) waitAudit(t *testing.T, off int, want int) (summaries, refused map[string]int) {
 	t.Helper()
 	testproc.Poll(t, 5*time.Second, fmt.Sprintf("summary audit lines of %d refused calls", want), func() bool {
-		recs, _ := auditSince(t, b.audit, off)
+		recs, _ := testproc.JSONLines(t, b.audit, off)
 		summaries, refused = refusedCounts(recs)
 		n := 0
 		for _, c := range summaries {
@@ -90,7 +69,7 @@ func TestUnknownCallerAudited(t *testing.T) {
 		}
 	}
 	svc.Close() // writes the pending summary
-	recs, _ := auditSince(t, path, 0)
+	recs, _ := testproc.JSONLines(t, path, 0)
 	if len(recs) != 1 {
 		t.Fatalf("%d audit lines, want the one summary: %v", len(recs), recs)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // fakePolkit answers CheckAuthorization on the test bus with what the test
@@ -154,7 +156,7 @@ func TestPolkitFake(t *testing.T) {
 			meanwhile <- b.rootCall("GetProcess", uint32(c.PID)).Err
 			close(hold)
 		}()
-		_, off := auditSince(t, b.audit, 0)
+		_, off := testproc.JSONLines(t, b.audit, 0)
 		r := b.asNobody("flood", "200", strconv.Itoa(c.PID))
 		counts := r.Body[0].(map[string]any)
 		// The bus daemon's own limit on pending replies (128 by default)
@@ -216,7 +218,7 @@ func TestPolkitFake(t *testing.T) {
 			took = time.Since(start)
 			meanwhile <- err
 		}()
-		_, off := auditSince(t, b.audit, 0)
+		_, off := testproc.JSONLines(t, b.audit, 0)
 		r := b.asNobody("flood-conns", "8", "16", strconv.Itoa(c.PID))
 		if err := <-meanwhile; err != nil {
 			t.Fatalf("root's ListProcesses during the flood: %v", err)

@@ -2,7 +2,6 @@ package httpui
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -146,16 +145,9 @@ func TestAuthFailuresAudited(t *testing.T) {
 // authSummaries returns the failed-authentication summary lines.
 func authSummaries(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, _ := testproc.JSONLines(t, path, 0)
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var rec map[string]any
-		if l == "" || json.Unmarshal([]byte(l), &rec) != nil {
-			continue
-		}
+	for _, rec := range recs {
 		if rec["msg"] == "authentication refused" {
 			out = append(out, rec)
 		}

@@ -1,32 +1,22 @@
 package procs
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // summaryLines returns the refusal summary lines of the audit file.
 func summaryLines(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, _ := testproc.JSONLines(t, path, 0)
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("audit line is not JSON: %v: %s", err, l)
-		}
+	for _, rec := range recs {
 		if rec["msg"] == "authentication refused" || rec["msg"] == "calls refused" {
 			out = append(out, rec)
 		}

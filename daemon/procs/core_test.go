@@ -2,7 +2,6 @@ package procs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -989,23 +988,15 @@ func TestAuditFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit file mode %v, want 0600", fi.Mode().Perm())
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("audit file has %d lines, want 2:\n%s", len(lines), b)
+	recs, _ := testproc.JSONLines(t, path, 0)
+	if len(recs) != 2 {
+		t.Fatalf("audit file has %d lines, want 2: %v", len(recs), recs)
 	}
 	want := []struct {
 		pid    int
 		result string
 	}{{c.PID, "ok"}, {1, "AccessDenied"}}
-	for i, l := range lines {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("line %d is not JSON: %v: %s", i, err, l)
-		}
+	for i, rec := range recs {
 		if rec["action"] != "signal" || rec["arg"] != "CONT" || int(rec["pid"].(float64)) != want[i].pid || rec["result"] != want[i].result || rec["caller"] != "test" {
 			t.Errorf("line %d = %v, want signal CONT of %d with result %s", i, rec, want[i].pid, want[i].result)
 		}
