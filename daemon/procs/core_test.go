@@ -797,23 +797,8 @@ func bootTicks() uint64 {
 // itself there as PID 1 and ns_last_pid only moves inside.
 func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 	requireRoot(t)
-	if os.Getenv("PROCWATCH_IN_PIDNS") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestStaleTargetNeverHitsNewProcess$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "PROCWATCH_IN_PIDNS=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case err != nil && !errors.As(err, &ee):
-			t.Skip("cannot start a PID namespace:", err)
-		case err != nil:
-			t.Fatalf("in a PID namespace: %v\n%s", err, out)
-		case strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("skipped in the PID namespace:\n%s", out)
-		case !strings.Contains(string(out), "--- PASS: TestStaleTargetNeverHitsNewProcess"):
-			t.Fatalf("no result from the PID namespace:\n%s", out)
-		}
-		t.Logf("in a PID namespace:\n%s", out)
+	if !testproc.InChild(t, "PROCWATCH_IN_PIDNS", "in a PID namespace",
+		&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}) {
 		return
 	}
 	// Inside: PID 1 of a new namespace. Make every mount private first, so
