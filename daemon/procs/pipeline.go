@@ -27,6 +27,14 @@ const (
 // deadline of their own on an action.
 const ActionTimeout = 60 * time.Second
 
+// LongestAction is how long an action may take at most, whichever
+// transport asked: a restart's deadline (the stop timeout and systemd's
+// job) or ActionTimeout. A transport that must still answer then (the HTTP
+// server's write timeout) takes its limit from here.
+func (s *Service) LongestAction() time.Duration {
+	return max(ActionTimeout, s.restartDeadline())
+}
+
 // op is one action on one process.
 type op struct {
 	name    string // in the audit line: signal, renice, restart, inspect
