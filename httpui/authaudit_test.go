@@ -1,7 +1,6 @@
 package httpui
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,31 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
-
-// syncBuffer is a log destination shared by the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestAuthFailuresAudited (issue 8 item 14): a flood of bad credentials
 // over real connections is audited as summary lines, one per reason and
@@ -45,7 +25,7 @@ func TestAuthFailuresAudited(t *testing.T) {
 	const window = 150 * time.Millisecond
 	dir := t.TempDir()
 	auditPath := filepath.Join(dir, "audit.log")
-	var logs syncBuffer
+	var logs testproc.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	core, err := procs.New(procs.Options{AuditFile: auditPath, RefusalWindow: window, Logger: log})
 	if err != nil {
