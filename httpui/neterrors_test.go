@@ -1,14 +1,14 @@
 package httpui
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // TestNetHTTPErrorsAreJSON: the requests net/http refuses before any
@@ -27,23 +27,7 @@ func TestNetHTTPErrorsAreJSON(t *testing.T) {
 
 	raw := func(t *testing.T, req string) (*http.Response, map[string]any) {
 		t.Helper()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatalf("no HTTP answer: %v", err)
-		}
-		b, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatalf("body: %v", err)
-		}
+		res, b := testproc.RawHTTP(t, ln.Addr().String(), req)
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatalf("%d answer is not JSON: %q", res.StatusCode, b)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -44,4 +45,28 @@ func HoldConnection(ctx context.Context, addr string, answered, reconnects *atom
 		c.Close()
 		reconnects.Add(1)
 	}
+}
+
+// RawHTTP sends req, written out by hand (malformed requests too), on a
+// new connection to addr and returns the answer with its body read.
+func RawHTTP(t testing.TB, addr, req string) (*http.Response, []byte) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no HTTP answer to %.40q: %v", req, err)
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("body of the answer to %.40q: %v", req, err)
+	}
+	return res, b
 }
