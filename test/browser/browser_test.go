@@ -408,6 +408,16 @@ func TestTokenMemoryAnd401(t *testing.T) {
 	}
 }
 
+// showRow searches the list for query and waits (5 s at most) for the row
+// of pid, what it is; it returns the row's selector.
+func showRow(t *testing.T, ctx context.Context, what, query string, pid int) string {
+	t.Helper()
+	search(t, ctx, query)
+	sel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, pid)
+	waitFor(t, ctx, what, fmt.Sprintf(`!!document.querySelector(%q)`, sel), 5*time.Second)
+	return sel
+}
+
 func TestSearchSortKeyboard(t *testing.T) {
 	ctx := newBrowser(t)
 	c := spawn(t, "sleep", childName("s"))
@@ -504,9 +514,7 @@ func TestStopRenice(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
 
 	// Renice through the dialog.
-	search(t, ctx, nice.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, nice.pid)
-	waitFor(t, ctx, "the nice child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the nice child", nice.name, nice.pid)
 	clickFor(t, ctx, rowSel+` button[data-act="renice"]`, "the renice dialog", `document.getElementById("nicedlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
@@ -532,9 +540,7 @@ func TestStopRenice(t *testing.T) {
 
 	// Terminate (SIGTERM) asks first, naming the process, its PID and user
 	// (issue 10 item 2), then ends it and the row goes.
-	search(t, ctx, stop.name)
-	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
-	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel = showRow(t, ctx, "the stop child", stop.name, stop.pid)
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + ' button[data-act="TERM"]').textContent`, rowSel)); v != "Terminate" {
 		t.Errorf("the SIGTERM button says %q", v)
 	}
@@ -574,9 +580,7 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	shot(t, ctx, "main-light")
 
 	// Detail: the child's listening port.
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the listening child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the listening child", c.name, c.pid)
 	click(t, ctx, rowSel+" td.c-name")
 	want := fmt.Sprintf("127.0.0.1:%d", c.port)
 	waitFor(t, ctx, "the port in the detail", fmt.Sprintf(`document.getElementById("detail").open && [...document.querySelectorAll("#dbody table.dtable td")].some(td => td.textContent === %q) && document.getElementById("dbody").textContent.includes("LISTEN")`, want), 5*time.Second)
@@ -691,9 +695,7 @@ func TestXSSProcessTitle(t *testing.T) {
 	c := spawn(t, "listen", xssName)
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	search(t, ctx, "img src")
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the hostile row", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the hostile row", "img src", c.pid)
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.c-cmdline").textContent`, rowSel)); !strings.HasPrefix(v, xssName) {
 		t.Errorf("cmdline cell = %q, want it to start with %q as text", v, xssName)
 	}
@@ -781,9 +783,7 @@ func TestKillConfirmAnd404(t *testing.T) {
 	c := spawn(t, "sleep", childName("k"))
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the child", c.name, c.pid)
 	// Select it with the keyboard and press k: a confirmation, cancelled.
 	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("k")))
 	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open && document.getElementById("confirmtext").textContent.includes("SIGKILL")`, 2*time.Second)
