@@ -423,7 +423,7 @@ func TestSearchSortKeyboard(t *testing.T) {
 	c := spawn(t, "sleep", childName("s"))
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	waitFor(t, ctx, "the child in the list", fmt.Sprintf(`!!window.ProcWatch && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`), 5*time.Second)
+	waitFor(t, ctx, "the child in the list", `!!window.ProcWatch && document.querySelector("#summary").textContent.length > 0 && [...document.querySelectorAll("#rows tr.r")].length > 0`, 5*time.Second)
 	// Filter as you type, no request needed.
 	search(t, ctx, c.name)
 	waitFor(t, ctx, "the search to narrow to the child", fmt.Sprintf(`(() => { const r = [...document.querySelectorAll("#rows tr.r")]; return r.length === 1 && Number(r[0].dataset.pid) === %d })()`, c.pid), 5*time.Second)
