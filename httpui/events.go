@@ -466,18 +466,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 
-	// retry: tells EventSource how long to wait before reconnecting.
-	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
-	fmt.Fprintf(w, "retry: %d\n\n", max(interval, 3*time.Second).Milliseconds())
-	if err := send(); err != nil {
-		h.log.Debug("event stream ended", "err", err)
-		return
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
 	// An action (from any transport) is sent at once, at most one event
 	// a second: the core invalidated its snapshot, so the next one shows
-	// the change.
+	// the change. Subscribed before the first snapshot: no action is
+	// missed in between.
 	acted := make(chan struct{}, 1)
 	if sub, ok := h.core.(Subscriber); ok {
 		defer sub.Subscribe(func(procs.Event) {
@@ -487,6 +479,16 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			}
 		})()
 	}
+
+	// retry: tells EventSource how long to wait before reconnecting.
+	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
+	fmt.Fprintf(w, "retry: %d\n\n", max(interval, 3*time.Second).Milliseconds())
+	if err := send(); err != nil {
+		h.log.Debug("event stream ended", "err", err)
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
 	var later <-chan time.Time // an action came less than minInterval after the last event
 	replaced := tokenReplaced(r)
 	for {
