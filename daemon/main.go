@@ -22,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/activation"
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/httpui"
 	"github.com/roy/roy-procwatch/internal/relaunch"
@@ -111,7 +112,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer sd.Close()
 		units = sd
 	}
+	hostSampler := host.New(host.Options{Logger: log})
+	defer hostSampler.Close()
 	core, err := procs.New(procs.Options{
+		Host:           hostSampler,
 		SnapshotTTL:    cfg.SnapshotTTL,
 		Signals:        cfg.Signals,
 		RestartTimeout: cfg.RestartTimeout,

@@ -21,6 +21,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"golang.org/x/sys/unix"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/internal/testproc"
 )
@@ -124,6 +125,8 @@ func clientMain(args []string) int {
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
 	case "get":
 		call = obj.Call(Interface+".GetProcess", 0, uint32(num(1)))
+	case "system":
+		call = obj.Call(Interface+".GetSystem", 0)
 	case "signal":
 		call = obj.Call(Interface+".Signal", 0, uint32(num(1)), args[2])
 	case "signal-interactive":
@@ -303,8 +306,10 @@ func startBus(t *testing.T) *testBus {
 		t.Fatal(err)
 	}
 
+	hs := host.New(host.Options{Logger: testLogger(t)})
+	t.Cleanup(hs.Close)
 	b.audit = filepath.Join(dir, "audit.log")
-	b.svc, err = procs.New(procs.Options{RestartTimeout: 2 * time.Second, SnapshotTTL: time.Millisecond, Logger: testLogger(t),
+	b.svc, err = procs.New(procs.Options{RestartTimeout: 2 * time.Second, SnapshotTTL: time.Millisecond, Logger: testLogger(t), Host: hs,
 		AuditFile: b.audit, RefusalWindow: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

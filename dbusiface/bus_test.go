@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,6 +89,12 @@ func TestBus(t *testing.T) {
 		}
 		// Every introspected method really answers (not UnknownMethod).
 		for name := range got {
+			if name == "GetSystem" { // takes no argument: it answers
+				if err := b.root.Object(BusName, ObjectPath).Call(Interface+"."+name, 0).Err; err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				continue
+			}
 			err := b.root.Object(BusName, ObjectPath).Call(Interface+"."+name, 0).Err
 			if dbusErrName(err) != "org.freedesktop.DBus.Error.InvalidArgs" {
 				t.Errorf("%s with no args: %v, want InvalidArgs (method exported)", name, err)
@@ -173,6 +180,60 @@ func TestBus(t *testing.T) {
 			if _, ok := d[k]; !ok {
 				t.Errorf("key %s missing", k)
 			}
+		}
+	})
+
+	t.Run("GetProcessExtras", func(t *testing.T) {
+		c := spawn(t, -1)
+		var d map[string]dbus.Variant
+		if err := b.rootCall("GetProcess", uint32(c.PID)).Store(&d); err != nil {
+			t.Fatal(err)
+		}
+		ex, ok := d["extras"].Value().(map[string]dbus.Variant)
+		if !ok {
+			t.Fatalf("extras = %#v", d["extras"])
+		}
+		found := false
+		for _, l := range ex["limits"].Value().([]map[string]dbus.Variant) {
+			if l["resource"].Value() == "nofile" {
+				found = l["soft"].Value().(int64) > 0 && l["used"].Value().(uint64) >= 3
+			}
+		}
+		if !found {
+			t.Errorf("no plausible nofile limit in %v", ex["limits"])
+		}
+		for _, k := range []string{"io", "ctx_switches", "cpu_times", "oom_score", "oom_score_adj"} {
+			if _, ok := ex[k]; !ok {
+				t.Errorf("extras.%s missing", k)
+			}
+		}
+	})
+
+	t.Run("GetSystem", func(t *testing.T) {
+		var d map[string]dbus.Variant
+		if err := b.rootCall("GetSystem").Store(&d); err != nil {
+			t.Fatal(err)
+		}
+		cpu := d["cpu"].Value().(map[string]dbus.Variant)
+		if n := len(cpu["per_core"].Value().([]map[string]dbus.Variant)); n != runtime.NumCPU() {
+			t.Errorf("per_core has %d entries, want %d", n, runtime.NumCPU())
+		}
+		mem := d["memory"].Value().(map[string]dbus.Variant)
+		if mem["total"].Value().(uint64) == 0 || d["hostname"].Value().(string) == "" {
+			t.Errorf("GetSystem = %v", d)
+		}
+		for _, k := range []string{"os", "kernel", "uptime_s", "boot_time", "load", "swap", "tasks", "net", "disks", "filesystems", "pressure"} {
+			if _, ok := d[k]; !ok {
+				t.Errorf("key %s missing", k)
+			}
+		}
+		// Read-only: any caller may ask.
+		r := b.asNobody("system")
+		if r.Error != "" || len(r.Body) != 1 {
+			t.Fatalf("GetSystem as nobody: %+v", r)
+		}
+		if _, ok := r.Body[0].(map[string]any)["cpu"]; !ok {
+			t.Errorf("GetSystem as nobody: %+v", r)
 		}
 	})
 
@@ -388,7 +449,7 @@ func TestBus(t *testing.T) {
 				t.Fatalf("get: %+v", r)
 			}
 			d := r.Body[0].(map[string]any)
-			for _, k := range []string{"environ"} {
+			for _, k := range []string{"environ", "extras"} {
 				if _, ok := d[k]; ok {
 					t.Errorf("%s visible to another uid: %v", k, d[k])
 				}
@@ -400,6 +461,9 @@ func TestBus(t *testing.T) {
 			r = b.asNobody("get", strconv.Itoa(own.PID))
 			if _, ok := r.Body[0].(map[string]any)["environ"]; r.Error != "" || !ok {
 				t.Errorf("own process: environ missing: %+v", r)
+			}
+			if _, ok := r.Body[0].(map[string]any)["extras"]; !ok {
+				t.Errorf("own process: extras missing: %+v", r)
 			}
 		})
 		t.Run("ListHidesOthersExe", func(t *testing.T) {

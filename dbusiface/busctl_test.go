@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,7 +40,7 @@ func TestBusctl(t *testing.T) {
 	t.Run("introspect", func(t *testing.T) {
 		out := mustBusctl(t, "introspect", BusName, string(ObjectPath))
 		for _, want := range []string{
-			"org.roy.ProcWatch1.Manager", ".ListProcesses", ".GetProcess", ".Signal", ".Renice", ".Restart",
+			"org.roy.ProcWatch1.Manager", ".ListProcesses", ".GetProcess", ".GetSystem", ".Signal", ".Renice", ".Restart",
 			".Version", ".ProcessSignalled", ".ProcessReniced", ".ProcessRestarted",
 			"org.freedesktop.DBus.Properties", "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
 		} {
@@ -85,6 +87,33 @@ func TestBusctl(t *testing.T) {
 		out = mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "GetProcess", "u", pid)
 		if !strings.HasPrefix(out, "a{sv} ") || !strings.Contains(out, `"cmdline" as 2 "sleep" "300"`) {
 			t.Errorf("GetProcess: %s", out)
+		}
+		out = mustBusctl(t, "--json=short", "call", BusName, string(ObjectPath), Interface, "GetSystem")
+		var sys struct {
+			Type string                      `json:"type"`
+			Data []map[string]map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(out), &sys); err != nil || sys.Type != "a{sv}" || len(sys.Data) != 1 {
+			t.Fatalf("GetSystem: %v %s", err, out)
+		}
+		if h := sys.Data[0]["hostname"]["data"]; h == "" || h == nil {
+			t.Errorf("GetSystem: no hostname in %s", out)
+		}
+		if cpu, ok := sys.Data[0]["cpu"]["data"].(map[string]any); !ok || cpu["per_core"] == nil {
+			t.Errorf("GetSystem: no cpu.per_core in %s", out)
+		}
+		// docs/host.md's example, as written (on this test's bus).
+		doc, err := os.ReadFile("../docs/host.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := regexp.MustCompile("(?m)^busctl call org.roy.ProcWatch1 .*GetSystem$").FindString(string(doc))
+		if ex == "" {
+			t.Fatal("docs/host.md has no busctl GetSystem example")
+		}
+		out = mustBusctl(t, strings.Fields(ex)[1:]...)
+		if !strings.HasPrefix(out, "a{sv} ") || !strings.Contains(out, `"per_core"`) || !strings.Contains(out, `"hostname"`) {
+			t.Errorf("docs/host.md's %q: %.300s", ex, out)
 		}
 		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Renice", "ui", pid, "12")
 		if n := niceOf(t, c.PID); n != 12 {

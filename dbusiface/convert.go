@@ -111,6 +111,9 @@ func detailDict(d *procs.Detail) Dict {
 	out["top_mappings"] = v(maps)
 	out["parents"] = v(refDicts(d.Parents))
 	out["children"] = v(refDicts(d.Children))
+	if d.Extras != nil {
+		out["extras"] = v(extrasDict(d.Extras))
+	}
 	return out
 }
 

@@ -26,6 +26,9 @@ var managerInterface = introspect.Interface{
 			{Name: "pid", Type: "u", Direction: "in"},
 			{Name: "process", Type: "a{sv}", Direction: "out"},
 		}},
+		{Name: "GetSystem", Args: []introspect.Arg{
+			{Name: "system", Type: "a{sv}", Direction: "out"},
+		}},
 		{Name: "Signal", Args: []introspect.Arg{
 			{Name: "pid", Type: "u", Direction: "in"},
 			{Name: "signal", Type: "s", Direction: "in"},

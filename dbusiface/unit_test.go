@@ -16,6 +16,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/introspect"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
@@ -182,6 +183,27 @@ func TestDictTypes(t *testing.T) {
 	var sb strings.Builder
 	if err := msg.EncodeTo(&sb, binary.LittleEndian); err != nil {
 		t.Fatalf("detail dict does not encode: %v", err)
+	}
+
+	// The host figures and the detail's extras encode too.
+	full := host.PressureLine{Avg10: 1}
+	five := uint64(5)
+	sys := host.System{Hostname: "h", CPU: host.CPU{PerCore: []host.CoreCPU{{Percent: 1}}},
+		Net: []host.NetRate{{Iface: "eth0"}}, Disks: []host.DiskRate{{Device: "sda"}},
+		Filesystems: []host.Filesystem{{Device: "/dev/sda1"}},
+		Pressure:    map[string]host.Pressure{"cpu": {Full: &full}}}
+	ex := &host.ProcessExtras{Limits: []host.Limit{{Resource: "nofile", Soft: 1024, Hard: -1, Used: &five}, {Resource: "nproc", Soft: 9, Hard: 9}}}
+	det = detailDict(&procs.Detail{Process: p, Extras: ex})
+	for _, body := range []any{systemDict(&sys), det} {
+		msg.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf(body))
+		msg.Body = []any{body}
+		sb.Reset()
+		if err := msg.EncodeTo(&sb, binary.LittleEndian); err != nil {
+			t.Errorf("%T does not encode: %v", body, err)
+		}
+	}
+	if det["extras"].Signature().String() != "a{sv}" {
+		t.Errorf("extras signature %s", det["extras"].Signature())
 	}
 }
 

@@ -204,7 +204,17 @@ func TestErrorContract(t *testing.T) {
 			{"not an object", post(proc+"/restart", `[]`), 400, codeInvalidArgument},
 			{"create_time as string", post(proc+"/restart", `{"create_time":"x"}`), 400, codeInvalidArgument},
 		},
-		"GET /api/signals":        nil,
+		"GET /api/signals": nil,
+		"GET /api/system":  nil,
+		"GET /api/system/history": {
+			{"since word", req{path: "/api/system/history?since=yesterday"}, 400, codeInvalidArgument},
+			{"since negative", req{path: "/api/system/history?since=-5"}, 400, codeInvalidArgument},
+			{"since NaN", req{path: "/api/system/history?since=NaN"}, 400, codeInvalidArgument},
+		},
+		"GET /api/process/{pid}/history": {
+			{"pid abc", req{path: "/api/process/abc/history"}, 400, codeInvalidArgument},
+			{"create_time x", req{path: proc + "/history?create_time=x"}, 400, codeInvalidArgument},
+		},
 		"POST /api/events/ticket": nil,
 		"GET /api/events": {
 			{"interval 0.1", req{path: "/api/events?interval=0.1"}, 400, codeInvalidArgument},
@@ -215,6 +225,9 @@ func TestErrorContract(t *testing.T) {
 	}
 	routes := h.routeTable()
 	for _, rt := range routes {
+		// A fresh failure bucket per route: the 401 cases of all routes
+		// together exceed its burst (its 429 is checked below).
+		h.authLim = newLimiter(5, 20)
 		key := rt.method + " " + rt.pattern
 		cases, ok := own[key]
 		if !ok {

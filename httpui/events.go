@@ -410,16 +410,27 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			snapshot = fs.FreshSnapshot
 		}
 		cur, taken, err := snapshot(ctx)
+		var sys []byte
+		if err == nil {
+			sys = h.systemEventData(ctx)
+		}
 		cancel()
 		if err != nil {
 			return err
 		}
 		buf.Reset()
+		if sys != nil {
+			// The host figures change at every interval: "event: system",
+			// without an id (the id is the process stream's sequence).
+			fmt.Fprintf(&buf, "event: system\ndata: %s\n\n", sys)
+		}
 		if !forceUp && prev != nil && taken.Equal(prevTaken) {
 			// The core's cached snapshot has not changed since the last
 			// event (its TTL is longer than the interval): a comment keeps
 			// the connection alive and costs 2 bytes of payload.
-			buf.WriteString(":\n\n")
+			if sys == nil {
+				buf.WriteString(":\n\n")
+			}
 			_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
 			if _, err := w.Write(buf.Bytes()); err != nil {
 				return err
@@ -521,4 +532,24 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// systemEventData is the host figures as one line of JSON, or nil when the
+// core has no host overview or they cannot be read (the process stream
+// goes on without them).
+func (h *Handler) systemEventData(ctx context.Context) []byte {
+	ho, ok := h.core.(HostOverview)
+	if !ok {
+		return nil
+	}
+	sys, err := ho.System(ctx)
+	if err != nil {
+		h.log.Debug("no system event", "err", err)
+		return nil
+	}
+	b, err := json.Marshal(sys)
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -138,6 +138,9 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/signals", tokenOnly, h.signals},
 		{"POST", "/api/events/ticket", tokenOnly, h.eventTicket},
 		{"GET", "/api/events", tokenTicket, h.events},
+		{"GET", "/api/system", tokenOnly, h.system},
+		{"GET", "/api/system/history", tokenOnly, h.systemHistory},
+		{"GET", "/api/process/{pid}/history", tokenOnly, h.processHistory},
 	}
 }
 

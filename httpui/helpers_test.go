@@ -3,6 +3,7 @@ package httpui
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
@@ -35,6 +37,7 @@ func realCore(t *testing.T) *procs.Service {
 	t.Helper()
 	coreOnce.Do(func() {
 		coreVal, coreErr = procs.New(procs.Options{
+			Host:           host.New(host.Options{Logger: quiet()}),
 			SnapshotTTL:    time.Nanosecond,
 			RestartTimeout: 2 * time.Second,
 			Logger:         quiet(),
@@ -75,6 +78,40 @@ func (c *countingCore) Restart(ctx context.Context, cl procs.Caller, tg procs.Ta
 	c.calls.Add(1)
 	return c.Core.Restart(ctx, cl, tg)
 }
+
+func (c *countingCore) System(ctx context.Context) (host.System, error) {
+	c.calls.Add(1)
+	return c.host().System(ctx)
+}
+func (c *countingCore) SystemHistory(ctx context.Context, since time.Time) (host.History, error) {
+	c.calls.Add(1)
+	return c.host().SystemHistory(ctx, since)
+}
+func (c *countingCore) ProcessHistory(ctx context.Context, cl procs.Caller, tg procs.Target) (host.ProcessSeries, error) {
+	c.calls.Add(1)
+	return c.host().ProcessHistory(ctx, cl, tg)
+}
+
+// host is the wrapped core's host overview; a fake core without one
+// answers every call with an error.
+func (c *countingCore) host() HostOverview {
+	if ho, ok := c.Core.(HostOverview); ok {
+		return ho
+	}
+	return noHost{}
+}
+
+type noHost struct{}
+
+func (noHost) System(context.Context) (host.System, error) { return host.System{}, errNoHost }
+func (noHost) SystemHistory(context.Context, time.Time) (host.History, error) {
+	return host.History{}, errNoHost
+}
+func (noHost) ProcessHistory(context.Context, procs.Caller, procs.Target) (host.ProcessSeries, error) {
+	return host.ProcessSeries{}, errNoHost
+}
+
+var errNoHost = errors.New("no host overview in this fake core")
 
 // newHandler is the handler over a fake core (the HTTP layer alone),
 // counting the calls that reach it.

@@ -37,7 +37,7 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 // detail reads the detail of the pinned t; private says whether what only
 // a reader under the kernel's rule may see is read too.
 func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, error) {
-	snap, err := s.inv.Get(ctx)
+	snap, err := s.getSnapshot(ctx)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, 
 	if !ok || snap.Procs[i].StartTicks() != t.st.StartTicks {
 		// Newer than the snapshot: take a fresh one.
 		s.inv.Invalidate()
-		if snap, err = s.inv.Get(ctx); err != nil {
+		if snap, err = s.getSnapshot(ctx); err != nil {
 			return Detail{}, err
 		}
 		if i, ok = snap.Index[t.pid]; !ok || snap.Procs[i].StartTicks() != t.st.StartTicks {
@@ -75,6 +75,7 @@ func (s *Service) detail(ctx context.Context, t *target, private bool) (Detail, 
 		}
 		d.Memory = procfs.SmapsRollup(dir)
 		d.TopMappings = procfs.TopMappings(dir)
+		d.Extras = s.extras(ctx, t)
 	}
 	if s.afterReads != nil {
 		s.afterReads(t.pid)

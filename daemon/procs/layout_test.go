@@ -20,6 +20,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/procfs":   {"daemon", "httpui", "dbusiface", "internal/systemd"},
 		"internal/systemd":  {"daemon", "httpui", "dbusiface", "internal/procfs"},
 		"internal/relaunch": {"daemon", "httpui", "dbusiface", "internal/procfs", "internal/systemd"},
+		"daemon/host":       {"daemon/procs", "httpui", "dbusiface", "internal/procfs", "internal/systemd", "internal/relaunch"},
 		"daemon/procs":      {"httpui", "dbusiface"},
 		"httpui":            {"dbusiface"},
 		"dbusiface":         {"httpui"},
@@ -52,6 +53,33 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
+	// gopsutil is daemon/host's alone (the list's hot path reads /proc by
+	// hand).
+	_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") || rel == "vendor" || rel == "build" || rel == "debian" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(rel) == "daemon/host" {
+			return nil
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return nil
+		}
+		for _, imp := range af.Imports {
+			if strings.Contains(imp.Path.Value, "github.com/shirou/gopsutil") {
+				t.Errorf("%s imports %s: only daemon/host may", rel, imp.Path.Value)
+			}
+		}
+		return nil
+	})
 	if _, err := os.Stat(filepath.Join(root, "docs", "architecture.md")); err != nil {
 		t.Errorf("docs/architecture.md: %v", err)
 	}

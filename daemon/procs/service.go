@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
@@ -35,6 +36,10 @@ type Options struct {
 	// AuditFile, when set, gets one JSON line per action, allowed or not,
 	// written with fsync so it survives a crash ("" = the log only).
 	AuditFile string
+	// Host, when set, serves the host overview (System, SystemHistory),
+	// the per-process history fed by the snapshots and the detail's
+	// extras.
+	Host *host.Sampler
 	// AuditMaxSize rotates the audit file to AuditFile.1 before it grows
 	// past this many bytes (0 = DefaultAuditMaxSize, < 0 = never).
 	AuditMaxSize int64
@@ -55,6 +60,7 @@ type Service struct {
 	auditFile      *auditFile
 	selfPID        int
 	maxPID         int
+	host           *hostView // nil without Options.Host
 
 	procMount  procMount     // hidepid= and gid= of ProcRoot
 	afterReads func(pid int) // tests: runs between the reads by path and their check
@@ -113,10 +119,15 @@ func New(opts Options) (*Service, error) {
 		}
 		auditFile, auditLog = f, slog.New(slog.NewJSONHandler(f, nil))
 	}
+	var hv *hostView
+	if opts.Host != nil {
+		hv = &hostView{s: opts.Host}
+	}
 	if opts.RefusalWindow <= 0 {
 		opts.RefusalWindow = DefaultRefusalWindow
 	}
 	s := &Service{
+		host:           hv,
 		auditLog:       auditLog,
 		auditFile:      auditFile,
 		inv:            inv,
@@ -133,9 +144,11 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Close writes the pending refusal summaries and releases the audit file.
+// Close writes the pending refusal summaries and releases the audit file
+// and the /proc descriptors the inventory holds.
 func (s *Service) Close() error {
 	s.refusals.close()
+	s.inv.Close() // the /proc descriptors it holds between snapshots
 	if s.auditFile != nil {
 		return s.auditFile.Close()
 	}
@@ -197,6 +210,9 @@ func (s *Service) List(ctx context.Context, caller Caller, opts ListOptions) ([]
 		get = func(ctx context.Context) (*procfs.Snapshot, error) { return s.inv.GetMaxAge(ctx, FreshMaxAge) }
 	}
 	snap, err := get(ctx)
+	if err == nil {
+		s.recordHistory(snap)
+	}
 	if err != nil {
 		return nil, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}
@@ -239,6 +255,9 @@ func (s *Service) FreshSnapshot(ctx context.Context) ([]Process, time.Time, erro
 
 func (s *Service) snapshot(ctx context.Context, get func(context.Context) (*procfs.Snapshot, error)) ([]Process, time.Time, error) {
 	snap, err := get(ctx)
+	if err == nil {
+		s.recordHistory(snap)
+	}
 	if err != nil {
 		return nil, time.Time{}, &Error{Kind: KindFailed, Msg: "cannot read the process list", Err: err}
 	}

@@ -3,6 +3,8 @@ package procs
 import (
 	"context"
 
+	"github.com/roy/roy-procwatch/daemon/host"
+
 	"github.com/roy/roy-procwatch/internal/procfs"
 )
 
@@ -30,6 +32,9 @@ type Detail struct {
 	TopMappings []Mapping    `json:"top_mappings"`
 	Parents     []ProcessRef `json:"parents"`
 	Children    []ProcessRef `json:"children"`
+	// Extras (I/O, context switches, CPU times, limits, OOM score) are
+	// there only when the caller may inspect the process.
+	Extras *host.ProcessExtras `json:"extras,omitempty"`
 }
 
 // ProcessRef names a process in a parent chain or children list.

@@ -16,6 +16,7 @@ import * as table from "./table.mjs";
 import "./views.mjs";
 import { doAction, openRowMenu, renderResultsLog } from "./actions.mjs";
 import { openDetail, initDetail } from "./detail.mjs";
+import "./hostview.mjs";
 import { onKey } from "./keyboard.mjs";
 import * as prefs from "./prefs.mjs";
 import { exportCSV, exportJSON, exportServer } from "./export.mjs";

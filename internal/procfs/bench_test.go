@@ -114,7 +114,7 @@ func benchBuild(b *testing.B, cold bool) {
 	for b.Loop() {
 		if cold {
 			inv.mu.Lock()
-			inv.fdCache, inv.exeCache = nil, nil
+			inv.fdCache, inv.exeCache, inv.cmdCache = nil, nil, nil
 			inv.mu.Unlock()
 		}
 		n = len(inv.build().Procs)
@@ -153,4 +153,38 @@ func BenchmarkCPUBaseline(b *testing.B) {
 	for b.Loop() {
 		inv.cpuBaseline()
 	}
+}
+
+// BenchmarkSocketTablesDiag and BenchmarkSocketTablesProc read the four
+// socket tables of this process's network namespace (every socket wanted)
+// through sock_diag and through /proc/self/net/*: the choice sockdiag.go
+// makes for the standalone daemon.
+func BenchmarkSocketTablesDiag(b *testing.B) { benchSocketTables(b, true) }
+
+// BenchmarkSocketTablesProc: see BenchmarkSocketTablesDiag.
+func BenchmarkSocketTablesProc(b *testing.B) { benchSocketTables(b, false) }
+
+func benchSocketTables(b *testing.B, diag bool) {
+	buf := make([]byte, 64<<10)
+	want := func(uint64) bool { return true }
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = 0
+		for _, t := range socketTables {
+			if diag {
+				if err := sockDiag(t, buf, want, func(Port) { n++ }); err != nil {
+					b.Skip("no sock_diag here:", err)
+				}
+				continue
+			}
+			tb, err := readFileInto("/proc/self/net/"+t.file, buf, 64<<20, false)
+			if err != nil {
+				b.Skip(err)
+			}
+			buf = tb
+			parseSocketTable(tb, t, want, func(Port) { n++ })
+		}
+	}
+	b.ReportMetric(float64(n), "sockets")
 }

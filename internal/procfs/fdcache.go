@@ -2,9 +2,6 @@ package procfs
 
 import (
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // The fd-scan cache. Reading /proc/PID/fd (getdents plus one readlink per
@@ -78,23 +75,22 @@ func (s fdScan) reusable(startTicks uint64, count int64) bool {
 // fdCount is the number of open descriptors of the reader's process (the
 // size of its fd directory), or 0 if unknown (older kernels, errors).
 func (r *procReader) fdCount() int64 {
-	path := r.file("fd")
-	var stx unix.Statx_t
-	cwd := unix.AT_FDCWD // a variable: the constant -100 does not convert to uintptr
-	for {
-		_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(cwd), uintptr(unsafe.Pointer(&path[0])),
-			0, unix.STATX_SIZE, uintptr(unsafe.Pointer(&stx)), 0)
-		switch e {
-		case 0:
-			if stx.Mask&unix.STATX_SIZE == 0 || stx.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return 0
-			}
-			return int64(stx.Size)
-		case unix.EINTR:
-			continue
-		}
+	count, _, _ := r.fdDirStat()
+	return r.ownCount(count)
+}
+
+// ownCount is count, the size of the reader's process's fd directory, but
+// for this process: without the descriptors the inventory holds
+// (handles.go), which its scan skips, so that its cached scan stays
+// reusable while they come and go; 0 (unknown) until they are settled.
+func (r *procReader) ownCount(count int64) int64 {
+	if !r.isSelf() || count == 0 {
+		return count
+	}
+	if r.heldNow < 0 || count <= r.heldNow {
 		return 0
 	}
+	return count - r.heldNow
 }
 
 // The executable's path (readlink of /proc/PID/exe) is reused the same

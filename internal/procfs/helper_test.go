@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(testproc.HelperEnv) == "swap" {
 		runSwapHelper() // fdcache_test.go; exits
 	}
+	if os.Getenv(testproc.HelperEnv) == "uidswitch" {
+		runUIDSwitchHelper() // handles_test.go; exits
+	}
 	testproc.RunHelperIfAsked()
 	os.Exit(m.Run())
 }
@@ -29,6 +32,7 @@ func newInv(t *testing.T) *Inventory {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(inv.Close)
 	return inv
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,9 +60,17 @@ type Inventory struct {
 	// full scan, and when that full scan was.
 	fdCache  map[int]fdScan
 	exeCache map[int]exeMemo
+	cmdCache map[int]cmdMemo // the command lines (cmdcache.go)
 	unowned  map[uint64]struct{}
 	lastFull time.Time
 	fdStats  fdStats // of the last build, for tests
+
+	// The stat descriptors held between builds (handles.go): PID → fd.
+	statFDs    map[int]int
+	pidFDs     map[int]int // and the pidfds, for PIDFD_GET_INFO
+	statBudget int64       // descriptors of both kinds
+	held       *heldSet
+	heldPidfd  *heldSet
 
 	afterScan func() // tests: runs between the fd scans and the table read
 
@@ -86,6 +95,10 @@ func NewInventory(procRoot string, ttl time.Duration) (*Inventory, error) {
 		boot:     boot,
 		users:    map[uint32]string{},
 		memTotal: memTotal(procRoot),
+
+		statBudget: statBudget(),
+		held:       newHeldSet(heldSetSize()),
+		heldPidfd:  newHeldSet(heldSetSize()),
 	}
 	// A CPU baseline, so the first list shows real rates, not zeros.
 	inv.prev = inv.cpuBaseline()
@@ -221,12 +234,18 @@ type procReader struct {
 	mono0    time.Time // the build's start
 	fdCache  map[int]fdScan
 	exeCache map[int]exeMemo
-	full     bool // scan every fd directory, read every exe: no cache
+	cmdCache map[int]cmdMemo
+	statFDs  map[int]int   // held stat descriptors of the last build, read-only
+	pidFDs   map[int]int   // held pidfds of the last build, read-only
+	kept     *atomic.Int64 // stat descriptors held by this build
+	heldNow  int64         // descriptors held, once fixed for this build; -1 before
+	full     bool          // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
 	// no string per file. path[:base] is "/proc/PID/".
 	path  []byte
 	base  int
+	pid   int // the process path points at
 	stat  []byte
 	cmd   []byte
 	link  []byte
@@ -243,16 +262,38 @@ func (r *procReader) file(name string) []byte {
 func (r *procReader) at(pid int) {
 	r.path = append(strconv.AppendInt(append(append(r.path[:0], r.inv.procRoot...), '/'), int64(pid), 10), '/')
 	r.base = len(r.path)
+	r.pid = pid
 }
 
 // fdSlot is what a build knows of one process's descriptors.
 type fdSlot struct {
 	fdScan
-	fdRead bool    // its fd directory was looked at (not a kernel thread)
-	seen   int64   // its fd count when it was looked at (0 = unknown)
-	cached bool    // served from the fd-scan cache in this build
-	netns  string  // its network namespace, when it holds sockets
-	exe    exeMemo // its executable, if it may be reused
+	fdRead    bool    // its fd directory was looked at (not a kernel thread)
+	seen      int64   // its fd count when it was looked at (0 = unknown)
+	cached    bool    // served from the fd-scan cache in this build
+	netns     string  // its network namespace, when it holds sockets
+	exe       exeMemo // its executable, if it may be reused
+	cmd       cmdMemo // its command line, if it may be reused
+	stat      int     // its stat descriptor to hold (handles.go), if hold
+	pidfd     int     // its pidfd to hold, if holdPidfd
+	hold      bool
+	holdPidfd bool
+}
+
+// withBuffers is a copy of proto with buffers of its own.
+func (proto procReader) withBuffers() procReader {
+	r := proto
+	r.path = make([]byte, 0, len(r.inv.procRoot)+64)
+	r.stat = make([]byte, 1024)
+	r.cmd = make([]byte, 0, 4096)
+	r.link = make([]byte, 256)
+	r.dents = make([]byte, 8<<10)
+	return r
+}
+
+// isSelf says whether the reader's process is this one.
+func (r *procReader) isSelf() bool {
+	return r.pid == r.inv.selfPID && r.inv.procRoot == "/proc"
 }
 
 // parallel calls fn for i in [0, n), in chunks of buildChunk, on up to
@@ -269,12 +310,7 @@ func (inv *Inventory) parallel(n int, proto procReader, fn func(r *procReader, i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := proto
-			r.path = make([]byte, 0, len(inv.procRoot)+64)
-			r.stat = make([]byte, 1024)
-			r.cmd = make([]byte, 0, 4096)
-			r.link = make([]byte, 256)
-			r.dents = make([]byte, 8<<10)
+			r := proto.withBuffers()
 			for {
 				c := int(next.Add(1)) - 1
 				if c >= chunks {
@@ -300,20 +336,49 @@ func (inv *Inventory) build() *Snapshot {
 
 	inv.mu.Lock()
 	prev := inv.prev
-	cache, exes, known := inv.fdCache, inv.exeCache, inv.unowned
+	cache, exes, cmds, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned
+	oldStat, oldPidfd := inv.statFDs, inv.pidFDs
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
-	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, full: full}
+	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
+	var kept atomic.Int64
+	proto.statFDs, proto.pidFDs, proto.kept, proto.heldNow = oldStat, oldPidfd, &kept, -1
 
 	all := make([]Process, len(pids)) // slot i is pids[i]; PID 0 = gone
 	samples := make([]sample, len(pids))
 	fds := make([]fdSlot, len(pids))
+	// This process is read last, alone, once the descriptors it holds are
+	// settled (handles.go).
+	selfAt := -1
+	if inv.procRoot == "/proc" {
+		selfAt = slices.Index(pids, inv.selfPID)
+	}
 	inv.parallel(len(pids), proto, func(r *procReader, i int) {
-		r.read(pids[i], &all[i], &samples[i], &fds[i])
+		if i != selfAt {
+			r.read(pids[i], &all[i], &samples[i], &fds[i])
+		}
 	})
+	// The stat descriptors to hold (of every slot, listed or not: none
+	// leaks); the others of the last build are of processes now gone.
+	newStat, newPidfd := make(map[int]int, len(pids)), make(map[int]int, len(pids))
+	for i := range fds {
+		if fds[i].hold {
+			newStat[pids[i]] = fds[i].stat
+		}
+		if fds[i].holdPidfd {
+			newPidfd[pids[i]] = fds[i].pidfd
+		}
+	}
+	inv.closeGone(oldStat, newStat, inv.held)
+	inv.closeGone(oldPidfd, newPidfd, inv.heldPidfd)
+	proto.heldNow = int64(len(newStat) + len(newPidfd))
+	if selfAt >= 0 {
+		r := proto.withBuffers()
+		r.read(pids[selfAt], &all[selfAt], &samples[selfAt], &fds[selfAt])
+	}
 
 	// Compact in PID order.
 	procs := all[:0]
@@ -392,12 +457,16 @@ func (inv *Inventory) build() *Snapshot {
 
 	newCache := make(map[int]fdScan, len(procs))
 	newExes := make(map[int]exeMemo, len(procs))
+	newCmds := make(map[int]cmdMemo, len(procs))
 	for i := range procs {
 		if fds[i].count > 0 {
 			newCache[procs[i].PID] = fds[i].fdScan
 		}
 		if fds[i].exe.startStack != 0 {
 			newExes[procs[i].PID] = fds[i].exe
+		}
+		if fds[i].cmd.startStack != 0 {
+			newCmds[procs[i].PID] = fds[i].cmd
 		}
 	}
 	if inv.Annotate != nil {
@@ -407,7 +476,8 @@ func (inv *Inventory) build() *Snapshot {
 	}
 	inv.mu.Lock()
 	inv.prev = cur
-	inv.fdCache, inv.exeCache, inv.unowned, inv.fdStats = newCache, newExes, known, stats
+	inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned, inv.fdStats = newCache, newExes, newCmds, known, stats
+	inv.statFDs, inv.pidFDs = newStat, newPidfd
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
 	}
@@ -453,17 +523,11 @@ func (inv *Inventory) reattach(procs []Process, index map[int]int, fds []fdSlot)
 func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	inv := r.inv
 	r.at(pid)
-	fd, err := openZ(r.file("stat"), 0)
-	if err != nil {
+	n, keep, same, ok := r.readStat(pid)
+	if !ok {
 		return // gone
 	}
-	var fst unix.Stat_t
-	ferr := unix.Fstat(fd, &fst)
-	n, rerr := readFD(fd, r.stat)
-	unix.Close(fd)
-	if rerr != nil || ferr != nil {
-		return
-	}
+	fs.stat, fs.hold = keep, keep >= 0
 	st, err := parseStat(r.stat[:n])
 	if err != nil {
 		return
@@ -472,7 +536,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		PID:        pid,
 		PPID:       st.ppid,
 		Name:       st.comm,
-		UID:        fst.Uid,
+		UID:        0, // kernel threads: root; the others' below
 		Status:     statusName(st.state),
 		MemoryRSS:  st.rssPages * inv.pageSize,
 		Nice:       st.nice,
@@ -511,20 +575,35 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		p.Username = inv.username(p.UID)
 		return
 	}
+	// The owner of /proc/PID/fd (handles.go), with the descriptor count.
+	count, owner, ok := r.fdDirStat()
+	if !ok {
+		var fst unix.Stat_t
+		if err := unix.Stat(string(r.file("stat")), &fst); err != nil {
+			p.PID = 0 // gone
+			return
+		}
+		owner = fst.Uid
+	}
+	p.UID = owner
+	count = r.ownCount(count)
 	if p.UID == 0 {
 		// The entry's owner is the euid, or root when the process is not
 		// dumpable (ssh-agent, setgid programs): the real uid is in status.
-		if uid, ok := r.realUID(); ok {
+		if uid, ok := r.realUID(pid, fs, same); ok {
 			p.UID = uid
 		}
 	}
 	p.Username = inv.username(p.UID)
-	if fd, err := openZ(r.file("cmdline"), 0); err == nil {
+	if c, ok := r.cmdCache[pid]; ok && !r.full && c.same(st) {
+		p.Cmdline, fs.cmd = c.cmdline, c
+	} else if fd, err := openZ(r.file("cmdline"), 0); err == nil {
 		b, err := readAllFD(fd, r.cmd, CmdlineCap, true)
 		unix.Close(fd)
 		if err == nil {
 			r.cmd = b
 			p.Cmdline = SplitNUL(b)
+			fs.cmd = newCmdMemo(st, p.Cmdline)
 		}
 	}
 	if c, ok := r.exeCache[pid]; ok && !r.full && c.same(st) {
@@ -533,7 +612,6 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		p.Exe = string(r.link[:n])
 		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
-	count := r.fdCount()
 	fs.fdRead, fs.seen = true, count
 	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
 		fs.fdScan, fs.cached = c, true
@@ -543,8 +621,74 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 	r.finishFDs(p, fs)
 }
 
-// realUID reads the real uid from the status file of the reader's process.
-func (r *procReader) realUID() (uint32, bool) {
+// realUID is the real uid of the reader's process, pid (fs is its slot;
+// same says its stat was read through the descriptor held since the last
+// build). PIDFD_GET_INFO (Linux 6.13) gives it for one ioctl on a pidfd
+// held between builds (handles.go), or pidfd_open, ioctl and close; older
+// kernels answer ENOTTY or EINVAL, and then (for good: noPidfdInfo) the
+// Uid: line of /proc/PID/status is read, which costs the kernel several
+// times more: it formats the whole file (memory, signals, capabilities...)
+// for one line. A new pidfd or status names the process by PID some time
+// after its stat was read, as any reader of /proc does: the snapshot is a
+// sample.
+func (r *procReader) realUID(pid int, fs *fdSlot, same bool) (uint32, bool) {
+	if noPidfdInfo.Load() {
+		return r.statusRealUID()
+	}
+	// The pidfd held since the last build, if its stat descriptor showed
+	// that the same process is still there (handles.go).
+	if fd, ok := r.pidFDs[pid]; ok && same {
+		if uid, err := pidfdRUID(fd); err == nil {
+			r.kept.Add(1)
+			fs.pidfd, fs.holdPidfd = fd, true
+			return uid, true
+		}
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if err == unix.ENOSYS || err == unix.EPERM {
+			noPidfdInfo.Store(true)
+		}
+		return r.statusRealUID()
+	}
+	uid, err := pidfdRUID(fd)
+	if err != nil {
+		unix.Close(fd)
+		if err != unix.ESRCH { // ESRCH: reaped since pidfd_open
+			noPidfdInfo.Store(true)
+		}
+		return r.statusRealUID()
+	}
+	// Held only along with the stat descriptor, which tells the next
+	// build whether this is still the same process.
+	if fs.hold && r.reserve() {
+		r.inv.heldPidfd.set(fd)
+		fs.pidfd, fs.holdPidfd = fd, true
+	} else {
+		unix.Close(fd)
+	}
+	return uid, true
+}
+
+// noPidfdInfo is set once PIDFD_GET_INFO turned out to be unavailable.
+var noPidfdInfo atomic.Bool
+
+// pidfdRUID is the real uid of the process of pidfd fd (PIDFD_GET_INFO):
+// ESRCH once it is reaped, ENOTTY or EINVAL from kernels without it.
+func pidfdRUID(fd int) (uint32, error) {
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_CREDS}
+	if err := unix.IoctlPidfdInfo(fd, &info); err != nil {
+		return 0, err
+	}
+	if info.Mask&unix.PIDFD_INFO_CREDS == 0 {
+		return 0, unix.ENOTTY
+	}
+	return info.Ruid, nil
+}
+
+// statusRealUID reads the real uid from the status file of the reader's
+// process.
+func (r *procReader) statusRealUID() (uint32, bool) {
 	fd, err := openZ(r.file("status"), 0)
 	if err != nil {
 		return 0, false
@@ -615,7 +759,15 @@ func (r *procReader) scanFDs(startTicks uint64, count int64) (s fdScan, ok bool)
 	defer unix.Close(dfd)
 	buf := r.link
 	var seen int64
+	self := r.isSelf()
 	err = eachDirent(dfd, r.dents, true, func(name []byte) {
+		if self {
+			// Our own held descriptors (handles.go) and the directory
+			// being read are not counted (see ownCount), nor read.
+			if fd, ok := atoiBytes(name); ok && (fd == dfd || r.inv.held.has(fd) || r.inv.heldPidfd.has(fd)) {
+				return
+			}
+		}
 		seen++
 		n, err := readlinkatZ(dfd, name, buf)
 		if err != nil || n == 0 {
@@ -687,7 +839,9 @@ func (inv *Inventory) attachPorts(procs []Process, index map[int]int, fds []fdSl
 	}
 	buf := make([]byte, 0, 64<<10)
 	// Our own namespace goes through sock_diag (see sockdiag.go) when
-	// procRoot is the live /proc.
+	// procRoot is the live /proc. Under the shipped unit it never does: the
+	// unit refuses AF_NETLINK, and our namespace is a private, empty one
+	// (PrivateNetwork=yes); the host's tables come from /proc/<pid>/net/*.
 	var selfNS string
 	if inv.procRoot == "/proc" {
 		if n, err := unix.Readlink("/proc/self/ns/net", buf[:cap(buf)]); err == nil {
@@ -696,7 +850,7 @@ func (inv *Inventory) attachPorts(procs []Process, index map[int]int, fds []fdSl
 	}
 	read := func(base string, viaDiag bool) {
 		for _, t := range socketTables {
-			if viaDiag && sockDiag(t, buf[:cap(buf)], want, add) == nil {
+			if viaDiag && !sockDiagOff.Load() && sockDiag(t, buf[:cap(buf)], want, add) == nil {
 				continue
 			}
 			b, err := readFileInto(base+"/net/"+t.file, buf, 64<<20, false)

@@ -43,6 +43,8 @@ type statFields struct {
 	rssPages   uint64
 	vsize      uint64 // bytes
 	startStack uint64 // 0 if not shown (no ptrace access, exiting, short line)
+	argStart   uint64 // where argv lies in its memory (fields 48, 49); 0 as startStack
+	argEnd     uint64
 }
 
 // Stat is what the core needs of /proc/PID/stat.
@@ -81,8 +83,8 @@ func parseStat(b []byte) (statFields, error) {
 	st.comm = string(b[open+1 : closing])
 	rest := b[closing+2:]
 	// Fields from "state" (field 3) on; we need up to rss (field 24), and
-	// read startstack (field 28) if it is there.
-	var f [26][]byte
+	// read startstack (field 28) and arg_start, arg_end (48, 49) if there.
+	var f [47][]byte
 	n := splitFields(rest, f[:])
 	if n < 22 || len(f[0]) != 1 {
 		return st, errShortStat
@@ -112,8 +114,11 @@ func parseStat(b []byte) (statFields, error) {
 	st.startTicks = num(19)
 	st.vsize = num(20)
 	st.rssPages = num(21)
-	if n == len(f) {
+	if n >= 26 {
 		st.startStack = num(25)
+	}
+	if n == len(f) {
+		st.argStart, st.argEnd = num(45), num(46)
 	}
 	if err != nil {
 		return st, errShortStat

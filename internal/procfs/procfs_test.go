@@ -15,7 +15,8 @@ import (
 // statLine builds a /proc/PID/stat line with the given comm and distinct,
 // recognisable values in the fields the parser reads. Field numbers are
 // proc(5)'s (1-based): 3 state, 4 ppid, 9 flags, 14 utime, 15 stime,
-// 19 nice, 20 num_threads, 22 starttime, 24 rss, 28 startstack.
+// 19 nice, 20 num_threads, 22 starttime, 24 rss, 28 startstack,
+// 48 arg_start, 49 arg_end.
 func statLine(pid int, comm string, set map[int]string) string {
 	vals := map[int]string{
 		3: "S", 4: "4242", 9: "4194560", 14: "1234", 15: "567", 19: "-7",
@@ -47,38 +48,38 @@ func TestParseStat(t *testing.T) {
 			name: "plain",
 			line: statLine(1234, "bash", nil),
 			want: statFields{comm: "bash", state: 'S', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			name: "comm with spaces",
 			line: statLine(7, "Web Content", map[int]string{3: "R", 19: "19"}),
 			want: statFields{comm: "Web Content", state: 'R', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: 19, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: 19, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			// A process may name itself ") S 1 1 1": only the last ')' ends comm.
 			name: "comm with parens that mimic fields",
 			line: statLine(8, "x) Z 1 2 3 (y", map[int]string{3: "T", 4: "99"}),
 			want: statFields{comm: "x) Z 1 2 3 (y", state: 'T', ppid: 99, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			name: "comm is a lone paren",
 			line: statLine(9, ")", map[int]string{3: "Z"}),
 			want: statFields{comm: ")", state: 'Z', ppid: 4242, flags: 4194560, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			name: "comm with newline",
 			line: statLine(10, "a\nb) c", map[int]string{3: "I", 9: "2097152"}),
 			want: statFields{comm: "a\nb) c", state: 'I', ppid: 4242, flags: 2097152, utime: 1234, stime: 567,
-				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 987654, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			name: "empty comm, big numbers",
 			line: statLine(11, "", map[int]string{22: "18446744073709551615", 14: "0", 15: "0"}),
 			want: statFields{comm: "", state: 'S', ppid: 4242, flags: 4194560, utime: 0, stime: 0,
-				nice: -7, numThreads: 3, startTicks: 18446744073709551615, rssPages: 2048, vsize: 253, startStack: 308},
+				nice: -7, numThreads: 3, startTicks: 18446744073709551615, rssPages: 2048, vsize: 253, startStack: 308, argStart: 528, argEnd: 539},
 		},
 		{
 			// Exactly the fields up to rss (24), no more, no newline.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +16,17 @@ import (
 // too) instead of printing them — a busy host has thousands. Other
 // namespaces are still read through /proc/<pid>/net/*, which needs no
 // setns. Any error falls back to the /proc file.
+//
+// Under the shipped unit (packaging/systemd/roy-procwatch.service) this path
+// never succeeds, by design: RestrictAddressFamilies=AF_UNIX makes the
+// netlink socket() fail (EAFNOSUPPORT; the first failure turns the path off
+// for the daemon's life, see sockDiagOff), and allowing AF_NETLINK would not
+// help, because PrivateNetwork=yes gives the daemon an empty network
+// namespace of its own: sock_diag answers for the caller's namespace only,
+// and the host's sockets are read through /proc/<pid>/net/* like any other
+// namespace's. It serves the daemon run standalone (make run, make bench,
+// the tests), where it was measured faster than the /proc files
+// (docs/performance.md).
 
 // Sizes of the netlink structures (linux/netlink.h, linux/inet_diag.h).
 const (
@@ -28,6 +40,10 @@ const (
 const diagStates = ^uint32(1<<6 | 1<<12)
 
 var errDiagMsg = errors.New("malformed sock_diag message")
+
+// sockDiagOff is set once socket(AF_NETLINK) was refused (the shipped unit's
+// RestrictAddressFamilies=AF_UNIX): builds then go to the /proc files at once.
+var sockDiagOff atomic.Bool
 
 // diagProto is the inet_diag family and protocol for a socket table.
 func diagProto(t socketTable) (family, proto uint8) {
@@ -50,6 +66,9 @@ func diagProto(t socketTable) (family, proto uint8) {
 func sockDiag(t socketTable, buf []byte, want func(inode uint64) bool, fn func(Port)) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
+		if err == unix.EAFNOSUPPORT || err == unix.EPERM || err == unix.EACCES || err == unix.EPROTONOSUPPORT {
+			sockDiagOff.Store(true) // a sandbox or kernel without it: it will not come back
+		}
 		return err
 	}
 	defer unix.Close(fd)

@@ -2,6 +2,9 @@
 // listening TCP sockets, established loopback connections), measures
 // roy-procwatchd's /api/processes against the floor (ps + ss run together),
 // cleans everything up, even on Ctrl-C or failure, and prints a table.
+// It does so for each workload shape (-holders: the sockets held by 10
+// processes, then spread over 200), one workload at a time, and ends with
+// a summary of every shape.
 //
 // No figure fails the run: the numbers go in the bench report.
 //
@@ -36,13 +39,15 @@ import (
 )
 
 type options struct {
-	procs, listen, conns, holders int
+	procs, listen, conns, holders int   // holders: of the shape being measured
+	shapes                        []int // -holders, one workload per value
 	requests, floorRuns           int
 	clients, rounds               int
 	window                        time.Duration
 	daemonBin, pgidFile, goBench  string
 	baselineBin                   string
 	inProcess, workloadOnly       bool
+	hostOverview                  bool
 }
 
 func main() {
@@ -61,7 +66,7 @@ func main() {
 	flag.IntVar(&o.procs, "procs", 2000, "idle processes to spawn (socket holders included)")
 	flag.IntVar(&o.listen, "listen", 500, "listening TCP sockets (loopback; every fifth on ::1 when IPv6 works)")
 	flag.IntVar(&o.conns, "conns", 200, "established loopback TCP connections (both ends held)")
-	flag.IntVar(&o.holders, "holders", 10, "processes the sockets are spread across (the rest run `sleep`)")
+	holders := flag.String("holders", "10,200", "processes the sockets are spread across (the rest run `sleep`); a comma list measures one workload shape per value")
 	flag.IntVar(&o.requests, "requests", 30, "(a) fresh snapshots to time")
 	flag.IntVar(&o.floorRuns, "floor-runs", 30, "(d) runs of ps + ss to time (interleaved with (a))")
 	flag.IntVar(&o.clients, "clients", 8, "(b) clients polling within one window")
@@ -70,10 +75,19 @@ func main() {
 	flag.StringVar(&o.daemonBin, "daemon", "bin/roy-procwatchd", "the daemon binary")
 	flag.StringVar(&o.baselineBin, "baseline-daemon", "", "another roy-procwatchd build to time in (a) alongside, e.g. one from before a change")
 	flag.StringVar(&o.pgidFile, "pgid-file", "", "write the workload's process group here (for the caller's cleanup trap)")
+	flag.BoolVar(&o.hostOverview, "host", true, "(e) measure the host overview: memory with the per-process history full, GET /api/system, the sampling's CPU")
 	flag.BoolVar(&o.inProcess, "in-process", true, "also measure allocations of the core + encoding in this process")
 	flag.BoolVar(&o.workloadOnly, "workload-only", false, "spawn the workload, then wait for Ctrl-C (to profile by hand)")
 	flag.StringVar(&o.goBench, "go-bench", "", "run these packages' Go benchmarks (go test -bench) while the workload is up, e.g. ./internal/procfs/,./httpui/")
 	flag.Parse()
+	for _, f := range strings.Split(*holders, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "bench: -holders %q: want a comma list of counts, e.g. 10,200\n", *holders)
+			os.Exit(2)
+		}
+		o.shapes = append(o.shapes, n)
+	}
 	os.Exit(run(o))
 }
 
@@ -95,11 +109,18 @@ func run(o options) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	w := &workload{}
-	var once sync.Once
+	var (
+		mu   sync.Mutex
+		w    *workload // the one up now, if any
+		once sync.Once
+	)
 	cleanup := func() {
 		once.Do(func() {
-			w.cleanup()
+			mu.Lock()
+			if w != nil {
+				w.cleanup()
+			}
+			mu.Unlock()
 			os.RemoveAll(dir)
 		})
 	}
@@ -114,39 +135,64 @@ func run(o options) int {
 		os.Exit(130)
 	}()
 
-	fmt.Printf("spawning %d processes (%d socket holders), %d listeners, %d connections...\n", o.procs, o.holders, o.listen, o.conns)
-	t0 := time.Now()
-	if err := w.spawn(self, o.procs, o.holders, o.listen, o.conns, o.pgidFile); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return 1
-	}
-	fmt.Printf("workload up in %.1fs\n", time.Since(t0).Seconds())
-	time.Sleep(500 * time.Millisecond) // let exec settle
-	if o.workloadOnly {
-		fmt.Println("workload up; Ctrl-C to clean up")
-		select {}
-	}
+	var reports []*report
+	for k, holders := range o.shapes {
+		o := o
+		o.holders = holders
+		last := k == len(o.shapes)-1
+		fmt.Printf("\n== shape %d of %d: %d processes (%d socket holders), %d listeners, %d connections\n",
+			k+1, len(o.shapes), o.procs, o.holders, o.listen, o.conns)
+		cur := &workload{}
+		mu.Lock()
+		w = cur
+		mu.Unlock()
+		t0 := time.Now()
+		if err := cur.spawn(self, o.procs, o.holders, o.listen, o.conns, o.pgidFile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		fmt.Printf("workload up in %.1fs\n", time.Since(t0).Seconds())
+		time.Sleep(500 * time.Millisecond) // let exec settle
+		if o.workloadOnly {
+			fmt.Println("workload up; Ctrl-C to clean up")
+			select {}
+		}
 
-	r := &report{opts: o, loadStart: loadAvg()}
-	if err := r.measure(w, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return 1
-	}
-	if o.inProcess {
-		if err := r.inProcess(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: in-process:", err)
+		r := &report{opts: o, loadStart: loadAvg()}
+		if err := r.measure(cur, dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
 		}
-	}
-	r.loadEnd = loadAvg()
-	r.print(os.Stdout)
-	if o.goBench != "" {
-		fmt.Println("\nGo benchmarks (go test -bench . -benchmem), with the workload up:")
-		args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem"}, strings.Split(o.goBench, ",")...)
-		cmd := exec.Command("go", args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: go test -bench:", err)
+		if o.hostOverview && k == 0 {
+			if err := r.hostBench(cur, dir); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: host overview:", err)
+			}
 		}
+		if o.inProcess {
+			if err := r.inProcess(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: in-process:", err)
+			}
+		}
+		r.loadEnd = loadAvg()
+		r.print(os.Stdout)
+		r.printHost(os.Stdout)
+		reports = append(reports, r)
+		if last && o.goBench != "" {
+			fmt.Println("\nGo benchmarks (go test -bench . -benchmem), with this workload up:")
+			args := append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem"}, strings.Split(o.goBench, ",")...)
+			cmd := exec.Command("go", args...)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: go test -bench:", err)
+			}
+		}
+		mu.Lock()
+		cur.cleanup()
+		w = nil
+		mu.Unlock()
+	}
+	if len(reports) > 1 {
+		printSummary(os.Stdout, reports)
 	}
 	return 0
 }
@@ -199,6 +245,7 @@ func summarize(ds []time.Duration, cpuTotal time.Duration) stats {
 
 type report struct {
 	opts options
+	host hostReport
 
 	totalProcs              int // processes in the list
 	holderListen, holderEst int // ports the list shows on the holders
@@ -490,7 +537,7 @@ func mark(ok bool) string {
 
 func (r *report) print(out io.Writer) {
 	o := r.opts
-	fmt.Fprintf(out, "\nroy-procwatch bench: %d CPUs, %s\n", runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintf(out, "\nroy-procwatch bench (shape: %d socket holders): %d CPUs, %s\n", o.holders, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(out, "load average (1, 5, 15 min) at start: %s, at end: %s (other jobs on the machine skew every figure)\n", r.loadStart, r.loadEnd)
 	fmt.Fprintf(out, "workload: %d idle processes (%d socket holders + sleep), %d listening TCP, %d established loopback connections\n",
 		o.procs, o.holders, o.listen, o.conns)
@@ -530,4 +577,25 @@ func (r *report) print(out io.Writer) {
 	}
 	fmt.Fprintf(out, "  (b) clients within the TTL share one snapshot: %s\n", mark(sharedOK))
 	fmt.Fprintf(out, "  (c) RSS <= 40 MiB: %.1f MiB (VmHWM, worst of (a) and (b))  %s\n", float64(max(r.hwmA, r.hwmB))/1024, mark(max(r.hwmA, r.hwmB) <= 40*1024))
+}
+
+// printSummary is one table of every workload shape measured: the fresh
+// snapshot (a) against the floor (d), and -baseline-daemon's (a) if timed.
+func printSummary(out io.Writer, rs []*report) {
+	fmt.Fprintln(out, "\nsummary, per workload shape (fresh snapshot (a) against ps + ss (d); targets: ratios <= 0.20, reported, never enforced):")
+	fmt.Fprintf(out, "%-40s %-10s %10s %10s %10s %9s %9s\n", "shape", "measure", "wall p50", "wall p95", "CPU/op", "wall/(d)", "CPU/(d)")
+	fmt.Fprintln(out, strings.Repeat("-", 106))
+	for _, r := range rs {
+		o := r.opts
+		shape := fmt.Sprintf("%d procs, %d holders, %d+%d socks", o.procs, o.holders, o.listen, 2*o.conns)
+		row := func(name string, s stats) {
+			fmt.Fprintf(out, "%-40s %-10s %10s %10s %10s %9s %9s\n", shape, name, ms(s.p50), ms(s.p95), ms(s.cpu),
+				ratio(s.p50, r.floor.p50), ratio(s.cpu, r.floor.cpu))
+		}
+		row("(d) ps+ss", r.floor)
+		row("(a) fresh", r.fresh)
+		if o.baselineBin != "" {
+			row("(a) base", r.baseline)
+		}
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -803,4 +804,90 @@ func TestKillConfirmAnd404(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirmok"))))
 	waitFor(t, ctx, "the 404 message", `/failed: (404|409)/.test(document.getElementById("results").textContent)`, 5*time.Second)
 	noCSPViolations(t, ctx)
+}
+
+// TestHostOverview: the header has one bar per core of this host, its
+// values and sparklines update with Auto on, it collapses and remembers
+// it, and a busy child's detail draws its CPU graph.
+func TestHostOverview(t *testing.T) {
+	ctx := newBrowser(t)
+	name := childName("spin")
+	c := spawn(t, "spin", name)
+	openApp(t, ctx)
+	eval[bool](t, ctx, `(() => { localStorage.removeItem("roy_overview_collapsed"); return true })()`)
+	n := runtime.NumCPU()
+	waitFor(t, ctx, "one core bar per CPU", fmt.Sprintf(`document.querySelectorAll("#overview .ov-core [role=meter]").length === %d`, n), 10*time.Second)
+	// Every bar has its value in text and in ARIA.
+	if bad := eval[int](t, ctx, `[...document.querySelectorAll("#overview [role=meter]")].filter(m => !m.getAttribute("aria-valuetext") || m.getAttribute("aria-valuenow") === null).length`); bad != 0 {
+		t.Errorf("%d meters without aria-valuetext/valuenow", bad)
+	}
+	for _, sel := range []string{"svg.cpu", "svg.mem", "svg.load", "svg.net", "svg.disk"} {
+		if d := eval[string](t, ctx, fmt.Sprintf(`(document.querySelector("#overview %s path.line") || {getAttribute: () => ""}).getAttribute("d") || ""`, sel)); !strings.HasPrefix(d, "M") {
+			t.Errorf("sparkline %s has no path: %q", sel, d)
+		}
+	}
+	summary := eval[string](t, ctx, `document.querySelector("#overview .ov-summary").textContent`)
+	if !strings.Contains(summary, "up ") || !strings.Contains(summary, "tasks ") {
+		t.Errorf("summary %q", summary)
+	}
+
+	// Auto on, every second: the CPU sparkline grows (several points).
+	eval[bool](t, ctx, `(() => { const s = document.getElementById("interval"); s.value = "1"; s.dispatchEvent(new Event("change", {bubbles: true})); return true })()`)
+	click(t, ctx, "#auto")
+	before := eval[string](t, ctx, `document.querySelector("#overview svg.cpu path.line").getAttribute("d")`)
+	waitFor(t, ctx, "the overview to update with Auto on", fmt.Sprintf(`(() => { const d = document.querySelector("#overview svg.cpu path.line").getAttribute("d"); return d !== %q && (d.match(/L/g) || []).length >= 2 })()`, before), 15*time.Second)
+	shot(t, ctx, "overview-light")
+
+	// The busy child's detail: the CPU graph draws and says it is busy.
+	search(t, ctx, name)
+	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
+	waitFor(t, ctx, "the busy child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 10*time.Second)
+	clickFor(t, ctx, rowSel, "the detail", `document.getElementById("detail").open`, 10*time.Second)
+	waitFor(t, ctx, "the CPU graph of the busy child", `(() => {
+		const g = document.querySelector("#dbody .ov-graph.cpu");
+		const d = g && g.querySelector("path.line").getAttribute("d");
+		const m = g && /peak ([0-9.]+)%/.exec(g.querySelector(".ov-gtext").textContent);
+		return d && (d.match(/L/g) || []).length >= 2 && m && Number(m[1]) > 2;
+	})()`, 20*time.Second)
+	if txt := eval[string](t, ctx, `document.getElementById("dsec-resources").textContent`); !strings.Contains(txt, "open files") || !strings.Contains(txt, "Context switches") {
+		t.Errorf("resources section lacks limits or context switches: %.300s", txt)
+	}
+	shot(t, ctx, "overview-detail-light")
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("dclose"))))
+
+	// Collapse: remembered across a reload.
+	click(t, ctx, "#overview .ov-toggle")
+	waitFor(t, ctx, "the collapsed header", `document.getElementById("ov-body").hidden && document.getElementById("ov-body").offsetHeight === 0 && localStorage.getItem("roy_overview_collapsed") === "1"`, 3*time.Second)
+	must(t, chromedp.Do(ctx, chromedp.Reload()))
+	waitFor(t, ctx, "the header after reload", `!!document.querySelector("#overview .ov-toggle")`, 10*time.Second)
+	if !eval[bool](t, ctx, `document.getElementById("ov-body").offsetHeight === 0 && document.querySelector("#overview .ov-toggle").getAttribute("aria-expanded") === "false"`) {
+		t.Error("the collapsed state was not remembered")
+	}
+	click(t, ctx, "#overview .ov-toggle")
+	waitFor(t, ctx, "the expanded header", `!document.getElementById("ov-body").hidden`, 3*time.Second)
+	// Dark theme: the bars keep their colours (not the light track).
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
+	waitFor(t, ctx, "the dark theme", `document.documentElement.dataset.theme === "dark"`, 3*time.Second)
+	waitFor(t, ctx, "the header's bars", `!!document.querySelector("#overview .seg.u")`, 10*time.Second)
+	if !eval[bool](t, ctx, `(() => { const u = getComputedStyle(document.querySelector("#overview .seg.u")).backgroundColor, tr = getComputedStyle(document.querySelector("#overview .ov-bar")).backgroundColor; return u !== tr && tr !== "rgba(0, 0, 0, 0)" })()`) {
+		t.Error("dark theme: the user segment is not distinct from the bar's track")
+	}
+	search(t, ctx, "")
+	waitFor(t, ctx, "rows", `document.querySelectorAll("#rows tr.r").length > 3`, 10*time.Second)
+	shot(t, ctx, "overview-dark")
+	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("theme"))))
+	noCSPViolations(t, ctx)
+}
+
+// TestHostOverviewPhone: on a phone-sized screen the header starts
+// collapsed to its one summary line, and opens on a tap.
+func TestHostOverviewPhone(t *testing.T) {
+	ctx := newPhone(t)
+	openApp(t, ctx)
+	waitFor(t, ctx, "the header's toggle", `!!document.querySelector("#overview .ov-toggle")`, 10*time.Second)
+	if h := eval[int](t, ctx, `document.getElementById("ov-body").offsetHeight`); h != 0 {
+		t.Errorf("the header's body takes %d px on a phone before it is opened", h)
+	}
+	click(t, ctx, "#overview .ov-toggle")
+	waitFor(t, ctx, "the opened header with its core bars", `document.getElementById("ov-body").offsetHeight > 0 && document.querySelectorAll("#overview .ov-core").length > 0`, 10*time.Second)
 }

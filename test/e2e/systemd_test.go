@@ -85,6 +85,7 @@ func TestPackage(t *testing.T) {
 		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
 		{"E6_socket_listens_on_loopback_only", checkLoopbackOnly},
 		{"privatenetwork_host_ports_still_listed", checkHostPortsListed},
+		{"host_overview_under_the_sandbox", checkHostOverview},
 		{"3_dbus_activation_busctl_ListProcesses", checkDBusActivation},
 		{"3_readme_and_docs_busctl_examples_as_written", checkBusctlExamples},
 		{"3_ui_md_events_curl_example_as_written", checkUIEventsExample},
