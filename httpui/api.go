@@ -79,19 +79,12 @@ func writeCSV(w http.ResponseWriter, items []procs.Process) {
 }
 
 func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
-	pid, err := pathPID(r)
+	tg, err := pathTarget(r)
 	if err != nil {
 		h.writeError(w, err)
 		return
 	}
-	var ct float64
-	if s := r.URL.Query().Get("create_time"); s != "" {
-		if ct, err = strconv.ParseFloat(s, 64); err != nil {
-			h.writeError(w, badInput("invalid create_time: must be a number"))
-			return
-		}
-	}
-	d, err := h.core.Get(r.Context(), httpCaller(r), procs.Target{PID: pid, CreateTime: ct})
+	d, err := h.core.Get(r.Context(), httpCaller(r), tg)
 	if err != nil {
 		h.writeError(w, err)
 		return
