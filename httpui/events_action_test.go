@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,11 +23,7 @@ func TestEventsSendActionsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { core.Close() })
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
-	h := New(core, Options{Token: testToken, ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
-	srv.Config.Handler = h
-	t.Cleanup(h.CloseStreams)
+	srv, _ := serve(t, core, testToken)
 	child := testproc.Sleeper(t)
 
 	res := send(t, srv, "GET", "/api/events?interval=60", testToken)
