@@ -409,6 +409,42 @@ func TestTokenMemoryAnd401(t *testing.T) {
 	}
 }
 
+// allowDownloads lets the page download into a new directory, returned.
+func allowDownloads(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		})
+		return err
+	})))
+	return dir
+}
+
+// downloadedCSV waits (5 s at most) for the processes-*.csv the page
+// downloads into dir (what it is), and returns its records.
+func downloadedCSV(t *testing.T, dir, what string) [][]string {
+	t.Helper()
+	var file string
+	for i := 0; i < 100 && file == ""; i++ {
+		if m, _ := filepath.Glob(filepath.Join(dir, "processes-*.csv")); len(m) > 0 {
+			file = m[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if file == "" {
+		t.Fatalf("no %s downloaded", what)
+	}
+	time.Sleep(100 * time.Millisecond) // the download's last write
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	must(t, err)
+	return recs
+}
+
 // showRow searches the list for query and waits (5 s at most) for the row
 // of pid, what it is; it returns the row's selector.
 func showRow(t *testing.T, ctx context.Context, what, query string, pid int) string {
@@ -651,35 +687,13 @@ func TestCSVExport(t *testing.T) {
 	name := childName("c")
 	a := spawn(t, "sleep", name)
 	b := spawn(t, "sleep", name)
-	dir := t.TempDir()
 	openApp(t, ctx)
-	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
-		})
-		return err
-	})))
+	dir := allowDownloads(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
 	search(t, ctx, name)
 	waitFor(t, ctx, "two rows", `document.querySelectorAll("#rows tr.r").length === 2`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("export-csv"))))
-	var file string
-	for i := 0; i < 100 && file == ""; i++ {
-		m, _ := filepath.Glob(filepath.Join(dir, "processes-*.csv"))
-		if len(m) > 0 {
-			file = m[0]
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if file == "" {
-		t.Fatal("no CSV downloaded")
-	}
-	time.Sleep(100 * time.Millisecond)
-	f, err := os.Open(file)
-	must(t, err)
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	must(t, err)
+	recs := downloadedCSV(t, dir, "the CSV")
 	if len(recs) != 3 || recs[0][0] != "pid" || recs[0][2] != "name" {
 		t.Fatalf("CSV = %v", recs)
 	}
