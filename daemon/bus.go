@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/dbusiface"
 )
 
@@ -15,12 +16,13 @@ import (
 // daemon serves HTTP; a lost connection is reconnected. D-Bus calls count
 // as activity for the idle exit. The returned function releases the name
 // and waits for the D-Bus side to stop.
-func startBus(ctx context.Context, cfg *config, core *procs.Service, act *activity, log *slog.Logger) func() {
+func startBus(ctx context.Context, cfg *config, core *procs.Service, svcs *units.Service, act *activity, log *slog.Logger) func() {
 	if cfg.Bus == dbusiface.BusNone {
 		log.Info("D-Bus disabled (ROY_PROCWATCH_BUS=none): serving HTTP only")
 		return func() {}
 	}
 	srv := dbusiface.New(core, log, version)
+	srv.SetUnits(svcs)
 	srv.SetActivityHook(func() func() {
 		act.inflight.Add(1)
 		act.Touch()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/roy/roy-procwatch/daemon/host"
 	"github.com/roy/roy-procwatch/daemon/procs"
+	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
 	"github.com/roy/roy-procwatch/internal/relaunch"
 	"github.com/roy/roy-procwatch/internal/systemd"
@@ -130,6 +131,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer core.Close()
 
+	// The services view; without systemd as PID 1 it answers no_systemd.
+	svcs := svcunits.New(svcunits.Options{Procs: core, Audit: core, Logger: log})
+	defer svcs.Close()
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -145,6 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		AllowedHosts: cfg.AllowedHosts,
 		Version:      version,
 		Logger:       log,
+		Units:        svcs,
 		// The token holder's connections are evicted last.
 		OnAuthenticated: pool.authenticated,
 	})
@@ -162,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
 
-	stopBus := startBus(ctx, cfg, core, act, log)
+	stopBus := startBus(ctx, cfg, core, svcs, act, log)
 	defer stopBus()
 
 	var wg sync.WaitGroup

@@ -23,6 +23,10 @@ var managerInterface = introspect.Interface{
 			method("GetSystem", out("system", "a{sv}")),
 		},
 		targeted("", in("pid", "u")),
+		[]introspect.Method{
+			method("ListServices", in("pattern", "s"), in("state", "s"), out("services", "aa{sv}")),
+			method("GetServiceJournal", in("unit", "s"), in("lines", "u"), out("entries", "aa{sv}")),
+		},
 		targeted("PIDFD", in("pidfd", "h")),
 	),
 	Signals: []introspect.Signal{

@@ -66,6 +66,7 @@ type Server struct {
 	events      chan procs.Event
 	unsubscribe func() // ends the core subscription New took
 
+	units     servicesHolder // ListServices, GetServiceJournal
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close
 	stopped   chan struct{} // closed when emitLoop has returned

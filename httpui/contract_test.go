@@ -216,6 +216,25 @@ func TestErrorContract(t *testing.T) {
 			{"create_time x", req{path: proc + "/history?create_time=x"}, 400, codeInvalidArgument},
 		},
 		"POST /api/events/ticket": nil,
+		"GET /api/services": {
+			{"format=xml", req{path: "/api/services?format=xml"}, 400, codeInvalidArgument},
+		},
+		"GET /api/service/{unit}": nil,
+		"GET /api/service/{unit}/{action}": {
+			{"lines abc", req{path: "/api/service/nginx.service/journal?lines=abc"}, 400, codeInvalidArgument},
+			{"lines 0", req{path: "/api/service/nginx.service/journal?lines=0"}, 400, codeInvalidArgument},
+			{"lines 1001", req{path: "/api/service/nginx.service/journal?lines=1001"}, 400, codeInvalidArgument},
+			{"GET of an action", req{path: "/api/service/nginx.service/restart"}, 405, codeMethodNotAllowed},
+		},
+		"POST /api/service/{unit}/{action}": {
+			{"unknown field", post("/api/service/nginx.service/restart", `{"force":true}`), 400, codeInvalidArgument},
+			{"not an object", post("/api/service/nginx.service/restart", `[]`), 400, codeInvalidArgument},
+			{"body over 64 KiB", post("/api/service/nginx.service/restart", big), 413, codeBodyTooLarge},
+		},
+		"GET /api/process/{pid}/journal": {
+			{"pid abc", req{path: "/api/process/abc/journal"}, 400, codeInvalidArgument},
+			{"lines abc", req{path: proc + "/journal?lines=abc"}, 400, codeInvalidArgument},
+		},
 		"GET /api/events": {
 			{"interval 0.1", req{path: "/api/events?interval=0.1"}, 400, codeInvalidArgument},
 			{"interval abc", req{path: "/api/events?interval=abc"}, 400, codeInvalidArgument},
@@ -233,7 +252,14 @@ func TestErrorContract(t *testing.T) {
 		if !ok {
 			t.Errorf("route %s has no entry in this test: add its bad inputs", key)
 		}
-		path := strings.ReplaceAll(rt.pattern, "{pid}", pid)
+		// Each route gets the failure limiter's full bucket: its own
+		// no-token and wrong-token cases must be 401s, not 429s.
+		h.authLim = newLimiter(5, 20)
+		act := "journal"
+		if rt.method == "POST" {
+			act = "restart"
+		}
+		path := strings.NewReplacer("{pid}", pid, "{unit}", "nginx.service", "{action}", act).Replace(rt.pattern)
 		body := ""
 		if rt.method == "POST" {
 			body = "{}"

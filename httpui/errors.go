@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/daemon/units"
 )
 
 // Every 4xx and 5xx answer of the API is {"error":"<message>","code":
@@ -57,15 +58,30 @@ var kindHTTP = map[procs.Kind]struct {
 	procs.KindFailed:          {http.StatusInternalServerError, "failed"},
 }
 
+// unitKindHTTP maps the services view's error kinds (daemon/units).
+var unitKindHTTP = map[units.Kind]int{
+	units.KindNoSystemd:       http.StatusServiceUnavailable,
+	units.KindInvalidArgument: http.StatusBadRequest,
+	units.KindNoSuchUnit:      http.StatusNotFound,
+	units.KindRefused:         http.StatusConflict,
+	units.KindAccessDenied:    http.StatusForbidden,
+}
+
 // writeError is the one place an error becomes an HTTP answer.
 func (h *Handler) writeError(w http.ResponseWriter, err error) {
 	status, code, msg := http.StatusInternalServerError, codeInternal, "internal error"
 	var unit string
 	var ae *apiError
 	var ce *procs.Error
+	var ue *units.Error
 	switch {
 	case errors.As(err, &ae):
 		status, code, msg = ae.status, ae.code, ae.msg
+	case errors.As(err, &ue) && ue.Kind != units.KindFailed:
+		status, code, msg = unitKindHTTP[ue.Kind], ue.Kind.Code(), ue.Msg
+	case errors.As(err, &ue):
+		status, code, msg = http.StatusInternalServerError, ue.Kind.Code(), ue.Msg
+		h.log.Error("request failed", "err", err)
 	case errors.As(err, &ce) && ce.Kind != procs.KindFailed:
 		m := kindHTTP[ce.Kind]
 		status, code, msg, unit = m.status, m.code, ce.Msg, ce.Unit

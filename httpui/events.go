@@ -365,6 +365,10 @@ func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("journal") {
+		h.journalEvents(w, r)
+		return
+	}
 	core, ok := h.core.(Snapshotter)
 	if !ok {
 		h.writeError(w, httpErr(http.StatusNotImplemented, codeNotImplemented, "live events are not available with this core"))
@@ -498,6 +502,8 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("event stream ended", "err", err)
 		return
 	}
+	unitCh, unsub := h.unitEvents(r.Context())
+	defer unsub()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var later <-chan time.Time // an action came less than minInterval after the last event
@@ -508,6 +514,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-h.streams.done:
 			return
+		case c := <-unitCh:
+			if err := writeUnitEvent(w, rc, c); err != nil {
+				h.log.Debug("event stream ended", "err", err)
+				return
+			}
+			continue
 		case <-replaced:
 			h.log.Info("event stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
 			return

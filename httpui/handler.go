@@ -41,6 +41,8 @@ type Options struct {
 	// a valid token or event ticket, before it is handled (the daemon
 	// keeps the token holder's connections when it must drop some).
 	OnAuthenticated func(*http.Request)
+	// Units is the services view; nil answers 503 no_systemd there.
+	Units Units
 }
 
 // Handler is the HTTP API and UI.
@@ -141,11 +143,22 @@ func (h *Handler) routeTable() []route {
 		{"GET", "/api/system", tokenOnly, h.system},
 		{"GET", "/api/system/history", tokenOnly, h.systemHistory},
 		{"GET", "/api/process/{pid}/history", tokenOnly, h.processHistory},
+		// The services view (services.go).
+		{"GET", "/api/services", tokenOnly, h.listServices},
+		{"GET", "/api/service/{unit}", tokenOnly, h.getService},
+		// GET …/journal and POST …/<action> share one path pattern: Go's
+		// mux cannot hold both a literal "journal" and an {action} wildcard
+		// at the same place for different methods.
+		{"GET", "/api/service/{unit}/{action}", tokenOnly, h.serviceJournal},
+		{"POST", "/api/service/{unit}/{action}", tokenOnly, h.serviceAction},
+		{"GET", "/api/process/{pid}/journal", tokenOnly, h.processJournal},
 	}
 }
 
 func (h *Handler) routes() {
 	m := h.mux
+	var paths []string             // in table order
+	allow := map[string][]string{} // path pattern → its methods
 	for _, rt := range h.routeTable() {
 		var hh http.Handler = rt.fn
 		switch rt.access {
@@ -155,12 +168,17 @@ func (h *Handler) routes() {
 			hh = h.eventsAuth(rt.fn)
 		}
 		m.Handle(rt.method+" "+rt.pattern, hh)
-		// Wrong methods on known API paths: JSON 405 (no CORS preflight).
-		allow := rt.method
-		if allow == "GET" {
-			allow = "GET, HEAD"
+		if allow[rt.pattern] == nil {
+			paths = append(paths, rt.pattern)
 		}
-		m.HandleFunc(rt.pattern, h.methodNotAllowed(allow))
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
+		if rt.method == "GET" {
+			allow[rt.pattern] = append(allow[rt.pattern], "HEAD")
+		}
+	}
+	// Wrong methods on known API paths: JSON 405 (no CORS preflight).
+	for _, p := range paths {
+		m.HandleFunc(p, h.methodNotAllowed(strings.Join(allow[p], ", ")))
 	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, httpErr(http.StatusNotFound, codeNotFound, "no such API endpoint: %s", r.URL.Path))

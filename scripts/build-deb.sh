@@ -15,7 +15,7 @@ export PATH=/usr/local/go/bin:$PATH
 log() { echo "build-deb: $*"; }
 
 # Build dependencies (only when root; otherwise they must be there).
-need=(debhelper dpkg-dev lintian iproute2)
+need=(debhelper dpkg-dev lintian iproute2 libsystemd-dev)
 if [ "$(id -u)" = 0 ]; then
 	missing=()
 	for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

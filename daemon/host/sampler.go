@@ -143,8 +143,11 @@ func (s *Sampler) Close() {
 // is younger than the sampling interval. It counts as a request for the
 // overview: the history is sampled for the next minute.
 func (s *Sampler) Current(ctx context.Context) (System, error) {
+	sys, err := s.read(ctx, s.opts.Interval-s.opts.Interval/10)
+	// Demand counts from the answer, not the question: the first reading
+	// waits for a rate baseline, which may outlast a short Demand.
 	s.Touch()
-	return s.read(ctx, s.opts.Interval-s.opts.Interval/10)
+	return sys, err
 }
 
 // Snapshot returns the latest reading without marking demand (for
