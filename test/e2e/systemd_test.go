@@ -413,16 +413,24 @@ curl -sS --fail-with-body -X POST -H "Content-Type: application/json" -H "X-Auth
 // section, unindented, in order.
 func readmeCurlExamples(t *testing.T) []string {
 	t.Helper()
+	return readmeBashBlocks(t, "### curl examples")
+}
+
+// readmeBashBlocks returns the bash blocks of the README.md section under
+// heading (up to the next heading), unindented, in order. A README without
+// it fails the test: its examples must run.
+func readmeBashBlocks(t *testing.T, heading string) []string {
+	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
-		t.Skipf("no README.md: %v", err)
+		t.Fatalf("README.md: %v", err)
 	}
 	text := string(b)
-	i := strings.Index(text, "### curl examples")
+	i := strings.Index(text, heading+"\n")
 	if i < 0 {
-		t.Skip(`README.md has no "### curl examples" section`)
+		t.Fatalf("README.md has no %q section", heading)
 	}
-	text = text[i+len("### curl examples"):]
+	text = text[i+len(heading)+1:]
 	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
 		text = text[:j[0]]
 	}
