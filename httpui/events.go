@@ -357,11 +357,41 @@ func computeDelta(prev, cur []procs.Process) (added []procs.Process, removed []i
 	return added, removed, changed
 }
 
-// sseEvent formats one event; data is one line of JSON.
-func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
-	fmt.Fprintf(buf, "event: %s\nid: %d\ndata: ", name, id)
+// sseEvent formats one event (without an id line when id is ""); data is
+// one line of JSON.
+func sseEvent(buf *bytes.Buffer, name, id string, data []byte) {
+	buf.WriteString("event: " + name + "\n")
+	if id != "" {
+		buf.WriteString("id: " + id + "\n")
+	}
+	buf.WriteString("data: ")
 	buf.Write(data)
 	buf.WriteString("\n\n")
+}
+
+// openStream takes an event-stream slot and starts the text/event-stream
+// answer. When every slot is taken it answers 503 too_many_streams and
+// returns false; otherwise the caller defers release.
+func (h *Handler) openStream(w http.ResponseWriter) (rc *http.ResponseController, release func(), ok bool) {
+	if !h.streams.acquire() {
+		retryAfter(w, 5)
+		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
+		return nil, nil, false
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w), h.streams.release, true
+}
+
+// writeEvents writes b (whole events) to the stream within budget and
+// flushes it.
+func writeEvents(w http.ResponseWriter, rc *http.ResponseController, b []byte, budget time.Duration) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(budget))
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return rc.Flush()
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
@@ -379,18 +409,6 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	if !h.streams.acquire() {
-		retryAfter(w, 5)
-		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
-		return
-	}
-	defer h.streams.release()
-
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
 	// ?fresh=1: the first event comes from a snapshot newer than the
 	// core's cache (a Refresh while live), when the core can make one.
 	fresh, err := parseFresh(r.URL.Query().Get("fresh"))
@@ -398,6 +416,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
+	rc, release, ok := h.openStream(w)
+	if !ok {
+		return
+	}
+	defer release()
+
 	var (
 		prev      []procs.Process
 		prevTaken time.Time
@@ -426,7 +450,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		if sys != nil {
 			// The host figures change at every interval: "event: system",
 			// without an id (the id is the process stream's sequence).
-			fmt.Fprintf(&buf, "event: system\ndata: %s\n\n", sys)
+			sseEvent(&buf, "system", "", sys)
 		}
 		if !forceUp && prev != nil && taken.Equal(prevTaken) {
 			// The core's cached snapshot has not changed since the last
@@ -435,11 +459,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if sys == nil {
 				buf.WriteString(":\n\n")
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			return rc.Flush()
+			return writeEvents(w, rc, buf.Bytes(), max(eventWriteBudget, 2*interval))
 		}
 		seq++
 		ts := taken.Format(time.RFC3339Nano)
@@ -448,7 +468,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return err
 			}
-			sseEvent(&buf, "snapshot", seq, b)
+			sseEvent(&buf, "snapshot", strconv.FormatUint(seq, 10), b)
 			return nil
 		}
 		if forceUp || prev == nil {
@@ -467,14 +487,10 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 					return err
 				}
 			} else {
-				sseEvent(&buf, "delta", seq, b)
+				sseEvent(&buf, "delta", strconv.FormatUint(seq, 10), b)
 			}
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		if err := rc.Flush(); err != nil {
+		if err := writeEvents(w, rc, buf.Bytes(), max(eventWriteBudget, 2*interval)); err != nil {
 			return err
 		}
 		prev, prevTaken, forceUp = cur, taken, false

@@ -271,7 +271,7 @@ func TestDeltaBytesQuietHost(t *testing.T) {
 	a, rm, ch := computeDelta(prev, cur)
 	d, _ := json.Marshal(Delta{Seq: 2, Base: 1, Time: time.Now().Format(time.RFC3339Nano), Count: len(cur), Added: a, Removed: rm, Changed: ch})
 	var ev bytes.Buffer
-	sseEvent(&ev, "delta", 2, d)
+	sseEvent(&ev, "delta", "2", d)
 	t.Logf("quiet 2,000-process host: full JSON list %d bytes, SSE delta event %d bytes (%d changed, %d added, %d removed): %.1f%%",
 		len(full), ev.Len(), len(ch), len(a), len(rm), 100*float64(ev.Len())/float64(len(full)))
 	if ev.Len()*20 > len(full) {
