@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin/roy-procwatchd
-VERSION ?= $(shell dpkg-parsechangelog -S Version 2>/dev/null || echo 0.1.0)
+VERSION ?= $(shell dpkg-parsechangelog -S Version 2>/dev/null || echo 0.2.0)
 GOFLAGS_BUILD := -trimpath -ldflags "-X main.version=$(VERSION)"
 
 .PHONY: all build run test deps unit integration e2e browser bench lint clean deb

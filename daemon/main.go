@@ -34,7 +34,7 @@ import (
 const maxConns = 64
 
 // version is set at build time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
+var version = "0.2.0-dev"
 
 func main() {
 	// A detached relaunch (no systemd) runs this binary as its helper.

@@ -51,6 +51,11 @@ fi
 # 2. Vendor the modules into it: the only step that uses the network (the Go
 # module proxy, or the module cache when it already holds them).
 (cd "$work/tree" && go mod vendor)
+# debian/copyright must name every vendored module's license.
+for m in $(sed -n 's/^# \([^ ]*\) .*/\1/p' "$work/tree/vendor/modules.txt"); do
+	grep -q "vendor/$m/\*" debian/copyright ||
+		{ echo "build-deb: debian/copyright has no 'Files: vendor/$m/*' stanza (its license)" >&2; exit 1; }
+done
 
 # 3. The source package (3.0 native), vendor/ included.
 (cd "$work" && dpkg-source -b tree >/dev/null)

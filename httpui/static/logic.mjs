@@ -14,7 +14,7 @@ export function fmtBytes(n) {
 }
 
 // stateLabel is a socket's state as ss(8) shows it: an unconnected UDP
-// socket is UNCONN (the API keeps the seed's "NONE").
+// socket is UNCONN (the API keeps the original "NONE", docs/http-api.md).
 export function stateLabel(s) {
   const st = s.status || "";
   return (st === "NONE" || st === "") && (s.type || "") === "udp" ? "UNCONN" : st;

@@ -34,7 +34,7 @@ type Process struct {
 	Cmdline        []string `json:"cmdline"`
 	Ports          []Port   `json:"ports"`
 	OpenFilesCount int      `json:"open_files_count"`
-	// Beyond the seed, what admins sort by (htop's %MEM, TIME+ and VIRT):
+	// Beyond the original API (docs/http-api.md), what admins sort by (htop's %MEM, TIME+ and VIRT):
 	// RSS as a percentage of MemTotal, user+system CPU seconds, and the
 	// virtual size in bytes.
 	MemoryPercent float64 `json:"memory_percent"`
