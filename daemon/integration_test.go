@@ -560,8 +560,24 @@ func TestSIGTERMWithAcceptedConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// The daemon accepts at once; give it a moment, then stop it.
-	time.Sleep(200 * time.Millisecond)
+	// Stop the daemon once it has accepted the connection: the shared
+	// listening socket's accept queue (TCP_INFO's unacked, for a listener)
+	// is empty again.
+	// (Through SyscallConn: f.Fd() would make the shared socket blocking,
+	// and the daemon's accept could then never be interrupted.)
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the daemon to accept the connection", func() bool {
+		queued := uint32(1)
+		_ = rc.Control(func(fd uintptr) {
+			if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				queued = info.Unacked
+			}
+		})
+		return queued == 0
+	})
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(300 * time.Millisecond)
 	if _, err := fmt.Fprintf(conn, "GET /api/health HTTP/1.1\r\nHost: %s\r\n\r\n", ln.Addr().String()); err != nil {

@@ -93,18 +93,22 @@ func clientMain(args []string) int {
 			res.Error = "timeout"
 		}
 		return out()
-	case "flood": // N concurrent Signal calls; prints the error names
-		n, _ := strconv.Atoi(args[1])
-		calls := make([]*dbus.Call, n)
-		for i := range calls {
-			calls[i] = obj.Go(Interface+".Signal", 0, make(chan *dbus.Call, 1), uint32(num(2)), "TERM")
+	case "flood", "flood-conns":
+		// flood N: N concurrent Signal calls on one connection;
+		// flood-conns N M: N connections × M concurrent calls each. Prints
+		// the error names; with PW_FLOOD_HELD=K, it prints "answered" as
+		// soon as all calls but K are answered (the test then releases
+		// the K it holds at polkit).
+		nc, m, pidArg := 1, 0, 2
+		if args[0] == "flood" {
+			m, _ = strconv.Atoi(args[1])
+		} else {
+			nc, _ = strconv.Atoi(args[1])
+			m, _ = strconv.Atoi(args[2])
+			pidArg = 3
 		}
-		res.Body = []any{errorCounts(calls)}
-		return out()
-	case "flood-conns": // N connections × M concurrent Signal calls each
-		nc, _ := strconv.Atoi(args[1])
-		m, _ := strconv.Atoi(args[2])
-		var calls []*dbus.Call
+		held, _ := strconv.Atoi(os.Getenv("PW_FLOOD_HELD"))
+		done := make(chan *dbus.Call, nc*m)
 		for i := 0; i < nc; i++ {
 			c := conn
 			if i > 0 {
@@ -116,10 +120,17 @@ func clientMain(args []string) int {
 			}
 			o := c.Object(BusName, ObjectPath)
 			for j := 0; j < m; j++ {
-				calls = append(calls, o.Go(Interface+".Signal", 0, make(chan *dbus.Call, 1), uint32(num(3)), "TERM"))
+				o.Go(Interface+".Signal", 0, done, uint32(num(pidArg)), "TERM")
 			}
 		}
-		res.Body = []any{errorCounts(calls)}
+		counts := map[string]int{}
+		for i := 0; i < nc*m; i++ {
+			counts[errorName(<-done)]++
+			if held > 0 && i+1 == nc*m-held {
+				fmt.Println("answered")
+			}
+		}
+		res.Body = []any{counts}
 		return out()
 	case "list":
 		call = obj.Call(Interface+".ListProcesses", 0, args[1], "pid", "asc")
@@ -189,25 +200,20 @@ func clientMain(args []string) int {
 // busLimitsExceeded counts the calls the bus daemon refused itself.
 const busLimitsExceeded = "LimitsExceeded from the bus daemon"
 
-// errorCounts waits for calls and counts their answers by error name
-// ("ok" for none). A LimitsExceeded the bus daemon itself returned (its
-// pending-replies limit), rather than the server, is counted apart.
-func errorCounts(calls []*dbus.Call) map[string]int {
-	counts := map[string]int{}
-	for _, c := range calls {
-		<-c.Done
-		name := "ok"
-		if de, ok := c.Err.(dbus.Error); ok {
-			name = de.Name
-			if msg := fmt.Sprint(de.Body...); name == errLimitsExceeded && !strings.HasPrefix(msg, "too many calls in progress") {
-				name = busLimitsExceeded
-			}
-		} else if c.Err != nil {
-			name = c.Err.Error()
-		}
-		counts[name]++
+// errorName is a call's answer: its error name, "ok" for none. A
+// LimitsExceeded the bus daemon itself returned (its pending-replies
+// limit), rather than the server, is named apart.
+func errorName(c *dbus.Call) string {
+	de, ok := c.Err.(dbus.Error)
+	switch {
+	case ok && de.Name == errLimitsExceeded && !strings.HasPrefix(fmt.Sprint(de.Body...), "too many calls in progress"):
+		return busLimitsExceeded
+	case ok:
+		return de.Name
+	case c.Err != nil:
+		return c.Err.Error()
 	}
-	return counts
+	return "ok"
 }
 
 // plain unwraps variants so that the body can be printed as JSON.
@@ -447,6 +453,44 @@ func (b *testBus) asNobody(args ...string) clientResult {
 	var res clientResult
 	if err := json.Unmarshal(out, &res); err != nil {
 		b.t.Fatalf("client %v: bad output %q: %v", args, out, err)
+	}
+	if res.UID != nobody {
+		b.t.Fatalf("client ran as uid %d, not %d", res.UID, nobody)
+	}
+	return res
+}
+
+// floodAsNobody runs a flood client (see clientMain) as uid 65534 and
+// closes answered when every call but held has been answered.
+func (b *testBus) floodAsNobody(answered chan<- struct{}, held int, args ...string) clientResult {
+	b.t.Helper()
+	full := append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", b.client}, args...)
+	cmd := exec.Command("setpriv", full...)
+	cmd.Env = []string{"PW_TEST_CLIENT=1", "PW_ADDR=" + b.addr, "PATH=/usr/bin:/bin", "PW_FLOOD_HELD=" + strconv.Itoa(held)}
+	cmd.Dir = "/"
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	var last string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if sc.Text() == "answered" {
+			close(answered)
+			continue
+		}
+		last = sc.Text()
+	}
+	if err := cmd.Wait(); err != nil {
+		b.t.Fatalf("client %v: %v (%s)", args, err, last)
+	}
+	var res clientResult
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		b.t.Fatalf("client %v: bad output %q: %v", args, last, err)
 	}
 	if res.UID != nobody {
 		b.t.Fatalf("client ran as uid %d, not %d", res.UID, nobody)

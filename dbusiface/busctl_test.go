@@ -168,20 +168,51 @@ func TestBusctl(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { cancel(); _ = mon.Wait() }()
-		time.Sleep(300 * time.Millisecond) // let the monitor attach
+		type message struct {
+			Type    string `json:"type"`
+			Member  string `json:"member"`
+			Payload struct {
+				Data []any `json:"data"`
+			} `json:"payload"`
+		}
+		msgs := make(chan message, 64)
+		go func() {
+			defer close(msgs)
+			sc := bufio.NewScanner(stdout)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				var m message
+				if json.Unmarshal(sc.Bytes(), &m) == nil {
+					msgs <- m
+				}
+			}
+		}()
+		// The monitor is attached once it shows a call to us: ping until
+		// it does (a signal sent before would be missed).
+		attached := false
+		for deadline := time.Now().Add(10 * time.Second); !attached && time.Now().Before(deadline); {
+			_ = b.root.Object(BusName, ObjectPath).Call("org.freedesktop.DBus.Peer.Ping", 0).Err
+			wait := time.After(100 * time.Millisecond)
+			for !attached {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						t.Fatal("busctl monitor exited")
+					}
+					attached = m.Member == "Ping"
+					continue
+				case <-wait:
+				}
+				break
+			}
+		}
+		if !attached {
+			t.Fatal("busctl monitor never showed a call to " + BusName)
+		}
 		c := spawn(t, -1)
 		mustBusctl(t, "call", BusName, string(ObjectPath), Interface, "Signal", "us", strconv.Itoa(c.PID), "KILL")
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m struct {
-				Type    string `json:"type"`
-				Member  string `json:"member"`
-				Payload struct {
-					Data []any `json:"data"`
-				} `json:"payload"`
-			}
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == "signal" && m.Member == "ProcessSignalled" {
+		for m := range msgs {
+			if m.Type == "signal" && m.Member == "ProcessSignalled" {
 				if len(m.Payload.Data) == 2 && m.Payload.Data[0] == float64(c.PID) && m.Payload.Data[1] == "KILL" {
 					return
 				}

@@ -41,7 +41,7 @@ func processDict(p *procs.Process) Dict {
 	for i := range p.Ports {
 		ports = append(ports, portDict(&p.Ports[i]))
 	}
-	return Dict{
+	d := Dict{
 		"pid":              v(u32(p.PID)),
 		"ppid":             v(u32(p.PPID)),
 		"name":             v(clean(p.Name)),
@@ -58,7 +58,16 @@ func processDict(p *procs.Process) Dict {
 		"cmdline":          v(cleanAll(p.Cmdline)),
 		"ports":            v(ports),
 		"open_files_count": v(u32(p.OpenFilesCount)),
+		"memory_percent":   v(p.MemoryPercent),
+		"cpu_time":         v(p.CPUTime),
+		"memory_vms":       v(p.MemoryVMS),
 	}
+	// Like HTTP's omitempty: present only for a process the core refuses
+	// to act on whoever asks.
+	if p.Protected != "" {
+		d["protected"] = v(clean(p.Protected))
+	}
+	return d
 }
 
 // portDict is one socket. remote is "" when the socket is not connected

@@ -24,11 +24,13 @@ type fakePolkit struct {
 	hold    chan struct{} // when set, answers wait for it to close
 	called  chan string   // receives the action of each call
 	cancels []string
+	subject string // the bus name of the last caller polkit was asked about
 }
 
 func (f *fakePolkit) CheckAuthorization(subject polkitSubject, action string, details map[string]string, flags uint32, cancelID string) (polkitResult, *dbus.Error) {
 	f.mu.Lock()
 	res, err, hold := f.res, f.err, f.hold
+	f.subject, _ = subject.Details["name"].Value().(string)
 	f.mu.Unlock()
 	select {
 	case f.called <- action:
@@ -136,8 +138,20 @@ func TestPolkitFake(t *testing.T) {
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		time.Sleep(100 * time.Millisecond) // let the bus see the name go
-		close(hold)                        // polkit now says yes
+		// The bus notices the closed socket when it gets the CPU: wait
+		// until it has dropped the caller's name, then polkit says yes.
+		f.mu.Lock()
+		name := f.subject
+		f.mu.Unlock()
+		if name == "" {
+			t.Fatal("polkit was asked about no bus name")
+		}
+		testproc.PollEvery(t, 10*time.Second, 5*time.Millisecond, "the bus to drop "+name, func() bool {
+			var has bool
+			err := b.root.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has)
+			return err == nil && !has
+		})
+		close(hold)
 		if c.Exited(700 * time.Millisecond) {
 			t.Fatal("acted for a caller that left the bus")
 		}
@@ -149,15 +163,23 @@ func TestPolkitFake(t *testing.T) {
 		defer f.set(polkitResult{}, nil, nil)
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
+		holdLong(t, b)
+		answered := make(chan struct{})
 		go func() {
-			// While the flood is held at polkit, another caller is
-			// served; then polkit answers.
-			time.Sleep(500 * time.Millisecond)
+			// Once every call but the 16 held at polkit is answered
+			// (refused by the daemon, or by the bus when too many wait
+			// for a reply), another caller is served; then polkit
+			// answers. Released any earlier, calls still on their way
+			// would find room.
+			defer close(hold)
+			if err := waitAnswered(answered, 200, maxInFlightPerSender); err != nil {
+				meanwhile <- err
+				return
+			}
 			meanwhile <- b.rootCall("GetProcess", uint32(c.PID)).Err
-			close(hold)
 		}()
 		_, off := testproc.JSONLines(t, b.audit, 0)
-		r := b.asNobody("flood", "200", strconv.Itoa(c.PID))
+		r := b.floodAsNobody(answered, maxInFlightPerSender, "flood", "200", strconv.Itoa(c.PID))
 		counts := r.Body[0].(map[string]any)
 		// The bus daemon's own limit on pending replies (128 by default)
 		// refuses part of such a flood before it reaches the server.
@@ -197,21 +219,22 @@ func TestPolkitFake(t *testing.T) {
 		c := spawn(t, -1)
 		meanwhile := make(chan error, 1)
 		var took time.Duration
+		holdLong(t, b)
+		answered := make(chan struct{})
 		go func() {
+			// As above: released before every call of the flood but the
+			// held ones is answered, a late call would find room.
 			defer close(hold)
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				b.srv.mu.Lock()
-				n := b.srv.byUID[nobody]
-				b.srv.mu.Unlock()
-				if n == maxInFlightPerUID {
-					break
-				}
-				if time.Now().After(deadline) {
-					meanwhile <- fmt.Errorf("the flood never held %d calls (%d)", maxInFlightPerUID, n)
-					return
-				}
-				time.Sleep(10 * time.Millisecond)
+			if err := waitAnswered(answered, 8*16, maxInFlightPerUID); err != nil {
+				meanwhile <- err
+				return
+			}
+			b.srv.mu.Lock()
+			n := b.srv.byUID[nobody]
+			b.srv.mu.Unlock()
+			if n != maxInFlightPerUID {
+				meanwhile <- fmt.Errorf("%d calls of uid %d in flight, want %d", n, nobody, maxInFlightPerUID)
+				return
 			}
 			start := time.Now()
 			err := b.rootCall("ListProcesses", "", "pid", "asc").Err
@@ -219,7 +242,7 @@ func TestPolkitFake(t *testing.T) {
 			meanwhile <- err
 		}()
 		_, off := testproc.JSONLines(t, b.audit, 0)
-		r := b.asNobody("flood-conns", "8", "16", strconv.Itoa(c.PID))
+		r := b.floodAsNobody(answered, maxInFlightPerUID, "flood-conns", "8", "16", strconv.Itoa(c.PID))
 		if err := <-meanwhile; err != nil {
 			t.Fatalf("root's ListProcesses during the flood: %v", err)
 		}
@@ -274,4 +297,32 @@ func TestPolkitFake(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
+}
+
+// holdLong lets calls wait at polkit for as long as the test holds them,
+// until the end of the test: a flood takes a while to arrive on a loaded
+// machine, and a held call that timed out meanwhile would free its slot
+// for a later one. (Written under the server's lock, which every call
+// takes before it reads the timeout: the writes happen before the reads.)
+func holdLong(t *testing.T, b *testBus) {
+	b.srv.mu.Lock()
+	old := b.srv.polkitTimeout
+	b.srv.polkitTimeout = time.Minute
+	b.srv.mu.Unlock()
+	t.Cleanup(func() {
+		b.srv.mu.Lock()
+		b.srv.polkitTimeout = old
+		b.srv.mu.Unlock()
+	})
+}
+
+// waitAnswered waits until the flood client says that all n calls but held
+// are answered; it gives up (an error) after a minute.
+func waitAnswered(answered <-chan struct{}, n, held int) error {
+	select {
+	case <-answered:
+		return nil
+	case <-time.After(time.Minute):
+		return fmt.Errorf("the flood of %d calls: the %d not held at polkit were not all answered within a minute", n, n-held)
+	}
 }

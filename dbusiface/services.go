@@ -93,6 +93,7 @@ func unitDict(u *units.Unit) Dict {
 		"memory_current":  v(opt(u.MemoryCurrent)),
 		"cpu_usage_nsec":  v(opt(u.CPUUsageNSec)),
 		"tasks":           v(opt(u.Tasks)),
+		"control_group":   v(clean(u.ControlGroup)),
 		"pids":            v(pids),
 		"ports":           v(ports),
 	}

@@ -143,13 +143,14 @@ func argSig(args []introspect.Arg) string {
 // Go int, no float32) and the HTTP keys.
 func TestDictTypes(t *testing.T) {
 	remote := "10.0.0.1:443"
-	p := procs.Process{PID: 42, PPID: 1, Name: "n\xff", Nice: -3, Threads: 2, Cmdline: []string{"a", "b\x00"},
+	p := procs.Process{PID: 42, PPID: 1, Name: "n\xff", Nice: -3, Threads: 2, Cmdline: []string{"a", "b\x00"}, Protected: "PID 1 (init)",
 		Ports: []procs.Port{{Local: "127.0.0.1:80", Status: "LISTEN", Family: "AddressFamily.AF_INET", Type: "tcp", LocalPort: 80},
 			{Local: "1.2.3.4:5", Remote: &remote, LocalPort: 5}}}
 	d := processDict(&p)
 	want := map[string]string{"pid": "u", "ppid": "u", "name": "s", "exe": "s", "username": "s", "uid": "u",
 		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t",
-		"nice": "i", "num_threads": "i", "cmdline": "as", "ports": "aa{sv}", "open_files_count": "u"}
+		"nice": "i", "num_threads": "i", "cmdline": "as", "ports": "aa{sv}", "open_files_count": "u",
+		"memory_percent": "d", "cpu_time": "d", "memory_vms": "t", "protected": "s"}
 	for k, sig := range want {
 		got, ok := d[k]
 		if !ok {
@@ -162,6 +163,10 @@ func TestDictTypes(t *testing.T) {
 	}
 	if len(d) != len(want) {
 		t.Errorf("dict has %d keys, want %d", len(d), len(want))
+	}
+	p.Protected = ""
+	if _, ok := processDict(&p)["protected"]; ok {
+		t.Error(`"protected" present for a process the core does not protect (HTTP leaves it out)`)
 	}
 	ports := d["ports"].Value().([]Dict)
 	if ports[0]["remote"].Value() != "" || ports[1]["remote"].Value() != remote || ports[0]["local_port"].Value() != uint16(80) {

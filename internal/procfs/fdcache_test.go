@@ -25,7 +25,8 @@ import (
 // with raw system calls so that its fd count stays exactly the same.
 
 // runSwapHelper is the child side: PROCWATCH_TEST_SWAP ("sock" or "file")
-// says what it holds first, PROCWATCH_TEST_BIND the address it listens on.
+// says what it holds first, PROCWATCH_TEST_BIND the address it listens on
+// (by default a loopback address of its own, see ownLoopback).
 // Commands on stdin, one per line, each answered with one line:
 //
 //	listen  → a new listening socket replaces the held fd; prints its address
@@ -35,7 +36,7 @@ import (
 func runSwapHelper() {
 	bind := os.Getenv("PROCWATCH_TEST_BIND")
 	if bind == "" {
-		bind = "127.0.0.1"
+		bind = ownLoopback(os.Getpid())
 	}
 	fail := func(err error) {
 		fmt.Println("error", err)
@@ -115,6 +116,17 @@ func runSwapHelper() {
 		}
 	}
 	os.Exit(0)
+}
+
+// ownLoopback is a loopback address that only the process pid listens on:
+// the tests check that a closed listener is listed on no one, and on
+// 127.0.0.1 its port, once free, can be taken at once by any other
+// process binding port 0 (other test packages run alongside: seen once,
+// "closed listener 127.0.0.1:41223 still listed" on another PID). PIDs
+// stay below 2^22, so 127.100-163.x.y is one address per live process,
+// never the network or broadcast address of 127.0.0.0/8.
+func ownLoopback(pid int) string {
+	return fmt.Sprintf("127.%d.%d.%d", 100+(pid>>16)&0x3f, (pid>>8)&0xff, pid&0xff)
 }
 
 // swapper is a running swap helper.
@@ -270,7 +282,7 @@ func TestFDCacheListenerSwapped(t *testing.T) {
 		t.Errorf("new listener %s not listed on %d (stale fd scan)", nu, sw.PID)
 	}
 	if o := anyOwner(ps, old); len(o) != 0 {
-		t.Errorf("closed listener %s still listed, on %v", old, o)
+		t.Errorf("closed listener %s still listed, on %v (the swapper is %d)", old, o, sw.PID)
 	}
 	if st := lastStats(s); st.rescanned == 0 {
 		t.Errorf("the unowned new socket did not make the build rescan: %+v", st)

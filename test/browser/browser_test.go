@@ -492,9 +492,14 @@ func TestSearchSortKeyboard(t *testing.T) {
 	if id := eval[string](t, ctx, `document.activeElement.id`); id != "q" {
 		t.Errorf("after /, focus is on %q", id)
 	}
+	// Arrows select the second row. In PID order ascending: the newest
+	// processes (PID descending) come and go on a busy host, and a selected
+	// process that exits leaves no row selected at the next update.
+	setInput(t, ctx, "order", "asc")
+	waitFor(t, ctx, "PID ascending", `(() => { const p = [...document.querySelectorAll("#rows tr.r")].map(r => Number(r.dataset.pid)); return p.length > 3 && p.every((v, i) => i === 0 || p[i-1] < v) })()`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown)))
-	if n := eval[int](t, ctx, `document.querySelectorAll("#rows tr.sel[aria-selected=true]").length`); n != 1 {
-		t.Errorf("after arrows, %d selected rows", n)
+	if got := eval[string](t, ctx, `(() => { const sel = [...document.querySelectorAll("#rows tr.sel[aria-selected=true]")].map(r => r.dataset.pid), rows = [...document.querySelectorAll("#rows tr.r")].map(r => r.dataset.pid); return sel.length === 1 && sel[0] === rows[1] ? "ok" : "selected " + sel + ", rows " + rows.slice(0, 3) })()`); got != "ok" {
+		t.Errorf("after two arrows down, want the second row alone selected: %s", got)
 	}
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent("?")))
 	waitFor(t, ctx, "the help dialog", `document.getElementById("helpdlg").open`, 2*time.Second)
