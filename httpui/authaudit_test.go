@@ -105,6 +105,7 @@ func TestAuthFailuresAudited(t *testing.T) {
 			t.Errorf("%s: %d lines over %v, want at most one per %v window (%d)", what, lines[what], elapsed, window, max)
 		}
 	}
+	t.Logf("%d refused credentials over %v (answers %v): %d summary lines %v", total, elapsed, statuses, len(recs), lines)
 	core.Close()
 	b, err := os.ReadFile(auditPath)
 	if err != nil {
