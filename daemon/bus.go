@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/dbusiface"
@@ -16,7 +17,7 @@ import (
 // daemon serves HTTP; a lost connection is reconnected. D-Bus calls count
 // as activity for the idle exit. The returned function releases the name
 // and waits for the D-Bus side to stop.
-func startBus(ctx context.Context, cfg *config, core *procs.Service, svcs *units.Service, act *activity, log *slog.Logger) func() {
+func startBus(ctx context.Context, cfg *config, core *procs.Service, svcs *units.Service, act *activity, met *metrics.Metrics, log *slog.Logger) func() {
 	if cfg.Bus == dbusiface.BusNone {
 		log.Info("D-Bus disabled (ROY_PROCWATCH_BUS=none): serving HTTP only")
 		return func() {}
@@ -26,6 +27,7 @@ func startBus(ctx context.Context, cfg *config, core *procs.Service, svcs *units
 	srv.SetActivityHook(func() func() {
 		act.inflight.Add(1)
 		act.Touch()
+		met.DBusCall()
 		return func() { act.Touch(); act.inflight.Add(-1) }
 	})
 	bctx, cancel := context.WithCancel(ctx)

@@ -25,19 +25,25 @@ const tokenFile = "/etc/roy-procwatch/token"
 // config is every setting, from flags over ROY_PROCWATCH_* variables over
 // ./.env (standalone only, and only a file the daemon's user owns).
 type config struct {
-	Host           string
-	Port           int
-	IdleExit       time.Duration
-	AllowedHosts   []string
-	Signals        []string
-	RestartTimeout time.Duration
-	SnapshotTTL    time.Duration
-	Bus            string // system | session | none | a D-Bus address
-	LogLevel       string
-	RequireSocket  bool
-	TokenFile      string
-	AuditFile      string
-	AuditMaxSize   int64
+	Host                   string
+	Port                   int
+	IdleExit               time.Duration
+	AllowedHosts           []string
+	Signals                []string
+	RestartTimeout         time.Duration
+	SnapshotTTL            time.Duration
+	Bus                    string // system | session | none | a D-Bus address
+	LogLevel               string
+	RequireSocket          bool
+	TokenFile              string
+	AuditFile              string
+	AuditMaxSize           int64
+	ReadTokenFile          string
+	MetricsTop             int
+	MetricsMaxListenSeries int
+
+	readToken       string
+	readTokenSource string // for logs: never the token itself
 
 	token       string
 	tokenSource string // for logs: never the token itself
@@ -55,6 +61,10 @@ var settings = []setting{
 	{"ROY_PROCWATCH_PORT", "port", "8088", "port to listen on in standalone mode"},
 	{"ROY_PROCWATCH_TOKEN", "", "", "the API token (X-Auth-Token); prefer a token file for services"},
 	{"ROY_PROCWATCH_TOKEN_FILE", "token-file", tokenFile, "file holding the token (used when $CREDENTIALS_DIRECTORY/token and ROY_PROCWATCH_TOKEN are absent)"},
+	{"ROY_PROCWATCH_READ_TOKEN", "", "", "the read-only token: every GET and /metrics (also as Authorization: Bearer), never an action"},
+	{"ROY_PROCWATCH_READ_TOKEN_FILE", "read-token-file", readTokenFile, "file holding the read-only token (used when $CREDENTIALS_DIRECTORY/read-token and ROY_PROCWATCH_READ_TOKEN are absent; none is fine)"},
+	{"ROY_PROCWATCH_METRICS_TOP", "metrics-top", "0", "export CPU and RSS of the N busiest processes on /metrics, labelled by PID (high cardinality; 0 = off)"},
+	{"ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES", "metrics-max-listen-series", "1000", "cap on roy_procwatch_listen_info series per scrape (the rest are counted as dropped)"},
 	{"ROY_PROCWATCH_IDLE_EXIT", "idle-exit", "0", "exit after this long without requests (e.g. 10min; 0 = never); socket activation starts it again"},
 	{"ROY_PROCWATCH_ALLOWED_HOSTS", "allowed-hosts", "", "extra Host header values to accept, comma-separated (reverse proxies)"},
 	{"ROY_PROCWATCH_SIGNALS", "signals", strings.Join(procs.DefaultSignals, ","), "signals callers may send, comma-separated"},
@@ -244,15 +254,16 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	get := func(k string) string { return strings.TrimSpace(*vals[k]) }
 
 	c := &config{
-		lookup:       lookup,
-		warnings:     warnings,
-		Host:         get("ROY_PROCWATCH_HOST"),
-		AllowedHosts: splitList(get("ROY_PROCWATCH_ALLOWED_HOSTS")),
-		Signals:      splitList(get("ROY_PROCWATCH_SIGNALS")),
-		Bus:          get("ROY_PROCWATCH_BUS"),
-		LogLevel:     strings.ToLower(get("ROY_PROCWATCH_LOG_LEVEL")),
-		TokenFile:    get("ROY_PROCWATCH_TOKEN_FILE"),
-		AuditFile:    get("ROY_PROCWATCH_AUDIT_FILE"),
+		lookup:        lookup,
+		warnings:      warnings,
+		Host:          get("ROY_PROCWATCH_HOST"),
+		AllowedHosts:  splitList(get("ROY_PROCWATCH_ALLOWED_HOSTS")),
+		Signals:       splitList(get("ROY_PROCWATCH_SIGNALS")),
+		Bus:           get("ROY_PROCWATCH_BUS"),
+		LogLevel:      strings.ToLower(get("ROY_PROCWATCH_LOG_LEVEL")),
+		TokenFile:     get("ROY_PROCWATCH_TOKEN_FILE"),
+		AuditFile:     get("ROY_PROCWATCH_AUDIT_FILE"),
+		ReadTokenFile: get("ROY_PROCWATCH_READ_TOKEN_FILE"),
 	}
 	if c.AuditFile == "" && os.Getenv("STATE_DIRECTORY") != "" {
 		// systemd's StateDirectory= (a colon-separated list): the first.
@@ -273,6 +284,12 @@ func loadConfig(args []string, stderr io.Writer, activated bool) (*config, error
 	}
 	if c.AuditMaxSize, err = parseSize(get("ROY_PROCWATCH_AUDIT_MAX_SIZE")); err != nil {
 		return nil, fmt.Errorf("ROY_PROCWATCH_AUDIT_MAX_SIZE: %w", err)
+	}
+	if c.MetricsTop, err = strconv.Atoi(get("ROY_PROCWATCH_METRICS_TOP")); err != nil || c.MetricsTop < 0 || c.MetricsTop > 1000 {
+		return nil, fmt.Errorf("invalid ROY_PROCWATCH_METRICS_TOP %q: 0..1000", get("ROY_PROCWATCH_METRICS_TOP"))
+	}
+	if c.MetricsMaxListenSeries, err = strconv.Atoi(get("ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES")); err != nil || c.MetricsMaxListenSeries < 1 || c.MetricsMaxListenSeries > 100000 {
+		return nil, fmt.Errorf("invalid ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES %q: 1..100000", get("ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES"))
 	}
 	if c.RequireSocket, err = strconv.ParseBool(get("ROY_PROCWATCH_REQUIRE_SOCKET")); err != nil {
 		return nil, fmt.Errorf("invalid ROY_PROCWATCH_REQUIRE_SOCKET %q: true or false", get("ROY_PROCWATCH_REQUIRE_SOCKET"))
@@ -375,6 +392,10 @@ Token: read from $CREDENTIALS_DIRECTORY/token (systemd LoadCredential=), then
 ROY_PROCWATCH_TOKEN, then the token file. Standalone with none, a random token
 is generated and printed once. Send it as the X-Auth-Token header.
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the token.
+Read-only token: $CREDENTIALS_DIRECTORY/read-token, then ROY_PROCWATCH_READ_TOKEN,
+then the read-token file; optional. It opens every GET (and GET /metrics,
+also as "Authorization: Bearer"), never an action.
+
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads both tokens.
 `)
 }

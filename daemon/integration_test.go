@@ -80,6 +80,7 @@ func baseEnv(t *testing.T, extra ...string) []string {
 		"ROY_PROCWATCH_IDLE_EXIT=0",
 		"ROY_PROCWATCH_REQUIRE_SOCKET=false",
 		"ROY_PROCWATCH_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-token-file"),
+		"ROY_PROCWATCH_READ_TOKEN_FILE=" + filepath.Join(t.TempDir(), "no-read-token-file"),
 		"ROY_PROCWATCH_SNAPSHOT_TTL=1ms",
 		"ROY_PROCWATCH_RESTART_TIMEOUT=5s",
 		"ROY_PROCWATCH_LOG_LEVEL=info",
@@ -411,6 +412,9 @@ func TestStartupErrors(t *testing.T) {
 		{"bad port", `exec "$0"`, []string{"ROY_PROCWATCH_PORT=99999"}, nil, "ROY_PROCWATCH_PORT"},
 		{"bad idle exit", `exec "$0"`, []string{"ROY_PROCWATCH_IDLE_EXIT=soon"}, nil, "ROY_PROCWATCH_IDLE_EXIT"},
 		{"bad signal list", `exec "$0"`, []string{"ROY_PROCWATCH_SIGNALS=TERM,NOPE"}, nil, "NOPE"},
+		{"bad metrics top", `exec "$0"`, []string{"ROY_PROCWATCH_METRICS_TOP=-1"}, nil, "ROY_PROCWATCH_METRICS_TOP"},
+		{"bad listen series cap", `exec "$0"`, []string{"ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES=lots"}, nil, "ROY_PROCWATCH_METRICS_MAX_LISTEN_SERIES"},
+		{"read token equal to the token", `exec "$0"`, []string{"ROY_PROCWATCH_READ_TOKEN=t0ken"}, nil, "is the admin token"},
 		{"service without a token", `LISTEN_PID=$$ exec "$0"`, []string{"LISTEN_FDS=1"}, []*os.File{f}, "no token"},
 		{"token file unreadable as a service", `LISTEN_PID=$$ exec "$0"`, []string{"LISTEN_FDS=1", "ROY_PROCWATCH_TOKEN_FILE=/proc/self/mem"}, []*os.File{f}, "cannot read the token"},
 	}

@@ -23,6 +23,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/roy/roy-procwatch/daemon/host"
+	"github.com/roy/roy-procwatch/daemon/metrics"
 	"github.com/roy/roy-procwatch/daemon/procs"
 	svcunits "github.com/roy/roy-procwatch/daemon/units"
 	"github.com/roy/roy-procwatch/httpui"
@@ -106,6 +107,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	if err := cfg.loadReadToken(standalone); err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
 
 	var units procs.UnitManager
 	if systemd.Available() {
@@ -115,8 +120,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	hostSampler := host.New(host.Options{Logger: log})
 	defer hostSampler.Close()
+	var met *metrics.Metrics // nil-safe; set before anything is served
 	core, err := procs.New(procs.Options{
 		Host:           hostSampler,
+		OnSnapshot:     func(d time.Duration) { met.ObserveSnapshot(d) },
+		OnAction:       func(action, result string) { met.ObserveAction(action, result) },
 		SnapshotTTL:    cfg.SnapshotTTL,
 		Signals:        cfg.Signals,
 		RestartTimeout: cfg.RestartTimeout,
@@ -144,8 +152,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, l := range lns {
 		addrs = append(addrs, l.Addr().String())
 	}
-	h := httpui.New(core, httpui.Options{
+	var h *httpui.Handler
+	met = metrics.New(metrics.Options{
+		Snapshot:        core,
+		Units:           core,
+		Version:         version,
+		MaxListenSeries: cfg.MetricsMaxListenSeries,
+		Top:             cfg.MetricsTop,
+		SSEClients:      func() int { return h.StreamCount() },
+	})
+	met.AddHost(hostMetrics(hostSampler))
+	if svcs.Available() { // systemd is PID 1: per-unit figures
+		met.AddUnits(unitMetrics(svcs))
+	}
+	h = httpui.New(core, httpui.Options{
 		Token:        cfg.token,
+		ReadToken:    cfg.readToken,
+		Metrics:      met.Handler(),
+		Observer:     met,
 		ListenAddrs:  addrs,
 		AllowedHosts: cfg.AllowedHosts,
 		Version:      version,
@@ -168,7 +192,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	srv.RegisterOnShutdown(h.CloseStreams) // event streams never go idle
 
-	stopBus := startBus(ctx, cfg, core, svcs, act, log)
+	stopBus := startBus(ctx, cfg, core, svcs, act, met, log)
 	defer stopBus()
 
 	var wg sync.WaitGroup
@@ -195,7 +219,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "[Roy ProcWatch] Running on http://%s  (token: %s)\n", addrs[0], tok)
 	}
 	log.Info("roy-procwatchd started", "version", version, "listen", addrs, "socket_activated", activated,
-		"token_source", cfg.tokenSource, "systemd", units != nil, "audit_file", cfg.AuditFile, "idle_exit", cfg.IdleExit.String())
+		"token_source", cfg.tokenSource, "read_token_source", cfg.readTokenSource, "systemd", units != nil, "audit_file", cfg.AuditFile, "idle_exit", cfg.IdleExit.String())
 	notify(sddaemon.SdNotifyReady, log)
 	go watchdog(ctx, log)
 
@@ -221,6 +245,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			} else {
 				h.SetToken(cfg.token)
 				log.Info("token reloaded", "token_source", cfg.tokenSource)
+			}
+			oldRead, oldReadSource := cfg.readToken, cfg.readTokenSource
+			if err := cfg.loadReadToken(standalone); err != nil {
+				log.Error("read-only token reload failed; keeping the old one", "err", err)
+				cfg.readToken, cfg.readTokenSource = oldRead, oldReadSource
+			} else {
+				if cfg.readToken != oldRead { // its streams and tickets end only when it changed
+					h.SetReadToken(cfg.readToken)
+				}
+				log.Info("read-only token reloaded", "read_token_source", cfg.readTokenSource)
 			}
 		}
 	}

@@ -159,6 +159,20 @@ func TestBus(t *testing.T) {
 		if p["name"].Value() != "sleep" || !reflect.DeepEqual(p["cmdline"].Value(), []string{"sleep", "300"}) || p["uid"].Value() != uint32(nobody) {
 			t.Errorf("entry = %v", p)
 		}
+		// unit: the detail's (read afresh from its cgroup), and the unit:
+		// search finds it.
+		var d map[string]dbus.Variant
+		if err := b.rootCall("GetProcess", uint32(c.PID)).Store(&d); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := d["unit"].Value().(string)
+		if p["unit"].Signature().String() != "s" || p["unit"].Value() != want {
+			t.Errorf("unit %v, GetProcess says %q", p["unit"], want)
+		} else if want != "" {
+			if err := b.rootCall("ListProcesses", "unit:"+want+" pid:"+strconv.Itoa(c.PID), "", "").Store(&list); err != nil || len(list) != 1 {
+				t.Errorf("unit:%s pid:%d: %d entries, %v", want, c.PID, len(list), err)
+			}
+		}
 		if err := b.rootCall("ListProcesses", "", "bogus", "").Err; dbusErrName(err) != ErrInvalidArgument {
 			t.Errorf("sort=bogus: %v, want InvalidArgument", err)
 		}

@@ -61,6 +61,7 @@ func processDict(p *procs.Process) Dict {
 		"memory_percent":   v(p.MemoryPercent),
 		"cpu_time":         v(p.CPUTime),
 		"memory_vms":       v(p.MemoryVMS),
+		"unit":             v(clean(p.Unit)),
 	}
 	// Like HTTP's omitempty: present only for a process the core refuses
 	// to act on whoever asks.
@@ -98,7 +99,6 @@ func detailDict(d *procs.Detail) Dict {
 	out := processDict(&d.Process)
 	out["cwd"] = v(clean(d.Cwd))
 	out["cgroup"] = v(clean(d.Cgroup))
-	out["unit"] = v(clean(d.Unit))
 	out["open_files"] = v(cleanAll(d.OpenFiles))
 	if d.Environ != nil {
 		out["environ"] = v(cleanAll(d.Environ))

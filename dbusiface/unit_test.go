@@ -150,7 +150,7 @@ func TestDictTypes(t *testing.T) {
 	want := map[string]string{"pid": "u", "ppid": "u", "name": "s", "exe": "s", "username": "s", "uid": "u",
 		"status": "s", "create_time": "d", "create_time_iso": "s", "cpu_percent": "d", "memory_rss": "t",
 		"nice": "i", "num_threads": "i", "cmdline": "as", "ports": "aa{sv}", "open_files_count": "u",
-		"memory_percent": "d", "cpu_time": "d", "memory_vms": "t", "protected": "s"}
+		"memory_percent": "d", "cpu_time": "d", "memory_vms": "t", "protected": "s", "unit": "s"}
 	for k, sig := range want {
 		got, ok := d[k]
 		if !ok {

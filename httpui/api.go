@@ -206,6 +206,9 @@ func (h *Handler) meta(w http.ResponseWriter, r *http.Request) {
 		"orders":    procs.OrderNames,
 		"signals":   h.core.Signals(),
 		"nice":      map[string]int{"min": procs.NiceMin, "max": procs.NiceMax},
+		// With the read-only token: the UI shows "read-only" and disables
+		// the actions (the server refuses them anyway).
+		"read_only": isReadOnly(r),
 	})
 }
 

@@ -32,7 +32,8 @@ func TestAuthFailuresAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { core.Close() })
-	h := New(core, Options{Token: testToken, ListenAddrs: []string{testHost}, Logger: log})
+	const readToken = "read-only-token-do-not-log"
+	h := New(core, Options{Token: testToken, ReadToken: readToken, ListenAddrs: []string{testHost}, Logger: log})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
@@ -74,6 +75,22 @@ func TestAuthFailuresAudited(t *testing.T) {
 	if c := send("/api/signals", map[string]string{"X-Auth-Token": testToken}); c != 200 {
 		t.Fatalf("the valid token after the flood: %d", c)
 	}
+	// Actions asked with the read-only token are refused before the
+	// core: counted as refused actions.
+	for range 5 {
+		req, _ := http.NewRequest("POST", srv.URL+"/api/process/1/signal", strings.NewReader(`{"signal":"CONT"}`))
+		req.Host = testHost
+		req.Header.Set("X-Auth-Token", readToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("an action with the read-only token: %d, want 403", res.StatusCode)
+		}
+	}
 
 	// The lines come when each window ends, without waiting for Close.
 	total := 0
@@ -105,6 +122,16 @@ func TestAuthFailuresAudited(t *testing.T) {
 			t.Errorf("%s: %d lines over %v, want at most one per %v window (%d)", what, lines[what], elapsed, window, max)
 		}
 	}
+	testproc.Poll(t, 5*time.Second, "the summary of the read-only token's refused actions", func() bool {
+		n := 0
+		all, _ := testproc.JSONLines(t, auditPath, 0)
+		for _, r := range all {
+			if r["msg"] == "actions refused" && r["arg"] == "read-only token" && r["result"] == "AccessDenied" {
+				n += int(r["count"].(float64))
+			}
+		}
+		return n == 5
+	})
 	t.Logf("%d refused credentials over %v (answers %v): %d summary lines %v", total, elapsed, statuses, len(recs), lines)
 	core.Close()
 	b, err := os.ReadFile(auditPath)
@@ -112,7 +139,7 @@ func TestAuthFailuresAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	for where, text := range map[string]string{"the audit file": string(b), "the logs": logs.String()} {
-		for _, tok := range []string{secret, testToken} {
+		for _, tok := range []string{secret, testToken, readToken} {
 			if strings.Contains(text, tok) {
 				t.Errorf("%s contain a token (%.20s...)", where, tok)
 			}

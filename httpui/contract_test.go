@@ -103,7 +103,8 @@ func (f *actionCore) Snapshot(context.Context) ([]procs.Process, time.Time, erro
 func fakeHandler(t *testing.T) (*Handler, *actionCore) {
 	t.Helper()
 	fc := &actionCore{}
-	return New(fc, Options{Token: testToken, ListenAddrs: []string{testHost}, Logger: quiet(), Version: "9.9.9-test"}), fc
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("m 1\n")) })
+	return New(fc, Options{Token: testToken, ListenAddrs: []string{testHost}, Logger: quiet(), Version: "9.9.9-test", Metrics: metrics}), fc
 }
 
 var snakeCase = regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
@@ -205,6 +206,7 @@ func TestErrorContract(t *testing.T) {
 			{"create_time as string", post(proc+"/restart", `{"create_time":"x"}`), 400, codeInvalidArgument},
 		},
 		"GET /api/signals": nil,
+		"GET /metrics":     nil,
 		"GET /api/system":  nil,
 		"GET /api/system/history": {
 			{"since word", req{path: "/api/system/history?since=yesterday"}, 400, codeInvalidArgument},
@@ -280,6 +282,7 @@ func TestErrorContract(t *testing.T) {
 				badCase{"wrong token", req{method: rt.method, path: path, body: body, hdr: map[string]string{"X-Auth-Token": "wrong"}}, 401, codeUnauthorized},
 				badCase{"token too long", req{method: rt.method, path: path, body: body, hdr: map[string]string{"X-Auth-Token": strings.Repeat("a", maxTokenHeader+1)}}, 400, codeInvalidArgument})
 		}
+		h.authLim = newLimiter(5, 20) // each route's two bad tokens, not the table's sum, meet the burst
 		for _, c := range cases {
 			if c.r.method == "" {
 				c.r.method = "GET"

@@ -167,7 +167,11 @@ func (h *Handler) CloseStreams() {
 }
 
 func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
-	tok, err := h.tickets.issue()
+	pool := h.tickets
+	if isReadOnly(r) {
+		pool = h.readTickets
+	}
+	tok, err := pool.issue()
 	if err != nil {
 		h.log.Error("cannot make an event ticket", "err", err)
 		h.writeError(w, httpErr(http.StatusInternalServerError, codeInternal, "cannot make a ticket"))
@@ -177,7 +181,7 @@ func (h *Handler) eventTicket(w http.ResponseWriter, r *http.Request) {
 	case <-tokenReplaced(r):
 		// The token was replaced while the ticket was made: the clear
 		// may have run before the ticket was stored.
-		h.tickets.redeem(tok)
+		pool.redeem(tok)
 		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "the token was replaced: authenticate again"))
 		return
 	default:
@@ -196,10 +200,17 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			withHeader.ServeHTTP(w, r)
 			return
 		}
-		epoch := h.token.current() // tickets die with the token that minted them
-		if h.tickets.redeem(r.URL.Query().Get("ticket")) {
+		// Tickets die with the token that minted them.
+		epoch, readEpoch := h.token.current(), h.readToken.current()
+		ticket := r.URL.Query().Get("ticket")
+		if h.tickets.redeem(ticket) {
 			h.authenticated(r)
 			next(w, withEpoch(r, epoch))
+			return
+		}
+		if h.readTickets.redeem(ticket) {
+			h.authenticated(r)
+			next(w, withEpoch(asReadOnly(r), readEpoch))
 			return
 		}
 		h.refuseAuth(w, r, "invalid event ticket", "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
@@ -312,6 +323,9 @@ func diffProcess(a, b *procs.Process) map[string]any {
 	}
 	if a.Protected != b.Protected {
 		set("protected", b.Protected)
+	}
+	if a.Unit != b.Unit {
+		set("unit", b.Unit)
 	}
 	return m
 }

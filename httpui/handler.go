@@ -31,12 +31,18 @@ var _ Core = (*procs.Service)(nil)
 // Options configure the handler.
 type Options struct {
 	Token        string   // the X-Auth-Token value
+	ReadToken    string   // the read-only token ("" = none), see readonly.go
 	ListenAddrs  []string // the listeners' addresses, for the Host allow-list
 	AllowedHosts []string // extra Host values (reverse proxies)
 	Version      string
 	Logger       *slog.Logger
 	// MaxBody caps request bodies (default 64 KiB).
 	MaxBody int64
+	// Metrics, when set, is served on GET /metrics (either token, also as
+	// a Bearer authorization).
+	Metrics http.Handler
+	// Observer, when set, sees every request and failed authentication.
+	Observer Observer
 	// OnAuthenticated, when set, is called for each request that presented
 	// a valid token or event ticket, before it is handled (the daemon
 	// keeps the token holder's connections when it must drop some).
@@ -47,15 +53,18 @@ type Options struct {
 
 // Handler is the HTTP API and UI.
 type Handler struct {
-	core    Core
-	opts    Options
-	log     *slog.Logger
-	token   tokenStore
-	hosts   hostAllow
-	authLim *limiter
-	tickets *tickets
-	streams *streams
-	mux     *http.ServeMux
+	core      Core
+	opts      Options
+	log       *slog.Logger
+	token     tokenStore
+	readToken tokenStore
+	// event tickets minted with the read-only token
+	readTickets *tickets
+	hosts       hostAllow
+	authLim     *limiter
+	tickets     *tickets
+	streams     *streams
+	mux         *http.ServeMux
 }
 
 // New returns the handler.
@@ -67,16 +76,20 @@ func New(core Core, opts Options) *Handler {
 		opts.MaxBody = 64 << 10
 	}
 	h := &Handler{
-		core:    core,
-		opts:    opts,
-		log:     opts.Logger.With("component", "http"),
-		hosts:   newHostAllow(opts.ListenAddrs, opts.AllowedHosts),
-		authLim: newLimiter(5, 20),
-		tickets: newTickets(),
-		streams: newStreams(),
-		mux:     http.NewServeMux(),
+		core:        core,
+		opts:        opts,
+		log:         opts.Logger.With("component", "http"),
+		hosts:       newHostAllow(opts.ListenAddrs, opts.AllowedHosts),
+		authLim:     newLimiter(5, 20),
+		tickets:     newTickets(),
+		readTickets: newTickets(),
+		streams:     newStreams(),
+		mux:         http.NewServeMux(),
 	}
 	h.token.Set(opts.Token)
+	if opts.ReadToken != "" {
+		h.readToken.Set(opts.ReadToken)
+	}
 	h.routes()
 	return h
 }
@@ -108,7 +121,7 @@ func tokenReplaced(r *http.Request) <-chan struct{} {
 // caller is who acts through HTTP: a valid token is the HTTP side's
 // authority and acts as root would.
 func httpCaller(r *http.Request) procs.Caller {
-	return procs.Caller{Privileged: true, Name: "http:" + r.RemoteAddr}
+	return procs.Caller{Privileged: true, ReadOnly: isReadOnly(r), Name: "http:" + r.RemoteAddr}
 }
 
 // route is one API endpoint. The table is the one list of routes: the
@@ -126,10 +139,11 @@ const (
 	public      access = iota // no credentials
 	tokenOnly                 // X-Auth-Token
 	tokenTicket               // X-Auth-Token or an event ticket
+	tokenBearer               // X-Auth-Token or Authorization: Bearer (GET /metrics only)
 )
 
 func (h *Handler) routeTable() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/api/health", public, h.health},
 		{"GET", "/api/meta", tokenOnly, h.meta},
 		{"GET", "/api/processes", tokenOnly, h.listProcesses},
@@ -153,6 +167,10 @@ func (h *Handler) routeTable() []route {
 		{"POST", "/api/service/{unit}/{action}", tokenOnly, h.serviceAction},
 		{"GET", "/api/process/{pid}/journal", tokenOnly, h.processJournal},
 	}
+	if h.opts.Metrics != nil {
+		rs = append(rs, route{"GET", "/metrics", tokenBearer, h.opts.Metrics.ServeHTTP})
+	}
+	return rs
 }
 
 func (h *Handler) routes() {
@@ -166,6 +184,8 @@ func (h *Handler) routes() {
 			hh = h.auth(rt.fn)
 		case tokenTicket:
 			hh = h.eventsAuth(rt.fn)
+		case tokenBearer:
+			hh = h.metricsAuth(rt.fn)
 		}
 		m.Handle(rt.method+" "+rt.pattern, hh)
 		if allow[rt.pattern] == nil {
@@ -203,6 +223,9 @@ func (h *Handler) methodNotAllowed(allow string) http.HandlerFunc {
 // ServeHTTP applies, in order: security headers, the Host allow-list,
 // cross-origin checks on unsafe methods, the body cap; then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	w = rec
+	defer func() { h.observer().ObserveRequest(r.Pattern, rec.code) }()
 	defer h.recoverPanic(w, r)
 	securityHeaders(w.Header())
 	if strings.HasPrefix(r.URL.Path, "/api/") {
@@ -260,10 +283,15 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			h.writeError(w, httpErr(http.StatusBadRequest, codeInvalidArgument, "X-Auth-Token header too long"))
 			return
 		}
-		epoch := h.token.current()
+		epoch, readEpoch := h.token.current(), h.readToken.current()
 		if h.token.valid(got) {
 			h.authenticated(r)
 			next(w, withEpoch(r, epoch))
+			return
+		}
+		if h.readToken.valid(got) {
+			h.authenticated(r)
+			h.readOnly(next, w, withEpoch(r, readEpoch))
 			return
 		}
 		what := "wrong token"
@@ -285,17 +313,20 @@ func (h *Handler) refuseAuth(w http.ResponseWriter, r *http.Request, what, answe
 		h.writeError(w, errRateLimited)
 		return
 	}
+	h.observer().AuthFailed("invalid")
 	if logIt, sup := h.authLim.fail(); logIt {
 		h.log.Warn("authentication failed", "reason", what, "remote", r.RemoteAddr, "path", r.URL.Path, "suppressed_before", sup)
 	}
 	h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "%s", answer))
 }
 
-// AuthAuditor is the part of the core that audits failed
-// authentications (procs.Service.AuthFailed). A Core without it (a test
-// fake) audits none.
+// AuthAuditor is the part of the core that audits what the HTTP layer
+// refuses before the core: failed authentications and actions asked with
+// the read-only token (procs.Service). A Core without it (a test fake)
+// audits none.
 type AuthAuditor interface {
 	AuthFailed(transport, what, remote string)
+	ActionRefused(transport, what, remote string)
 }
 
 var _ AuthAuditor = (*procs.Service)(nil)
@@ -303,15 +334,24 @@ var _ AuthAuditor = (*procs.Service)(nil)
 // auditAuthFailure counts one failed authentication from r's peer address
 // (without the port: one client opens many connections).
 func (h *Handler) auditAuthFailure(r *http.Request, what string) {
-	a, ok := h.core.(AuthAuditor)
-	if !ok {
-		return
+	if a, ok := h.core.(AuthAuditor); ok {
+		a.AuthFailed("http", what, peerHost(r))
 	}
-	remote := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(remote); err == nil {
-		remote = host
+}
+
+// auditActionRefused counts one action refused for its credential.
+func (h *Handler) auditActionRefused(r *http.Request, what string) {
+	if a, ok := h.core.(AuthAuditor); ok {
+		a.ActionRefused("http", what, peerHost(r))
 	}
-	a.AuthFailed("http", what, remote)
+}
+
+// peerHost is r's peer address without the port.
+func peerHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (h *Handler) authenticated(r *http.Request) {

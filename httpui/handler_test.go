@@ -312,14 +312,14 @@ func TestShapes(t *testing.T) {
 		t.Fatalf("count %d, %d items", list.Count, len(list.Items))
 	}
 	// The original API's keys, plus the documented additions uid, num_threads,
-	// memory_percent, cpu_time, memory_vms, and protected when it applies.
+	// memory_percent, cpu_time, memory_vms, unit, and protected when it applies.
 	wantItem := []string{"cmdline", "cpu_percent", "cpu_time", "create_time", "create_time_iso", "exe", "memory_percent", "memory_rss", "memory_vms", "name", "nice",
-		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "username"}
+		"num_threads", "open_files_count", "pid", "ports", "ppid", "status", "uid", "unit", "username"}
 	wantPort := []string{"family", "local", "local_port", "remote", "status", "type"}
 	types := map[string]string{"pid": "number", "ppid": "number", "name": "string", "exe": "string", "username": "string",
 		"status": "string", "create_time": "number", "create_time_iso": "string", "cpu_percent": "number",
 		"memory_rss": "number", "nice": "number", "cmdline": "array", "ports": "array", "open_files_count": "number",
-		"memory_percent": "number", "cpu_time": "number", "memory_vms": "number"}
+		"memory_percent": "number", "cpu_time": "number", "memory_vms": "number", "unit": "string"}
 	var me, kid map[string]json.RawMessage
 	prev := -1
 	for _, it := range list.Items {

@@ -22,14 +22,17 @@ func (s *Service) audit(c Caller, o op, t *target, result string, err error) {
 	if result != "" {
 		args = append(args, "outcome", result)
 	}
-	msg, level := "action done", slog.LevelInfo
+	msg, level, res := "action done", slog.LevelInfo, "ok"
 	if err != nil {
-		msg, level = "action refused or failed", slog.LevelWarn
-		args = append(args, "result", KindOf(err).String(), "err", err.Error())
+		msg, level, res = "action refused or failed", slog.LevelWarn, KindOf(err).String()
+		args = append(args, "result", res, "err", err.Error())
 	} else {
-		args = append(args, "result", "ok")
+		args = append(args, "result", res)
 	}
 	s.record(level, msg, args...)
+	if s.onAction != nil {
+		s.onAction(o.name, res)
+	}
 }
 
 // record writes to the log and, when there is one, the audit file.

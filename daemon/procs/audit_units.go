@@ -10,14 +10,17 @@ import (
 // arg, result and err.
 func (s *Service) AuditUnit(c Caller, action, unit, detail string, err error) {
 	args := []any{"caller", c.Name, "uid", c.UID, "action", action, "unit", unit, "arg", detail}
-	msg, level := "action done", slog.LevelInfo
+	msg, level, res := "action done", slog.LevelInfo, "ok"
 	if err != nil {
-		msg, level = "action refused or failed", slog.LevelWarn
-		args = append(args, "result", unitResult(err), "err", err.Error())
+		msg, level, res = "action refused or failed", slog.LevelWarn, unitResult(err)
+		args = append(args, "result", res, "err", err.Error())
 	} else {
-		args = append(args, "result", "ok")
+		args = append(args, "result", res)
 	}
 	s.record(level, msg, args...)
+	if s.onAction != nil {
+		s.onAction(action, res) // "unit-restart", …
+	}
 }
 
 // unitResult names a unit error's kind in the audit line.

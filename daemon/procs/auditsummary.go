@@ -27,7 +27,7 @@ const maxRefusalKeys = 64
 // refusalKey is what one summary line counts.
 type refusalKey struct {
 	transport string
-	action    string // "authenticate" or "call"
+	action    string // "authenticate", "act" or "call"
 	what      string // the reason, as the transport says it
 	remote    string
 }
@@ -118,6 +118,13 @@ func (s *Service) CallRefused(transport, what, remote string) {
 	s.refusals.add(refusalKey{transport: transport, action: "call", what: what, remote: remote})
 }
 
+// ActionRefused counts one action a transport refused for the credential
+// it came with (the read-only token asking for an action): audited as
+// summary lines like AuthFailed.
+func (s *Service) ActionRefused(transport, what, remote string) {
+	s.refusals.add(refusalKey{transport: transport, action: "act", what: what, remote: remote})
+}
+
 // AuditAuthFailures writes one summary line for count failed
 // authentications a transport saw from remote over window. No token,
 // right or wrong, is ever passed here.
@@ -130,7 +137,10 @@ func (s *Service) auditRefusals(k refusalKey, count int, window time.Duration) {
 		return
 	}
 	msg, result, summary := "authentication refused", KindAccessDenied.String(), "failed authentications"
-	if k.action != "authenticate" {
+	switch k.action {
+	case "act":
+		msg, summary = "actions refused", "refused actions"
+	case "call":
 		msg, result, summary = "calls refused", "LimitsExceeded", "calls refused"
 	}
 	s.record(slog.LevelWarn, msg, "caller", k.transport, "action", k.action, "arg", k.what,

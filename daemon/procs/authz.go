@@ -101,6 +101,9 @@ func (s *Service) callerGroups(c Caller) []uint32 {
 // unit). For ActionInspect and ActionRestart, owning follows the kernel's
 // read rule (mayRead). Any error or unknown answer from the authority means deny.
 func (s *Service) authorize(ctx context.Context, c Caller, t *target, action string, needAuthority bool) error {
+	if c.ReadOnly && action != ActionInspect {
+		return errf(KindAccessDenied, "not authorized: a read-only caller may not %s", strings.TrimPrefix(action, "org.roy.procwatch."))
+	}
 	if c.root() {
 		return nil
 	}

@@ -31,6 +31,9 @@ func (s *Service) Get(ctx context.Context, c Caller, ref Target) (Detail, error)
 	if err != nil {
 		return Detail{}, err
 	}
+	if c.ReadOnly {
+		d.Environ = nil // may hold secrets: never for a read-only credential
+	}
 	return d, nil
 }
 

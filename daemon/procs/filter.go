@@ -39,12 +39,15 @@ func (o ListOptions) normalize() (ListOptions, error) {
 // (httpui/static/logic.mjs parseQuery): words match a substring of the
 // name, user or an argument; a bare number matches a PID containing it, a
 // local port equal to it, or like a word; "port:N" or ":N" a local port, "pid:N" a PID,
-// "user:NAME" a user name. Every term must match.
+// "user:NAME" a user name, "unit:NAME" a systemd unit (see unitMatches).
+// Every term must match.
 type query struct {
 	words, nums []string
 	port, pid   int // -1: not asked
 	user        string
 	hasUser     bool
+	unit        string
+	hasUnit     bool
 }
 
 // parseQuery reads a query (already lower-cased and trimmed).
@@ -60,6 +63,8 @@ func parseQuery(q string) query {
 			out.pid, _ = strconv.Atoi(t[4:])
 		case strings.HasPrefix(t, "user:") && len(t) > 5:
 			out.user, out.hasUser = t[5:], true
+		case strings.HasPrefix(t, "unit:") && len(t) > 5:
+			out.unit, out.hasUnit = t[5:], true
 		case isDigits(t):
 			out.nums = append(out.nums, t)
 		default:
@@ -70,7 +75,7 @@ func parseQuery(q string) query {
 }
 
 func (q query) empty() bool {
-	return len(q.words) == 0 && len(q.nums) == 0 && q.port < 0 && q.pid < 0 && !q.hasUser
+	return len(q.words) == 0 && len(q.nums) == 0 && q.port < 0 && q.pid < 0 && !q.hasUser && !q.hasUnit
 }
 
 // matches says whether p matches every term of q.
@@ -79,6 +84,9 @@ func matches(p *Process, q query) bool {
 		return false
 	}
 	if q.pid >= 0 && p.PID != q.pid {
+		return false
+	}
+	if q.hasUnit && !unitMatches(p.Unit, q.unit) {
 		return false
 	}
 	if q.port >= 0 && !hasPort(p, q.port) {
@@ -108,6 +116,14 @@ func matchesWord(p *Process, w string) bool {
 		}
 	}
 	return false
+}
+
+// unitMatches says whether unit answers "unit:q" (q lower-case): q is part
+// of the unit's name, as in the Services view's filter ("unit:nginx"
+// matches nginx.service, "unit:getty@" every getty instance); a process in
+// no unit never matches. httpui/static/logic.mjs unitMatches is the same.
+func unitMatches(unit, q string) bool {
+	return unit != "" && containsFold(unit, q)
 }
 
 func hasPort(p *Process, port int) bool {

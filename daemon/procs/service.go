@@ -36,6 +36,14 @@ type Options struct {
 	// AuditFile, when set, gets one JSON line per action, allowed or not,
 	// written with fsync so it survives a crash ("" = the log only).
 	AuditFile string
+	// OnSnapshot, when set, is called after each pass over /proc with how
+	// long it took (the metrics' snapshot duration histogram).
+	OnSnapshot func(time.Duration)
+	// OnAction, when set, is called once per audited action, allowed or
+	// not, with the action ("signal", "renice", "restart", "inspect", and
+	// "unit-" + a unit action) and the result ("ok" or the error kind). It
+	// must not block.
+	OnAction func(action, result string)
 	// Host, when set, serves the host overview (System, SystemHistory),
 	// the per-process history fed by the snapshots and the detail's
 	// extras.
@@ -60,6 +68,7 @@ type Service struct {
 	auditFile      *auditFile
 	selfPID        int
 	maxPID         int
+	onAction       func(action, result string)
 	host           *hostView // nil without Options.Host
 
 	procMount  procMount     // hidepid= and gid= of ProcRoot
@@ -97,6 +106,7 @@ func New(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	inv.OnBuild(opts.OnSnapshot)
 	self := os.Getpid()
 	inv.Annotate = func(p *Process) {
 		p.Protected = protectedReason(p.PID, kernelThread(p.PID, p.PPID, p.KernelThread()), self)
@@ -137,6 +147,7 @@ func New(opts Options) (*Service, error) {
 		log:            opts.Logger.With("component", "core"),
 		selfPID:        os.Getpid(),
 		maxPID:         maxPID,
+		onAction:       opts.OnAction,
 		restarting:     map[restartKey]bool{},
 		procMount:      readProcMount(opts.ProcRoot),
 	}

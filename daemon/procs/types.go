@@ -21,9 +21,9 @@ type (
 // read. Environ is nil unless the caller may see it.
 type Detail struct {
 	Process
-	Cwd         string       `json:"cwd"`
+	Cwd string `json:"cwd"`
+	// Cgroup is read afresh, and with it the list's Unit.
 	Cgroup      string       `json:"cgroup"`
-	Unit        string       `json:"unit"`
 	OpenFiles   []string     `json:"open_files"`
 	Environ     []string     `json:"environ"`
 	UIDs        [3]uint32    `json:"uids"` // real, effective, saved
@@ -71,6 +71,9 @@ type Caller struct {
 	UID uint32
 	// Privileged callers act as root (HTTP with a valid token).
 	Privileged bool
+	// ReadOnly callers (HTTP with the read-only token) see what a
+	// privileged caller sees except process environments, and may not act.
+	ReadOnly bool
 	// GIDs are the caller's groups (primary and supplementary) when the
 	// transport knows them; nil means those of UID in the user database.
 	GIDs []uint32

@@ -6,7 +6,7 @@ import * as L from "./logic.mjs";
 import { state, emit } from "./store.mjs";
 import { $, el, button, say } from "./dom.mjs";
 import { api } from "./api.mjs";
-import { refresh, load, ensureMeta } from "./stream.mjs";
+import { refresh, load, ensureMeta, setReadOnly } from "./stream.mjs";
 
 // ACTIONS: act is a signal name or restart, renice, signal (the menu).
 // menu: only in the per-row menu (Signal… has it too), to keep rows short.
@@ -29,6 +29,7 @@ function who(p) {
 // kernel thread).
 export function refusal(p, gone, act) {
   if (gone) return "This process has exited.";
+  if (state.meta.readOnly) return "Read-only token: actions need the admin token (/etc/roy-procwatch/token).";
   if (!p.protected || (act === "renice" && p.protected !== "kernel thread")) return "";
   return "Protected (" + p.protected + "): the daemon refuses this whoever asks.";
 }
@@ -124,6 +125,7 @@ async function act(p, what, path, body, done) {
     emit("result", p, text, "ok", r);
     return r;
   } catch (e) {
+    if (e.code === "read_only_token") setReadOnly(true);
     const text = name + " " + who(p) + " failed: " + e.message;
     report(text, "err");
     emit("result", p, text, "err", null);

@@ -31,7 +31,11 @@ function init() {
   remember.checked = isRemembered();
   tok.addEventListener("input", () => saveToken(tok.value, remember.checked));
   remember.addEventListener("change", () => saveToken(tok.value, remember.checked));
-  tok.addEventListener("change", () => stream.start());
+  tok.addEventListener("change", () => { stream.reloadMeta(); stream.start(); });
+  on("meta", () => {
+    $("readonly").hidden = !state.meta.readOnly;
+    table.render(true);
+  });
 
   $("sort").addEventListener("change", () => prefs.setSort($("sort").value));
   $("order").addEventListener("change", () => prefs.setSort(state.prefs.sort, $("order").value));
@@ -88,6 +92,13 @@ function init() {
     const row = state.rows[Number(tr.dataset.idx)];
     state.selected = row ? table.currentView().key(row) : pid;
     state.selectedPid = pid;
+    const u = e.target.closest("button[data-open-unit]");
+    if (u) {
+      table.markSelection();
+      // The Services view (services.mjs) opens the unit's detail.
+      document.dispatchEvent(new CustomEvent("roy:open-unit", { detail: { unit: u.dataset.openUnit } }));
+      return;
+    }
     const b = e.target.closest("button[data-act]");
     // The process as this row showed it when pressed (its create_time pins
     // it), not whatever the map holds for the PID now.

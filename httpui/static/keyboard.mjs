@@ -50,6 +50,14 @@ export function onKey(e) {
     case "a": case "ContextMenu":
       if (p) { e.preventDefault(); openRowMenu(p, false); }
       return;
+    case "u": // the selected process's unit, in the Services view (services.mjs)
+      if (p && p.unit) {
+        e.preventDefault();
+        document.dispatchEvent(new CustomEvent("roy:open-unit", { detail: { unit: p.unit } }));
+      } else if (p) {
+        say("PID " + p.pid + " is in no systemd unit.", "warn");
+      }
+      return;
   }
   if (!p) {
     if (KEY_ACTIONS[e.key] || e.key === "a") say("Select a process first (arrows or a click).", "warn");

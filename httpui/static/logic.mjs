@@ -93,14 +93,16 @@ export const COLUMNS = [
   { id: "threads", label: "Threads", num: true, sort: (p) => p.num_threads || 0, text: (p) => String(p.num_threads || 0) },
   { id: "started", label: "Started", sort: (p) => p.create_time || 0, text: (p) => fmtStarted(p.create_time_iso) },
   { id: "ports", label: "Ports", sort: (p) => (p.ports || []).length, text: portsCell },
+  { id: "unit", label: "Unit", sort: (p) => (p.unit || "").toLowerCase(), text: (p) => p.unit || "" },
   { id: "files", label: "Files", num: true, sort: (p) => p.open_files_count || 0, text: (p) => String(p.open_files_count || 0) },
   { id: "exe", label: "Executable", sort: (p) => p.exe || "", text: (p) => p.exe || "" },
   { id: "cmdline", label: "Command line", sort: (p) => cmdText(p).toLowerCase(), text: cmdText },
 ];
 export const COLUMN_BY_ID = Object.fromEntries(COLUMNS.map((c) => [c.id, c]));
-// The defaults fit 1366 px with room for the command line; Started, Files,
-// PPID, Threads, VIRT and Executable are one tick away (Columns…).
-export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "ports", "cmdline"];
+// The defaults fit 1366 px with room for the command line (the Unit
+// column is capped in width); Started, Files, PPID, Threads, VIRT and
+// Executable are one tick away (Columns…).
+export const DEFAULT_COLUMNS = ["pid", "name", "user", "status", "cpu", "mempct", "mem", "time", "nice", "ports", "unit", "cmdline"];
 
 // SERVER_SORT_KEYS are the sort keys GET /api/processes accepts, until the
 // daemon says them itself (GET /api/meta); the other columns sort here.
@@ -142,16 +144,18 @@ export function inSequence(lastSeq, d) {
 // line (in the ports view: of the address, state, protocol, process name or
 // user); a bare number matches a PID containing it, a port equal to it, or
 // like a word;
-// "port:5432" or ":5432" a port, "user:root" a user, "pid:42" a PID.
+// "port:5432" or ":5432" a port, "user:root" a user, "pid:42" a PID,
+// "unit:nginx" a systemd unit (see unitMatches).
 // All terms must match.
 export function parseQuery(q) {
-  const out = { text: [], nums: [], port: null, user: null, pid: null };
+  const out = { text: [], nums: [], port: null, user: null, pid: null, unit: null };
   for (const t of String(q || "").trim().toLowerCase().split(/\s+/)) {
     if (!t) continue;
     let m;
     if ((m = /^(?:port:|:)(\d+)$/.exec(t))) out.port = Number(m[1]);
     else if ((m = /^pid:(\d+)$/.exec(t))) out.pid = Number(m[1]);
     else if ((m = /^user:(.+)$/.exec(t))) out.user = m[1];
+    else if ((m = /^unit:(.+)$/.exec(t))) out.unit = m[1];
     else if (/^\d+$/.test(t)) out.nums.push(t);
     else out.text.push(t);
   }
@@ -159,7 +163,21 @@ export function parseQuery(q) {
 }
 
 export function isEmptyQuery(pq) {
-  return !pq.text.length && !pq.nums.length && pq.port == null && pq.user == null && pq.pid == null;
+  return !pq.text.length && !pq.nums.length && pq.port == null && pq.user == null && pq.pid == null && pq.unit == null;
+}
+
+// unitLabel is how a narrow cell shows a unit: a service without its
+// ".service" (the usual case), any other unit whole (session-3.scope).
+export function unitLabel(unit) {
+  return (unit || "").replace(/\.service$/, "");
+}
+
+// unitMatches says whether unit answers "unit:q" (q lower-case): q is part
+// of the unit's name, as in the Services view's filter ("unit:nginx"
+// matches nginx.service, "unit:getty@" every getty instance); a process in
+// no unit never matches. The server's filter (daemon/procs) is the same.
+export function unitMatches(unit, q) {
+  return !!unit && unit.toLowerCase().includes(q);
 }
 
 const hasPort = (p, n) => (p.ports || []).some((x) => x.local_port === n);
@@ -168,6 +186,7 @@ export function matches(p, pq) {
   if (typeof pq === "string") pq = parseQuery(pq);
   if (pq.user != null && (p.username || "").toLowerCase() !== pq.user) return false;
   if (pq.pid != null && p.pid !== pq.pid) return false;
+  if (pq.unit != null && !unitMatches(p.unit, pq.unit)) return false;
   if (pq.port != null && !hasPort(p, pq.port)) return false;
   for (const n of pq.nums) {
     if (!String(p.pid).includes(n) && !hasPort(p, Number(n)) && !wordMatches(p, n)) return false;
@@ -223,7 +242,7 @@ export function treeRows(map, q, sortId, order, collapsed, hideKthreads) {
     for (const [k, p] of map) if (!isKernelThread(p)) m.set(k, p);
     map = m;
   }
-  const filtering = pq.text.length > 0 || pq.port || pq.user;
+  const filtering = pq.text.length > 0 || pq.port || pq.user || pq.unit != null;
   let keep = null;
   if (filtering) {
     keep = new Set();
@@ -276,6 +295,7 @@ const remotePort = (r) => (r ? Number(r.slice(r.lastIndexOf(":") + 1)) || 0 : 0)
 export function portMatches(r, pq) {
   if (pq.user != null && r.user.toLowerCase() !== pq.user) return false;
   if (pq.pid != null && r.pid !== pq.pid) return false;
+  if (pq.unit != null && !unitMatches(r.unit, pq.unit)) return false;
   if (pq.port != null && r.port !== pq.port) return false;
   for (const n of pq.nums) {
     if (!String(r.pid).includes(n) && r.port !== Number(n) && remotePort(r.remote) !== Number(n)) return false;
@@ -290,6 +310,7 @@ export function portMatches(r, pq) {
 export const PORT_SORTS = {
   proto: (r) => r.proto, local: (r) => r.port, remote: (r) => r.remote, state: (r) => r.state,
   pid: (r) => r.pid, name: (r) => r.name.toLowerCase(), user: (r) => r.user.toLowerCase(),
+  unit: (r) => r.unit.toLowerCase(),
 };
 
 // portRows lists every socket with its process, filtered by q (see
@@ -302,7 +323,7 @@ export function portRows(map, q, sortId, order) {
     for (const s of p.ports || []) {
       const r = {
         proto: s.type || "", local: s.local || "", remote: s.remote || "", state: stateLabel(s), listen: isListener(s),
-        port: s.local_port || 0, family: s.family || "", pid: p.pid, name: p.name || "", user: p.username || "",
+        port: s.local_port || 0, family: s.family || "", pid: p.pid, name: p.name || "", user: p.username || "", unit: p.unit || "",
       };
       if (portMatches(r, pq)) rows.push(r);
     }

@@ -4,8 +4,10 @@
 // docs/services.md). It adds a "Services" button to the view switcher and
 // its own panel (units are not processes: the shared table's rows, columns
 // and shortcuts are the processes'), opens a process detail through the
-// page's "roy:open-process" {pid} event, and registers the process detail's
-// Journal section (with a link to the process's unit).
+// page's "roy:open-process" {pid} event, opens a unit's detail on the
+// page's "roy:open-unit" {unit} event (the Unit column of the process list
+// and the Ports view), and registers the process detail's Journal section
+// (with a link to the process's unit).
 // Process-controlled strings are rendered with textContent only.
 
 import { fmtBytes, fmtCPU, portsText, matches } from "./services-logic.mjs";
@@ -192,13 +194,17 @@ async function load() {
     const r = await api("/api/services?" + p);
     S.units = r.items;
     S.noSystemd = false;
-    S.msgEl.textContent = "";
+    // Clear a load error only: an action's result stays (the refresh that
+    // follows an action used to wipe it at once).
+    if (S.loadErr) S.msgEl.textContent = "";
+    S.loadErr = false;
     render();
   } catch (e) {
     S.units = [];
     render();
     S.noSystemd = e.code === "no_systemd";
     say(S.noSystemd ? "systemd is not running on this host: the Services view needs systemd as PID 1 (processes and ports work as usual)." : "Cannot list services: " + e.message);
+    S.loadErr = true;
   } finally {
     S.loading = false;
   }
@@ -541,6 +547,12 @@ function build() {
     if (tr) select(tr.dataset.unit, true);
   };
   panel.addEventListener("click", onClick);
+  // The process list's and the Ports view's Unit column (views.mjs).
+  document.addEventListener("roy:open-unit", (e) => {
+    const det = $("detail");
+    if (det && det.open) det.close();
+    openDetail(String(e.detail.unit));
+  });
   d.addEventListener("click", onClick);
   const det = $("dbody");
   if (det) det.addEventListener("click", onClick);

@@ -6,7 +6,8 @@ export const state = {
   map: new Map(),     // pid -> process
   seq: null,          // last SSE sequence number
   prefs: null,        // validated preferences (prefs.mjs)
-  meta: { signals: [], serverSortKeys: null, niceMin: -20, niceMax: 19 },
+  // readOnly: the token is the read-only one (GET /api/meta says so).
+  meta: { signals: [], serverSortKeys: null, niceMin: -20, niceMax: 19, readOnly: false },
   rows: [],           // the rows on screen, as the current view made them
   selected: null,     // key of the selected row (the view's key)
   selectedPid: null,  // PID of the selected row

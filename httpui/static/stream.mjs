@@ -22,12 +22,28 @@ async function loadMeta() {
     const nice = m.nice || {};
     if (Number.isInteger(nice.min)) state.meta.niceMin = nice.min;
     if (Number.isInteger(nice.max)) state.meta.niceMax = nice.max;
+    setReadOnly(m.read_only === true);
     if (state.meta.signals.length) return;
   } catch (_) { /* an older daemon: no /api/meta */ }
   try {
     const r = await api("/api/signals");
     state.meta.signals = r.signals || [];
   } catch (_) { metaAsked = false; }
+}
+
+// setReadOnly records whether the token is the read-only one; "meta" tells
+// the page (badge, action buttons) when that changes.
+export function setReadOnly(ro) {
+  if (state.meta.readOnly === ro) return;
+  state.meta.readOnly = ro;
+  emit("meta");
+}
+
+// reloadMeta asks again (another token may be another kind of token).
+export function reloadMeta() {
+  metaAsked = false;
+  setReadOnly(false);
+  return loadMeta();
 }
 
 // ensureMeta resolves when the signals are known (or cannot be).

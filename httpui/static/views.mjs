@@ -39,6 +39,8 @@ function procCells(tr, r) {
     } else if (c.id === "ports" && (p.ports || []).length) {
       td.textContent = L.portsCell(p);
       td.title = L.sortedPorts(p.ports).map(L.portText).join("\n");
+    } else if (c.id === "unit" && p.unit) {
+      td.appendChild(unitButton(p.unit));
     } else if (c.id === "status") {
       td.textContent = c.text(p);
       const st = STATE_CLASS[p.status];
@@ -61,6 +63,16 @@ function procCells(tr, r) {
   tr.appendChild(a);
 }
 
+// unitButton is a unit name that opens the unit's detail in the Services
+// view (services.mjs listens for "roy:open-unit"; app.mjs sends it).
+function unitButton(unit) {
+  const b = button(L.unitLabel(unit), "Open the unit " + unit, "linkbtn unitlink");
+  b.setAttribute("aria-label", "Open the unit " + unit);
+  b.dataset.openUnit = unit;
+  b.tabIndex = -1;
+  return b;
+}
+
 // Uninterruptible sleep (D) and zombies (Z) are what an admin looks for.
 const STATE_CLASS = { "disk-sleep": "st-d", zombie: "st-z" };
 
@@ -81,6 +93,7 @@ registerView({
 const PORT_COLS = [
   { id: "proto", label: "Proto" }, { id: "local", label: "Local address" }, { id: "remote", label: "Remote address" },
   { id: "state", label: "State" }, { id: "pid", label: "PID", num: true }, { id: "name", label: "Process" }, { id: "user", label: "User" },
+  { id: "unit", label: "Unit" },
 ];
 
 registerView({
@@ -97,7 +110,15 @@ registerView({
     emit("render");
   },
   cells: (tr, r) => {
-    for (const c of PORT_COLS) tr.appendChild(el("td", String(r[c.id] == null ? "" : r[c.id]), "c-s" + c.id + (c.num ? " num" : "")));
+    for (const c of PORT_COLS) {
+      if (c.id === "unit") {
+        const td = el("td", null, "c-sunit");
+        if (r.unit) td.appendChild(unitButton(r.unit));
+        tr.appendChild(td);
+        continue;
+      }
+      tr.appendChild(el("td", String(r[c.id] == null ? "" : r[c.id]), "c-s" + c.id + (c.num ? " num" : "")));
+    }
   },
   key: (r) => [r.pid, r.proto, r.local, r.remote].join("|"),
   pid: (r) => r.pid,

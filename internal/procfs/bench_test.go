@@ -114,7 +114,7 @@ func benchBuild(b *testing.B, cold bool) {
 	for b.Loop() {
 		if cold {
 			inv.mu.Lock()
-			inv.fdCache, inv.exeCache, inv.cmdCache = nil, nil, nil
+			inv.fdCache, inv.exeCache, inv.cmdCache, inv.unitCache = nil, nil, nil, nil
 			inv.mu.Unlock()
 		}
 		n = len(inv.build().Procs)

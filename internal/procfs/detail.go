@@ -18,26 +18,11 @@ const (
 	maxTopMappings = 15
 )
 
-// ParseCgroup returns the cgroup v2 path and the deepest systemd unit in it.
+// ParseCgroup returns the cgroup v2 path (or cgroup v1's name=systemd one)
+// and the deepest systemd unit in it, as the list's unit (unitcache.go).
 func ParseCgroup(b []byte) (path, unit string) {
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			path = p
-		}
-	}
-	if path == "" { // cgroup v1: take the name=systemd hierarchy
-		for _, line := range strings.Split(string(b), "\n") {
-			if _, p, ok := strings.Cut(line, ":name=systemd:"); ok {
-				path = p
-			}
-		}
-	}
-	for _, part := range strings.Split(path, "/") {
-		if strings.HasSuffix(part, ".service") || strings.HasSuffix(part, ".scope") {
-			unit = part
-		}
-	}
-	return path, unit
+	p, _ := cgroupPath(b)
+	return string(p), unitOfCgroup(b)
 }
 
 // OpenFiles lists the paths the process has open (not sockets or pipes).

@@ -58,12 +58,13 @@ type Inventory struct {
 	// The fd-scan cache (see fdcache.go): the last reusable scan of each
 	// live process, its executable's path, the socket inodes that no process held after the last
 	// full scan, and when that full scan was.
-	fdCache  map[int]fdScan
-	exeCache map[int]exeMemo
-	cmdCache map[int]cmdMemo // the command lines (cmdcache.go)
-	unowned  map[uint64]struct{}
-	lastFull time.Time
-	fdStats  fdStats // of the last build, for tests
+	fdCache   map[int]fdScan
+	exeCache  map[int]exeMemo
+	cmdCache  map[int]cmdMemo  // the command lines (cmdcache.go)
+	unitCache map[int]unitMemo // the units (unitcache.go)
+	unowned   map[uint64]struct{}
+	lastFull  time.Time
+	fdStats   fdStats // of the last build, for tests
 
 	// The stat descriptors held between builds (handles.go): PID → fd.
 	statFDs    map[int]int
@@ -78,7 +79,12 @@ type Inventory struct {
 	// Annotate, when set, runs on every process of a new snapshot, before
 	// it is shared: the core marks the processes it protects.
 	Annotate func(p *Process)
+	onBuild  func(time.Duration) // OnBuild
 }
+
+// OnBuild sets fn to be called after each pass over /proc with how long it
+// took (the metrics' snapshot duration histogram). Set it before use.
+func (inv *Inventory) OnBuild(fn func(time.Duration)) { inv.onBuild = fn }
 
 // NewInventory returns an Inventory of the procfs mounted at procRoot whose
 // snapshots serve every caller for ttl.
@@ -178,7 +184,11 @@ func (inv *Inventory) GetMaxAge(ctx context.Context, maxAge time.Duration) (*Sna
 	inv.mu.Lock()
 	gen := inv.gen
 	inv.mu.Unlock()
+	start := time.Now()
 	s := inv.build()
+	if inv.onBuild != nil {
+		inv.onBuild(time.Since(start))
+	}
 	inv.mu.Lock()
 	// A build that an action overtook (Invalidate ran while it read /proc)
 	// serves its own caller but is not cached: callers after the action
@@ -228,18 +238,19 @@ const (
 
 // procReader reads processes for one build goroutine, with its buffers.
 type procReader struct {
-	inv      *Inventory
-	prev     map[int]sample
-	boot0    float64   // CLOCK_BOOTTIME at mono0
-	mono0    time.Time // the build's start
-	fdCache  map[int]fdScan
-	exeCache map[int]exeMemo
-	cmdCache map[int]cmdMemo
-	statFDs  map[int]int   // held stat descriptors of the last build, read-only
-	pidFDs   map[int]int   // held pidfds of the last build, read-only
-	kept     *atomic.Int64 // stat descriptors held by this build
-	heldNow  int64         // descriptors held, once fixed for this build; -1 before
-	full     bool          // scan every fd directory, read every exe: no cache
+	inv       *Inventory
+	prev      map[int]sample
+	boot0     float64   // CLOCK_BOOTTIME at mono0
+	mono0     time.Time // the build's start
+	fdCache   map[int]fdScan
+	exeCache  map[int]exeMemo
+	cmdCache  map[int]cmdMemo
+	unitCache map[int]unitMemo
+	statFDs   map[int]int   // held stat descriptors of the last build, read-only
+	pidFDs    map[int]int   // held pidfds of the last build, read-only
+	kept      *atomic.Int64 // stat descriptors held by this build
+	heldNow   int64         // descriptors held, once fixed for this build; -1 before
+	full      bool          // scan every fd directory, read every exe: no cache
 
 	// Paths are built in one buffer, NUL-terminated for the system calls:
 	// no string per file. path[:base] is "/proc/PID/".
@@ -250,6 +261,7 @@ type procReader struct {
 	cmd   []byte
 	link  []byte
 	dents []byte
+	cg    []byte
 }
 
 // file returns /proc/PID/name, followed in memory by a NUL.
@@ -268,14 +280,15 @@ func (r *procReader) at(pid int) {
 // fdSlot is what a build knows of one process's descriptors.
 type fdSlot struct {
 	fdScan
-	fdRead    bool    // its fd directory was looked at (not a kernel thread)
-	seen      int64   // its fd count when it was looked at (0 = unknown)
-	cached    bool    // served from the fd-scan cache in this build
-	netns     string  // its network namespace, when it holds sockets
-	exe       exeMemo // its executable, if it may be reused
-	cmd       cmdMemo // its command line, if it may be reused
-	stat      int     // its stat descriptor to hold (handles.go), if hold
-	pidfd     int     // its pidfd to hold, if holdPidfd
+	fdRead    bool     // its fd directory was looked at (not a kernel thread)
+	seen      int64    // its fd count when it was looked at (0 = unknown)
+	cached    bool     // served from the fd-scan cache in this build
+	netns     string   // its network namespace, when it holds sockets
+	exe       exeMemo  // its executable, if it may be reused
+	cmd       cmdMemo  // its command line, if it may be reused
+	unit      unitMemo // its unit, if it may be reused
+	stat      int      // its stat descriptor to hold (handles.go), if hold
+	pidfd     int      // its pidfd to hold, if holdPidfd
 	hold      bool
 	holdPidfd bool
 }
@@ -288,6 +301,7 @@ func (proto procReader) withBuffers() procReader {
 	r.cmd = make([]byte, 0, 4096)
 	r.link = make([]byte, 256)
 	r.dents = make([]byte, 8<<10)
+	r.cg = make([]byte, 0, 256)
 	return r
 }
 
@@ -336,14 +350,14 @@ func (inv *Inventory) build() *Snapshot {
 
 	inv.mu.Lock()
 	prev := inv.prev
-	cache, exes, cmds, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned
+	cache, exes, cmds, units, known := inv.fdCache, inv.exeCache, inv.cmdCache, inv.unitCache, inv.unowned
 	oldStat, oldPidfd := inv.statFDs, inv.pidFDs
 	full := cache == nil || now.Sub(inv.lastFull) >= fdFullRescan
 	inv.mu.Unlock()
 	// CLOCK_BOOTTIME once (a system call: it has no vDSO fast path in x/sys),
 	// then the monotonic clock from there.
 	boot0, mono0 := sinceBoot(), time.Now()
-	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, full: full}
+	proto := procReader{inv: inv, prev: prev, boot0: boot0, mono0: mono0, fdCache: cache, exeCache: exes, cmdCache: cmds, unitCache: units, full: full}
 	var kept atomic.Int64
 	proto.statFDs, proto.pidFDs, proto.kept, proto.heldNow = oldStat, oldPidfd, &kept, -1
 
@@ -458,6 +472,7 @@ func (inv *Inventory) build() *Snapshot {
 	newCache := make(map[int]fdScan, len(procs))
 	newExes := make(map[int]exeMemo, len(procs))
 	newCmds := make(map[int]cmdMemo, len(procs))
+	newUnits := make(map[int]unitMemo, len(procs))
 	for i := range procs {
 		if fds[i].count > 0 {
 			newCache[procs[i].PID] = fds[i].fdScan
@@ -468,6 +483,9 @@ func (inv *Inventory) build() *Snapshot {
 		if fds[i].cmd.startStack != 0 {
 			newCmds[procs[i].PID] = fds[i].cmd
 		}
+		if fds[i].unit.ok {
+			newUnits[procs[i].PID] = fds[i].unit
+		}
 	}
 	if inv.Annotate != nil {
 		for i := range procs {
@@ -477,6 +495,7 @@ func (inv *Inventory) build() *Snapshot {
 	inv.mu.Lock()
 	inv.prev = cur
 	inv.fdCache, inv.exeCache, inv.cmdCache, inv.unowned, inv.fdStats = newCache, newExes, newCmds, known, stats
+	inv.unitCache = newUnits
 	inv.statFDs, inv.pidFDs = newStat, newPidfd
 	if len(cachedAt) == 0 {
 		inv.lastFull = now
@@ -612,6 +631,7 @@ func (r *procReader) read(pid int, p *Process, smp *sample, fs *fdSlot) {
 		p.Exe = string(r.link[:n])
 		fs.exe = exeMemo{st.startTicks, st.startStack, st.comm, p.Exe}
 	}
+	p.Unit, fs.unit = r.readUnit(pid, st)
 	fs.fdRead, fs.seen = true, count
 	if c, ok := r.fdCache[pid]; ok && !r.full && c.reusable(st.startTicks, count) {
 		fs.fdScan, fs.cached = c, true

@@ -308,3 +308,30 @@ func TestCreateTime(t *testing.T) {
 		t.Errorf("createTime = %v, want 1700000123.45", got)
 	}
 }
+
+func TestCPUSeconds(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/stat", []byte("cpu  100 20 300 4000 50 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\nbtime 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := CPUSeconds(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"user": 1, "nice": 0.2, "system": 3, "idle": 40, "iowait": 0.5, "irq": 0.06, "softirq": 0.07, "steal": 0.08}
+	for m, v := range want {
+		if got[m] != v {
+			t.Errorf("%s = %v, want %v", m, got[m], v)
+		}
+	}
+	if err := os.WriteFile(dir+"/stat", []byte("intr 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CPUSeconds(dir); err == nil {
+		t.Error("no cpu line: no error")
+	}
+	real, err := CPUSeconds("/proc")
+	if err != nil || real["idle"] <= 0 {
+		t.Errorf("/proc/stat: %v %v", real, err)
+	}
+}

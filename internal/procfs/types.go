@@ -40,6 +40,11 @@ type Process struct {
 	MemoryPercent float64 `json:"memory_percent"`
 	CPUTime       float64 `json:"cpu_time"`
 	MemoryVMS     uint64  `json:"memory_vms"`
+	// Unit is the systemd unit whose cgroup holds the process (the deepest
+	// .service or .scope of its cgroup path), "" when none (kernel
+	// threads, a process outside systemd's tree). See unitcache.go for
+	// how fresh it is.
+	Unit string `json:"unit"`
 	// Protected says why the core refuses actions on the process whoever
 	// asks (see daemon/procs authz.go), empty when it does not.
 	Protected string `json:"protected,omitempty"`

@@ -125,6 +125,28 @@ func (d *daemonProc) list() ([]byte, time.Duration, error) {
 	return buf.Bytes(), el, nil
 }
 
+// metrics GETs /metrics and returns the body and the wall time.
+func (d *daemonProc) metrics() ([]byte, time.Duration, error) {
+	req, _ := http.NewRequest(http.MethodGet, d.base+"/metrics", nil)
+	req.Header.Set("X-Auth-Token", d.token)
+	t0 := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	var buf bytes.Buffer
+	_, err = io.Copy(&buf, resp.Body)
+	resp.Body.Close()
+	el := time.Since(t0)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, 0, fmt.Errorf("GET /metrics: %s: %s", resp.Status, buf.Bytes())
+	}
+	return buf.Bytes(), el, nil
+}
+
 // stop sends SIGTERM and waits (SIGKILL after 10 s).
 func (d *daemonProc) stop() {
 	_ = signalChild(d.cmd, unix.SIGTERM)

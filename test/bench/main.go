@@ -41,7 +41,7 @@ import (
 type options struct {
 	procs, listen, conns, holders int   // holders: of the shape being measured
 	shapes                        []int // -holders, one workload per value
-	requests, floorRuns           int
+	requests, floorRuns, scrapes  int
 	clients, rounds               int
 	window                        time.Duration
 	daemonBin, pgidFile, goBench  string
@@ -68,6 +68,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 200, "established loopback TCP connections (both ends held)")
 	holders := flag.String("holders", "10,200", "processes the sockets are spread across (the rest run `sleep`); a comma list measures one workload shape per value")
 	flag.IntVar(&o.requests, "requests", 30, "(a) fresh snapshots to time")
+	flag.IntVar(&o.scrapes, "scrapes", 10, "(m) GET /metrics to time, fresh snapshot and shared snapshot each")
 	flag.IntVar(&o.floorRuns, "floor-runs", 30, "(d) runs of ps + ss to time (interleaved with (a))")
 	flag.IntVar(&o.clients, "clients", 8, "(b) clients polling within one window")
 	flag.IntVar(&o.rounds, "rounds", 5, "(b) polling rounds, one per snapshot TTL")
@@ -260,6 +261,11 @@ type report struct {
 	rssA, hwmA           uint64
 	rssB, hwmB           uint64
 
+	scrapeFresh, scrapeShared stats // (m)
+	series, listenSeries      int
+	scrapeBytes               int
+	coldWall, coldCPU         time.Duration // first scrape of a fresh daemon
+
 	inProc struct {
 		ok                 bool
 		allocs, bytes      uint64
@@ -395,6 +401,11 @@ func (r *report) measure(w *workload, dir string) error {
 	}
 	r.fresh, r.floor = summarize(fresh, freshCPU), summarize(floor, floorCPU)
 	r.rssA, r.hwmA = memKiB(d.pid())
+	// (m) scrapes, each with its own fresh snapshot (TTL 1ms).
+	fmt.Printf("(m): %d scrapes of /metrics, fresh snapshot each...\n", o.scrapes)
+	if r.scrapeFresh, err = r.scrapeRuns(d, o.scrapes, nil); err != nil {
+		return err
+	}
 	d.stop()
 	if base != nil {
 		r.baseline = summarize(baseFresh, baseCPU)
@@ -405,6 +416,15 @@ func (r *report) measure(w *workload, dir string) error {
 	// (b) the default TTL; clients poll within a window shorter than it.
 	d, err = startDaemon(w, o.daemonBin, dir, "", o.clients)
 	if err != nil {
+		return err
+	}
+	// (m) the first request of a just-started daemon is a scrape: what a
+	// scrape costs when it socket-activates an idle daemon (its CPU since
+	// the start, the start included).
+	if _, r.coldWall, err = d.metrics(); err != nil {
+		return err
+	}
+	if r.coldCPU, err = cpuTime(d.pid()); err != nil {
 		return err
 	}
 	const ttl = 2 * time.Second
@@ -455,9 +475,50 @@ func (r *report) measure(w *workload, dir string) error {
 	}
 	r.sharedWall = time.Since(t0)
 	r.shared = summarize(shared, sharedCPU)
+	// (m) scrapes over the snapshot a list request just took (default TTL).
+	fmt.Printf("(m): %d scrapes of /metrics within the TTL of a list request...\n", o.scrapes)
+	time.Sleep(ttl + 100*time.Millisecond)
+	if r.scrapeShared, err = r.scrapeRuns(d, o.scrapes, func() error { _, _, err := d.list(); return err }); err != nil {
+		return err
+	}
 	r.rssB, r.hwmB = memKiB(d.pid())
 	d.stop()
 	return nil
+}
+
+// scrapeRuns times n scrapes (wall and the daemon's CPU), each after
+// before() when set (outside the timing), and counts the series.
+func (r *report) scrapeRuns(d *daemonProc, n int, before func() error) (stats, error) {
+	var walls []time.Duration
+	var cpu time.Duration
+	for i := 0; i < n; i++ {
+		if before != nil {
+			if err := before(); err != nil {
+				return stats{}, err
+			}
+		}
+		c0, err := cpuTime(d.pid())
+		if err != nil {
+			return stats{}, err
+		}
+		body, wall, err := d.metrics()
+		if err != nil {
+			return stats{}, err
+		}
+		c1, _ := cpuTime(d.pid())
+		walls = append(walls, wall)
+		cpu += c1 - c0
+		r.series, r.listenSeries, r.scrapeBytes = 0, 0, len(body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if line != "" && line[0] != '#' {
+				r.series++
+				if strings.HasPrefix(line, "roy_procwatch_listen_info{") {
+					r.listenSeries++
+				}
+			}
+		}
+	}
+	return summarize(walls, cpu), nil
 }
 
 // discardRW is a ResponseWriter that counts and drops the body.
@@ -555,7 +616,13 @@ func (r *report) print(out io.Writer) {
 		row("(a) the same, -baseline-daemon", r.baseline)
 	}
 	row(fmt.Sprintf("(b) %d clients within %s, default TTL 2s, per request", o.clients, o.window), r.shared)
+	row("(m) GET /metrics, fresh snapshot (TTL 1ms)", r.scrapeFresh)
+	row("(m) GET /metrics, snapshot shared with a list", r.scrapeShared)
 	fmt.Fprintln(out, strings.Repeat("-", 112))
+	fmt.Fprintf(out, "(m) the first request of a just-started daemon is a scrape (as when it activates an idle one): %s wall, %s daemon CPU since its start\n",
+		ms(r.coldWall), ms(r.coldCPU))
+	fmt.Fprintf(out, "(m) one scrape: %d series (%d roy_procwatch_listen_info), %d KiB of text; CPU per scrape at 15s intervals: %.2f%% of one CPU (fresh snapshot)\n",
+		r.series, r.listenSeries, r.scrapeBytes>>10, 100*r.scrapeFresh.cpu.Seconds()/15)
 	fmt.Fprintf(out, "(b) distinct response bodies per round (1 = one shared snapshot): %v; CPU per round %s = %.2f fresh snapshots\n",
 		r.sharedBodies, ms(r.shared.cpu*time.Duration(o.clients)), float64(r.shared.cpu*time.Duration(o.clients))/float64(max(r.fresh.cpu, 1)))
 	fmt.Fprintf(out, "(c) daemon memory: after (a) VmRSS %.1f MiB, VmHWM %.1f MiB; after (b) VmRSS %.1f MiB, VmHWM %.1f MiB\n",

@@ -144,6 +144,25 @@ func checkServicesBrowser(t *testing.T) {
 	if s := isActive(listenUnit); s != "active" {
 		t.Errorf("%s is %s after a cancelled stop", listenUnit, s)
 	}
+	// The process list's Unit column on real units: unit: finds the
+	// listener's processes, and a click on its unit opens the unit's detail
+	// with systemd's answer.
+	click("#view-list")
+	main := unitProp(t, listenUnit, "MainPID")
+	eval(`(e => { e.value = "unit:` + strings.TrimSuffix(listenUnit, ".service") + `"; e.dispatchEvent(new Event("input", {bubbles: true})); return true })(document.getElementById("q"))`)
+	rowSel := `#rows tr.r[data-pid="` + main + `"]`
+	// The listener was restarted above: refresh until the list has its new main PID.
+	for i := 0; i < 20 && eval(`!!document.querySelector('`+rowSel+`')`) != true; i++ {
+		click("#refresh")
+		time.Sleep(250 * time.Millisecond)
+	}
+	wait("the listener's row in its unit", `!document.getElementById("tablewrap").hidden && (td => td && td.textContent === "`+strings.TrimSuffix(listenUnit, ".service")+`")(document.querySelector('`+rowSel+` td.c-unit'))`, 10*time.Second)
+	if n := eval(`[...document.querySelectorAll("#rows tr.r td.c-unit button")].filter(b => b.dataset.openUnit !== "` + listenUnit + `").length`); n != float64(0) {
+		t.Errorf("unit:%s shows %v rows of other units", listenUnit, n)
+	}
+	click(rowSel + " td.c-unit button")
+	wait("the unit's detail from the Unit column", `document.getElementById("svcdetail").open && document.getElementById("svctitle").textContent === "`+listenUnit+`" && document.querySelector("#svcdetail .dbody").textContent.includes("active (running)")`, 10*time.Second)
+	eval(`document.querySelector("#svcdetail").close(); true`)
 	if v := eval(`window.__csp.length`); v != float64(0) {
 		t.Errorf("CSP violations: %v", eval(`window.__csp`))
 	}

@@ -199,6 +199,22 @@ func checkServicesList(t *testing.T) {
 			}
 		}
 	}
+	// The process list says each process's unit (its cgroup), and unit:
+	// finds the unit's processes: the same PIDs systemd's cgroup holds.
+	pl := listProcs(t, tok, "?fresh=1&sort=pid&order=asc&q=unit:"+strings.TrimSuffix(listenUnit, ".service"))
+	var got []int
+	for _, p := range pl.Items {
+		got = append(got, p.PID)
+		if p.Unit != listenUnit {
+			t.Errorf("unit:%s lists PID %d of unit %q", listenUnit, p.PID, p.Unit)
+		}
+	}
+	if want := slices.Sorted(slices.Values(u.PIDs)); !slices.Equal(got, want) {
+		t.Errorf("unit:%s: PIDs %v, the unit's cgroup %v", listenUnit, got, want)
+	}
+	if pl := listProcs(t, tok, "?q=pid:1"); pl.Count != 1 || pl.Items[0].Unit != "init.scope" {
+		t.Errorf("PID 1's unit: %+v", pl.Items)
+	}
 	if l := listUnits(t, tok, "?q=E2E-LIS"); l.Count != 1 || l.Items[0].Name != listenUnit {
 		t.Errorf("q=E2E-LIS: %+v", l.Items)
 	}
@@ -573,6 +589,8 @@ func checkServicesReadme(t *testing.T) {
 			want = `"name":"` + failUnit + `"`
 		case strings.Contains(blk, `"LISTEN"`):
 			want = fmt.Sprintf("%s 127.0.0.1:%d", listenUnit, listenPort)
+		case strings.Contains(blk, "q=unit:"):
+			want = fmt.Sprintf("%d %s ", atoi(t, unitProp(t, listenUnit, "MainPID")), listenUnit)
 		case strings.Contains(blk, "/restart"):
 			want = `"job_result":"done"`
 		case strings.Contains(blk, "/journal"):

@@ -80,6 +80,7 @@ func TestPackage(t *testing.T) {
 		{"1_install_socket_listens_service_stopped_token_0600", checkInstall},
 		{"2_socket_activation_curl_seed_examples_401", checkSocketActivation},
 		{"2_readme_curl_examples_as_written", checkReadmeExamples},
+		{"M1_read_token_0600_scrape_activates_actions_403_docs_examples", checkMetrics},
 		{"E2_sandbox_caps_nonewprivs_seccomp", checkSandbox},
 		{"E3_sandbox_refuses_etc_inet_setuid_procmem_vmreadv", checkSandboxProbe},
 		{"E4_no_socket_under_systemd_is_a_startup_error", checkRequireSocket},
@@ -246,6 +247,7 @@ type proc struct {
 	Name    string   `json:"name"`
 	Cmdline []string `json:"cmdline"`
 	Ports   []port   `json:"ports"`
+	Unit    string   `json:"unit"`
 }
 
 type list struct {
@@ -993,7 +995,7 @@ func checkMissingToken(t *testing.T) {
 // ---- 8 ----
 
 func checkUpgradePurge(t *testing.T) {
-	tok := token(t)
+	tok, rtok := token(t), readToken(t)
 	oldPID := daemonPID(t)
 	sockSince := unitProp(t, sock, "ActiveEnterTimestampMonotonic")
 	ver := ct.must(t, "dpkg-query -W -f='${Version}' roy-procwatch")
@@ -1020,6 +1022,9 @@ func checkUpgradePurge(t *testing.T) {
 	if token(t) != tok {
 		t.Errorf("the upgrade changed the token")
 	}
+	if readToken(t) != rtok {
+		t.Errorf("the upgrade changed the read-only token")
+	}
 	if st := ct.must(t, "stat -c '%a %U' /etc/roy-procwatch/token"); st != "600 root" {
 		t.Errorf("token %s after upgrade", st)
 	}
@@ -1039,7 +1044,7 @@ func checkUpgradePurge(t *testing.T) {
 		t.Fatalf("purge: %v", err)
 	}
 	for _, f := range []string{"/lib/systemd/system/" + svc, "/lib/systemd/system/" + sock,
-		"/etc/roy-procwatch/token", "/etc/roy-procwatch", "/etc/default/roy-procwatch",
+		"/etc/roy-procwatch/token", "/etc/roy-procwatch/read-token", "/etc/roy-procwatch", "/etc/default/roy-procwatch",
 		"/usr/sbin/roy-procwatchd", "/var/lib/roy-procwatch",
 		"/etc/systemd/system/sockets.target.wants/" + sock} {
 		if _, err := ct.run(5*time.Second, "test -e "+f+" || test -L "+f); err == nil {

@@ -3,6 +3,7 @@
 //   node --test test/js/   (or scripts/js-test.sh)
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as L from "../../httpui/static/logic.mjs";
 
 const P = (pid, ppid, name, extra) =>
@@ -200,7 +201,50 @@ test("one search syntax: a bare number is a PID or a port, :PORT and port:PORT, 
   assert.deepEqual(L.portRows(m, "port:18931 user:root").map((r) => r.pid), [1234]);
   assert.deepEqual(L.portRows(m, "user:nobody"), []);
   assert.equal(L.parseQuery("port:80 PID:3 User:Root web 12").port, 80);
-  assert.deepEqual(L.parseQuery("port:80 pid:3 user:root web 12"), { text: ["web"], nums: ["12"], port: 80, user: "root", pid: 3 });
+  assert.deepEqual(L.parseQuery("port:80 pid:3 user:root web 12"), { text: ["web"], nums: ["12"], port: 80, user: "root", pid: 3, unit: null });
+  assert.equal(L.parseQuery("Unit:NGINX").unit, "nginx");
+});
+
+// The cases the server's filter runs too (daemon/procs query_cases_test.go):
+// one syntax, the same answers.
+test("one search syntax: the cases shared with the server, unit: included", () => {
+  const f = JSON.parse(readFileSync(new URL("./query-cases.json", import.meta.url), "utf8"));
+  assert.ok(f.cases.length >= 10);
+  for (const c of f.cases) {
+    const got = f.processes.filter((p) => L.matches(p, c.q)).map((p) => p.pid);
+    assert.deepEqual(got, c.pids, "q=" + JSON.stringify(c.q));
+  }
+});
+
+test("unit: the Unit column, unit: in the list, tree and ports views", () => {
+  const web = P(10, 1, "nginx", { unit: "nginx.service", ports: [{ local: "0.0.0.0:80", local_port: 80, status: "LISTEN", type: "tcp" }] });
+  const kid = P(11, 10, "nginx", { unit: "nginx.service" });
+  const sh = P(20, 1, "bash", { unit: "session-3.scope", ports: [{ local: "127.0.0.1:9000", local_port: 9000, status: "LISTEN", type: "tcp" }] });
+  const old = P(30, 1, "legacy"); // an older daemon: no unit key
+  const m = L.applySnapshot([P(1, 0, "systemd", { unit: "init.scope" }), web, kid, sh, old]);
+  assert.ok(L.DEFAULT_COLUMNS.includes("unit"), "shown by default");
+  const col = L.COLUMN_BY_ID.unit;
+  assert.equal(col.label, "Unit");
+  assert.equal(col.text(web), "nginx.service");
+  assert.equal(col.text(old), "");
+  assert.equal(L.unitLabel("nginx.service"), "nginx");
+  assert.equal(L.unitLabel("session-3.scope"), "session-3.scope");
+  assert.equal(L.unitLabel("a.service.scope"), "a.service.scope");
+  assert.equal(L.unitLabel(undefined), "");
+  assert.deepEqual(L.view(m, "unit:nginx", "pid", "asc").map((p) => p.pid), [10, 11]);
+  assert.deepEqual(L.view(m, "unit:session-3.scope", "pid", "asc").map((p) => p.pid), [20]);
+  assert.deepEqual(L.view(m, "unit:legacy", "pid", "asc"), []);
+  assert.deepEqual(L.view(m, "", "unit", "asc").map((p) => p.pid), [30, 1, 10, 11, 20], "sorted by unit, none first");
+  // The tree keeps the ancestors of a match.
+  assert.deepEqual(L.treeRows(m, "unit:nginx", "pid", "asc").map((r) => r.p.pid), [1, 10, 11]);
+  const rows = L.portRows(m, "", "unit", "asc");
+  assert.deepEqual(rows.map((r) => r.unit), ["nginx.service", "session-3.scope"]);
+  assert.deepEqual(L.portRows(m, "unit:nginx").map((r) => r.pid), [10]);
+  assert.deepEqual(L.portRows(m, "unit:session-3 :9000").map((r) => r.pid), [20]);
+  assert.deepEqual(L.portRows(m, "unit:session-3 :80"), []);
+  // A stored column choice without it stays as chosen; the chooser offers it.
+  assert.deepEqual(L.loadPrefs(JSON.stringify({ columns: ["pid", "unit"] }), ["list"]).columns, ["pid", "unit"]);
+  assert.ok(!L.loadPrefs(JSON.stringify({ columns: ["pid", "name"] }), ["list"]).columns.includes("unit"));
 });
 
 test("ports column: listeners first as :PORT, never a client before the listener; UDP unconnected is UNCONN", () => {
