@@ -54,6 +54,16 @@ func (c *poolConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection when it can: net/http does so
+// before closing a connection whose request it did not read whole (a 413,
+// a 431), so that the client reads the answer instead of a reset.
+func (c *poolConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 func (p *connPool) signal() {
 	select {
 	case p.freed <- struct{}{}:

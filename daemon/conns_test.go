@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // TestSlowHeaders (D12): a client trickling its headers is cut off by
@@ -126,7 +126,7 @@ func TestConnectionFlood(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					attacker(ctx, d.addr, &answered, &reconnects)
+					testproc.HoldConnection(ctx, d.addr, &answered, &reconnects)
 				}()
 			}
 			defer func() { cancel(); wg.Wait() }()
@@ -142,40 +142,6 @@ func TestConnectionFlood(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 			}
 		})
-	}
-}
-
-// attacker holds a keep-alive connection with no token: GET /api/health
-// every second; dropped, it reconnects at once.
-func attacker(ctx context.Context, addr string, answered, reconnects *atomic.Int64) {
-	req := "GET /api/health HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
-	for ctx.Err() == nil {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		br := bufio.NewReader(c)
-		for ctx.Err() == nil {
-			if _, err := io.WriteString(c, req); err != nil {
-				break
-			}
-			res, err := http.ReadResponse(br, nil)
-			if err != nil {
-				break
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			answered.Add(1)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-		stop()
-		c.Close()
-		reconnects.Add(1)
 	}
 }
 

@@ -183,7 +183,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ConnContext:       connContext,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      90 * time.Second, // a restart may wait for systemd
+		WriteTimeout:      writeTimeout(core),
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ConnState:         act.connState,
@@ -198,7 +198,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var wg sync.WaitGroup
 	var limited []net.Listener
 	for _, l := range lns {
-		l := pool.listener(l)
+		// net/http's own answers (malformed requests) as JSON too.
+		l := pool.listener(httpui.JSONErrorListener(l))
 		limited = append(limited, l)
 		wg.Add(1)
 		go func(l net.Listener) {
@@ -375,6 +376,14 @@ func (a *activity) waitAccepted(d time.Duration) {
 
 // idleChan fires once nothing happened for d and nothing is in flight.
 // d == 0 never fires.
+// writeTimeout bounds the writing of an HTTP answer: long enough for the
+// answer to the longest action the core allows (a restart waiting for
+// systemd, with the configured stop timeout), so that no action's result is
+// lost over HTTP that D-Bus would deliver.
+func writeTimeout(core *procs.Service) time.Duration {
+	return max(90*time.Second, core.LongestAction()+20*time.Second)
+}
+
 func (a *activity) idleChan(ctx context.Context, d time.Duration) <-chan struct{} {
 	ch := make(chan struct{})
 	if d <= 0 {

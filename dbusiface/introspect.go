@@ -2,6 +2,7 @@ package dbusiface
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 
 	"github.com/godbus/dbus/v5/introspect"
@@ -15,71 +16,23 @@ import (
 // TestIntrospectionMatchesExport checks the methods against the export.
 var managerInterface = introspect.Interface{
 	Name: Interface,
-	Methods: []introspect.Method{
-		{Name: "ListProcesses", Args: []introspect.Arg{
-			{Name: "query", Type: "s", Direction: "in"},
-			{Name: "sort", Type: "s", Direction: "in"},
-			{Name: "order", Type: "s", Direction: "in"},
-			{Name: "processes", Type: "aa{sv}", Direction: "out"},
-		}},
-		{Name: "GetProcess", Args: []introspect.Arg{
-			{Name: "pid", Type: "u", Direction: "in"},
-			{Name: "process", Type: "a{sv}", Direction: "out"},
-		}},
-		{Name: "GetSystem", Args: []introspect.Arg{
-			{Name: "system", Type: "a{sv}", Direction: "out"},
-		}},
-		{Name: "Signal", Args: []introspect.Arg{
-			{Name: "pid", Type: "u", Direction: "in"},
-			{Name: "signal", Type: "s", Direction: "in"},
-		}},
-		{Name: "Renice", Args: []introspect.Arg{
-			{Name: "pid", Type: "u", Direction: "in"},
-			{Name: "nice", Type: "i", Direction: "in"},
-		}},
-		{Name: "Restart", Args: []introspect.Arg{
-			{Name: "pid", Type: "u", Direction: "in"},
-			{Name: "new_pid", Type: "u", Direction: "out"},
-			{Name: "unit", Type: "s", Direction: "out"},
-		}},
-		{Name: "ListServices", Args: []introspect.Arg{
-			{Name: "pattern", Type: "s", Direction: "in"},
-			{Name: "state", Type: "s", Direction: "in"},
-			{Name: "services", Type: "aa{sv}", Direction: "out"},
-		}},
-		{Name: "GetServiceJournal", Args: []introspect.Arg{
-			{Name: "unit", Type: "s", Direction: "in"},
-			{Name: "lines", Type: "u", Direction: "in"},
-			{Name: "entries", Type: "aa{sv}", Direction: "out"},
-		}},
-		{Name: "SignalPIDFD", Args: []introspect.Arg{
-			{Name: "pidfd", Type: "h", Direction: "in"},
-			{Name: "signal", Type: "s", Direction: "in"},
-		}},
-		{Name: "RenicePIDFD", Args: []introspect.Arg{
-			{Name: "pidfd", Type: "h", Direction: "in"},
-			{Name: "nice", Type: "i", Direction: "in"},
-		}},
-		{Name: "RestartPIDFD", Args: []introspect.Arg{
-			{Name: "pidfd", Type: "h", Direction: "in"},
-			{Name: "new_pid", Type: "u", Direction: "out"},
-			{Name: "unit", Type: "s", Direction: "out"},
-		}},
-	},
+	Methods: slices.Concat(
+		[]introspect.Method{
+			method("ListProcesses", in("query", "s"), in("sort", "s"), in("order", "s"), out("processes", "aa{sv}")),
+			method("GetProcess", in("pid", "u"), out("process", "a{sv}")),
+			method("GetSystem", out("system", "a{sv}")),
+		},
+		targeted("", in("pid", "u")),
+		[]introspect.Method{
+			method("ListServices", in("pattern", "s"), in("state", "s"), out("services", "aa{sv}")),
+			method("GetServiceJournal", in("unit", "s"), in("lines", "u"), out("entries", "aa{sv}")),
+		},
+		targeted("PIDFD", in("pidfd", "h")),
+	),
 	Signals: []introspect.Signal{
-		{Name: "ProcessSignalled", Args: []introspect.Arg{
-			{Name: "pid", Type: "u"},
-			{Name: "signal", Type: "s"},
-		}},
-		{Name: "ProcessReniced", Args: []introspect.Arg{
-			{Name: "pid", Type: "u"},
-			{Name: "nice", Type: "i"},
-		}},
-		{Name: "ProcessRestarted", Args: []introspect.Arg{
-			{Name: "old_pid", Type: "u"},
-			{Name: "new_pid", Type: "u"},
-			{Name: "unit", Type: "s"},
-		}},
+		{Name: "ProcessSignalled", Args: []introspect.Arg{arg("pid", "u"), arg("signal", "s")}},
+		{Name: "ProcessReniced", Args: []introspect.Arg{arg("pid", "u"), arg("nice", "i")}},
+		{Name: "ProcessRestarted", Args: []introspect.Arg{arg("old_pid", "u"), arg("new_pid", "u"), arg("unit", "s")}},
 	},
 	Properties: []introspect.Property{
 		{Name: "Version", Type: "s", Access: "read", Annotations: []introspect.Annotation{
@@ -88,34 +41,57 @@ var managerInterface = introspect.Interface{
 	},
 }
 
+// targeted is the actions on one process, named by target (a PID, or a
+// pidfd for the methods whose name ends in suffix), with what follows it.
+func targeted(suffix string, target introspect.Arg) []introspect.Method {
+	return []introspect.Method{
+		method("Signal"+suffix, target, in("signal", "s")),
+		method("Renice"+suffix, target, in("nice", "i")),
+		method("Restart"+suffix, target, out("new_pid", "u"), out("unit", "s")),
+	}
+}
+
+func method(name string, args ...introspect.Arg) introspect.Method {
+	return introspect.Method{Name: name, Args: args}
+}
+
+func in(name, typ string) introspect.Arg {
+	return introspect.Arg{Name: name, Type: typ, Direction: "in"}
+}
+
+func out(name, typ string) introspect.Arg {
+	return introspect.Arg{Name: name, Type: typ, Direction: "out"}
+}
+
+// arg is a signal's argument (no direction).
+func arg(name, typ string) introspect.Arg { return introspect.Arg{Name: name, Type: typ} }
+
 // introspectionXML is the reply of Introspect on ObjectPath: Manager,
 // Properties, Introspectable and Peer (answered by godbus on every path).
 func introspectionXML() string {
-	node := introspect.Node{
+	return nodeXML(introspect.Node{
 		Interfaces: []introspect.Interface{
 			managerInterface,
 			prop.IntrospectData,
 			introspect.IntrospectData,
 			introspect.PeerData,
 		},
-	}
-	b, err := xml.MarshalIndent(node, "", "  ")
-	if err != nil {
-		panic(err) // static data: a test catches it
-	}
-	return strings.TrimSpace(introspect.IntrospectDeclarationString) + "\n" + string(b) + "\n"
+	})
 }
 
 // parentXML is the reply of Introspect on "/" and "/org/roy" so that tree
 // walkers (busctl tree) find the object.
 func parentXML(child string) string {
-	node := introspect.Node{
+	return nodeXML(introspect.Node{
 		Interfaces: []introspect.Interface{introspect.IntrospectData, introspect.PeerData},
 		Children:   []introspect.Node{{Name: child}},
-	}
+	})
+}
+
+func nodeXML(node introspect.Node) string {
 	b, err := xml.MarshalIndent(node, "", "  ")
 	if err != nil {
-		panic(err)
+		panic(err) // static data: a test catches it
 	}
 	return strings.TrimSpace(introspect.IntrospectDeclarationString) + "\n" + string(b) + "\n"
 }

@@ -2,6 +2,7 @@ package dbusiface
 
 import (
 	"context"
+	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -23,10 +24,14 @@ type manager struct {
 
 // call runs fn for the caller of msg with a bounded context, the caller's
 // identity, the in-flight limits and panic recovery (godbus does not
-// recover: a panic in a method would take the daemon down).
+// recover: a panic in a method would take the daemon down). A call it
+// refuses itself (over the limits, caller unknown) never reaches the core's
+// pipeline, so it is counted into the core's summary audit lines instead;
+// every other refusal is the pipeline's, audited there once.
 func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Duration, fn func(ctx context.Context, c procs.Caller) *dbus.Error) (derr *dbus.Error) {
 	name := string(sender)
 	if !m.s.acquire(name) {
+		m.s.svc.CallRefused("dbus", "too many calls in progress on the connection", name)
 		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress; try again later"}}
 	}
 	defer m.s.release(name)
@@ -48,9 +53,11 @@ func (m *manager) call(sender dbus.Sender, msg dbus.Message, timeout time.Durati
 	uid, groups, err := m.s.callerIdentity(ctx, m.conn, name)
 	if err != nil {
 		m.s.log.Warn("refusing a call: cannot identify the caller", "sender", name, "err", err)
+		m.s.svc.AuthFailed("dbus", "cannot identify the caller", name)
 		return &dbus.Error{Name: ErrAccessDenied, Body: []any{"access denied: cannot identify the caller"}}
 	}
 	if !m.s.acquireUID(uid) {
+		m.s.svc.CallRefused("dbus", "too many calls in progress for the user", fmt.Sprintf("%s (uid %d)", name, uid))
 		return &dbus.Error{Name: errLimitsExceeded, Body: []any{"too many calls in progress for this user; try again later"}}
 	}
 	defer m.s.releaseUID(uid)
@@ -104,59 +111,57 @@ func (m *manager) GetProcess(sender dbus.Sender, msg dbus.Message, pid uint32) (
 
 // Signal sends a signal (name with or without SIG, any case) to pid.
 func (m *manager) Signal(sender dbus.Sender, msg dbus.Message, pid uint32, signal string) *dbus.Error {
-	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		_, err := m.s.svc.Signal(ctx, c, target(pid), signal)
-		return toDBusError(err)
-	})
+	return m.signal(sender, msg, target(pid), signal)
 }
 
 // Renice sets the nice value (-20..19) of every thread of pid.
 func (m *manager) Renice(sender dbus.Sender, msg dbus.Message, pid uint32, nice int32) *dbus.Error {
-	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		return toDBusError(m.s.svc.Renice(ctx, c, target(pid), int(nice)))
-	})
+	return m.renice(sender, msg, target(pid), nice)
 }
 
 // Restart restarts pid (its unit, or a relaunch) and returns the new PID
 // and the unit that now runs it ("" when relaunched outside systemd).
 func (m *manager) Restart(sender dbus.Sender, msg dbus.Message, pid uint32) (newPID uint32, unit string, derr *dbus.Error) {
-	derr = m.call(sender, msg, m.s.restartTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		res, err := m.s.svc.Restart(ctx, c, target(pid))
-		if err != nil {
-			return toDBusError(err)
-		}
-		newPID, unit = u32(res.NewPID), clean(res.Unit)
-		return nil
-	})
-	if derr != nil {
-		return 0, "", derr
-	}
-	return newPID, unit, nil
+	return m.restart(sender, msg, target(pid))
 }
 
 // SignalPIDFD is Signal for the process behind a pidfd the caller passes:
 // no PID that could be reused in between names the target.
 func (m *manager) SignalPIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD, signal string) *dbus.Error {
 	defer closeFD(fd)
-	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		_, err := m.s.svc.Signal(ctx, c, pidfdTarget(fd), signal)
-		return toDBusError(err)
-	})
+	return m.signal(sender, msg, pidfdTarget(fd), signal)
 }
 
 // RenicePIDFD is Renice for the process behind a pidfd.
 func (m *manager) RenicePIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD, nice int32) *dbus.Error {
 	defer closeFD(fd)
-	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		return toDBusError(m.s.svc.Renice(ctx, c, pidfdTarget(fd), int(nice)))
-	})
+	return m.renice(sender, msg, pidfdTarget(fd), nice)
 }
 
 // RestartPIDFD is Restart for the process behind a pidfd.
 func (m *manager) RestartPIDFD(sender dbus.Sender, msg dbus.Message, fd dbus.UnixFD) (newPID uint32, unit string, derr *dbus.Error) {
 	defer closeFD(fd)
-	derr = m.call(sender, msg, m.s.restartTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
-		res, err := m.s.svc.Restart(ctx, c, pidfdTarget(fd))
+	return m.restart(sender, msg, pidfdTarget(fd))
+}
+
+// signal, renice and restart are the actions, whichever way the target is
+// named (PID or pidfd). Unexported, so godbus does not export them.
+func (m *manager) signal(sender dbus.Sender, msg dbus.Message, t procs.Target, signal string) *dbus.Error {
+	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		_, err := m.s.svc.Signal(ctx, c, t, signal)
+		return toDBusError(err)
+	})
+}
+
+func (m *manager) renice(sender dbus.Sender, msg dbus.Message, t procs.Target, nice int32) *dbus.Error {
+	return m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		return toDBusError(m.s.svc.Renice(ctx, c, t, int(nice)))
+	})
+}
+
+func (m *manager) restart(sender dbus.Sender, msg dbus.Message, t procs.Target) (newPID uint32, unit string, derr *dbus.Error) {
+	derr = m.call(sender, msg, m.s.callTimeout, func(ctx context.Context, c procs.Caller) *dbus.Error {
+		res, err := m.s.svc.Restart(ctx, c, t)
 		if err != nil {
 			return toDBusError(err)
 		}

@@ -52,16 +52,19 @@ type Server struct {
 	busTimeout               time.Duration // bus daemon queries (uid lookup)
 	polkitTimeout            time.Duration // non-interactive polkit check
 	polkitInteractiveTimeout time.Duration // polkit check that may ask for a password
-	callTimeout              time.Duration // whole List/Get/Signal/Renice call
-	restartTimeout           time.Duration // whole Restart call
-	retryMin, retryMax       time.Duration // Serve's reconnection delays
+	// callTimeout bounds a call's identification and a read (List); an
+	// action's deadline is the core's (procs.ActionTimeout, longer for a
+	// restart), the same whichever transport asked.
+	callTimeout        time.Duration
+	retryMin, retryMax time.Duration // Serve's reconnection delays
 
 	// lookupUID replaces the bus lookup in tests.
 	lookupUID func(ctx context.Context, conn *dbus.Conn, sender string) (uint32, error)
 
-	conn   atomic.Pointer[dbus.Conn] // the connection signals go to
-	hook   atomic.Pointer[func() func()]
-	events chan procs.Event
+	conn        atomic.Pointer[dbus.Conn] // the connection signals go to
+	hook        atomic.Pointer[func() func()]
+	events      chan procs.Event
+	unsubscribe func() // ends the core subscription New took
 
 	units     servicesHolder // ListServices, GetServiceJournal
 	closeOnce sync.Once
@@ -89,8 +92,7 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		busTimeout:               5 * time.Second,
 		polkitTimeout:            5 * time.Second,
 		polkitInteractiveTimeout: 25 * time.Second,
-		callTimeout:              60 * time.Second,
-		restartTimeout:           120 * time.Second,
+		callTimeout:              procs.ActionTimeout,
 		retryMin:                 time.Second,
 		retryMax:                 time.Minute,
 		events:                   make(chan procs.Event, 256),
@@ -99,7 +101,7 @@ func New(svc *procs.Service, log *slog.Logger, version string) *Server {
 		inFlight:                 map[string]int{},
 		byUID:                    map[uint32]int{},
 	}
-	svc.Subscribe(s.enqueue)
+	s.unsubscribe = svc.Subscribe(s.enqueue)
 	go s.emitLoop()
 	return s
 }
@@ -125,11 +127,14 @@ func (s *Server) enqueue(ev procs.Event) {
 	}
 }
 
-// Close stops the signal emitter started by New and waits for it; events
-// after Close are dropped. The core keeps the (then inert) subscription.
-// Stop the Server on its connection first (Serve does when it returns).
+// Close ends the Server's subscription to the core's events, stops the
+// signal emitter started by New and waits for it. Stop the Server on its
+// connection first (Serve does when it returns).
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.closeOnce.Do(func() {
+		s.unsubscribe()
+		close(s.done)
+	})
 	<-s.stopped
 }
 

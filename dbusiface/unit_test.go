@@ -212,7 +212,8 @@ func TestDictTypes(t *testing.T) {
 	}
 }
 
-// TestCloseStopsEmitter: the goroutine New starts ends with Close.
+// TestCloseStopsEmitter: the goroutine New starts and the core
+// subscription it takes end with Close.
 func TestCloseStopsEmitter(t *testing.T) {
 	svc, err := procs.New(procs.Options{SnapshotTTL: time.Millisecond})
 	if err != nil {
@@ -224,12 +225,18 @@ func TestCloseStopsEmitter(t *testing.T) {
 	if n := runtime.NumGoroutine(); n <= before {
 		t.Fatalf("New started no goroutine (%d → %d): the test proves nothing", before, n)
 	}
+	if n := svc.Subscribers(); n != 1 {
+		t.Fatalf("%d subscriptions to the core after New, want 1", n)
+	}
 	closed := make(chan struct{})
 	go func() { s.Close(); s.Close(); close(closed) }()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return: the emitter goroutine did not stop")
+	}
+	if n := svc.Subscribers(); n != 0 {
+		t.Errorf("%d subscriptions to the core after Close, want none", n)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > before {

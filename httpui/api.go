@@ -79,19 +79,12 @@ func writeCSV(w http.ResponseWriter, items []procs.Process) {
 }
 
 func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
-	pid, err := pathPID(r)
+	tg, err := pathTarget(r)
 	if err != nil {
 		h.writeError(w, err)
 		return
 	}
-	var ct float64
-	if s := r.URL.Query().Get("create_time"); s != "" {
-		if ct, err = strconv.ParseFloat(s, 64); err != nil {
-			h.writeError(w, badInput("invalid create_time: must be a number"))
-			return
-		}
-	}
-	d, err := h.core.Get(r.Context(), httpCaller(r), procs.Target{PID: pid, CreateTime: ct})
+	d, err := h.core.Get(r.Context(), httpCaller(r), tg)
 	if err != nil {
 		h.writeError(w, err)
 		return
@@ -99,10 +92,13 @@ func (h *Handler) getProcess(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d)
 }
 
-// actionCtx bounds an action; it is not cancelled when the client goes
-// away, so a restart is never left half done.
+// actionCtx is the context of an action: not cancelled when the client
+// goes away, so an action is never left half done, and bounded by the
+// core's deadline (procs.ActionTimeout), the same whichever transport
+// asked. The core applies its own deadlines to process actions anyway (a
+// restart's is longer); this one bounds what else the API starts.
 func (h *Handler) actionCtx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.Context()), h.opts.ActionTimeout)
+	return context.WithTimeout(context.WithoutCancel(r.Context()), procs.ActionTimeout)
 }
 
 type signalBody struct {

@@ -8,50 +8,13 @@ package httpui
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
+	"github.com/roy/roy-procwatch/internal/procfs/procfstest"
 )
-
-// benchItems returns n processes shaped like a busy host's list items.
-func benchItems(n int) []procs.Process {
-	r := rand.New(rand.NewPCG(3, 4))
-	names := []string{"sleep", "bash", "sshd", "nginx", "postgres", "python3", "systemd", "node"}
-	users := []string{"root", "www-data", "postgres", "roy", "nobody"}
-	out := make([]procs.Process, n)
-	for i := range out {
-		name := names[r.IntN(len(names))]
-		out[i] = procs.Process{
-			PID:            1000 + i,
-			PPID:           1 + r.IntN(1000),
-			Name:           name,
-			Exe:            "/usr/bin/" + name,
-			Username:       users[r.IntN(len(users))],
-			Status:         "sleeping",
-			CreateTime:     1.7e9 + float64(r.IntN(1e6)) + 0.37,
-			CreateTimeISO:  "2026-11-29T01:02:03",
-			CPUPercent:     float64(r.IntN(300)) / 100,
-			MemoryRSS:      uint64(r.IntN(200<<20)) &^ 4095,
-			Nice:           r.IntN(5),
-			Threads:        1 + r.IntN(8),
-			Cmdline:        []string{"/usr/bin/" + name, "--config", fmt.Sprintf("/etc/%s/%d.conf", name, i)},
-			Ports:          []procs.Port{},
-			OpenFilesCount: r.IntN(20),
-		}
-		if i%4 == 0 {
-			remote := fmt.Sprintf("127.0.0.1:%d", 40000+i)
-			out[i].Ports = []procs.Port{
-				{Local: fmt.Sprintf("127.0.0.1:%d", 20000+i), Status: "LISTEN", Family: "AddressFamily.AF_INET", Type: "tcp", LocalPort: 20000 + i},
-				{Local: fmt.Sprintf("127.0.0.1:%d", 20000+i), Remote: &remote, Status: "ESTABLISHED", Family: "AddressFamily.AF_INET", Type: "tcp", LocalPort: 20000 + i},
-			}
-		}
-	}
-	return out
-}
 
 // benchCore serves a fixed list; only List is used.
 type benchCore struct{ items []procs.Process }
@@ -88,7 +51,7 @@ func (d *discardWriter) WriteHeader(int) {}
 // BenchmarkEncodeList is writeJSON of the list response for 2,000 items:
 // what /api/processes spends after the core has answered.
 func BenchmarkEncodeList(b *testing.B) {
-	items := benchItems(2000)
+	items := procfstest.Processes(2000)
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -101,7 +64,7 @@ func BenchmarkEncodeList(b *testing.B) {
 // BenchmarkListHandler is the whole GET /api/processes path (guards, token
 // check, routing, encoding) over a core that answers at once.
 func BenchmarkListHandler(b *testing.B) {
-	h := New(benchCore{benchItems(2000)}, Options{
+	h := New(benchCore{procfstest.Processes(2000)}, Options{
 		Token:       "bench-token",
 		ListenAddrs: []string{"127.0.0.1:8088"},
 		Logger:      nil,

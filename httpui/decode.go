@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/roy/roy-procwatch/daemon/procs"
 )
 
 // errRateLimited answers failed authentications once the limiter is empty.
@@ -32,6 +34,23 @@ func pathPID(r *http.Request) (int, error) {
 		return 0, badInput("invalid pid %q: not a number", s)
 	}
 	return n, nil
+}
+
+// pathTarget is the process a GET names: the path's {pid} and, when given,
+// ?create_time= (the start time the caller saw: a PID reused since is
+// ProcessChanged, not another process's data).
+func pathTarget(r *http.Request) (procs.Target, error) {
+	pid, err := pathPID(r)
+	if err != nil {
+		return procs.Target{}, err
+	}
+	var ct float64
+	if s := r.URL.Query().Get("create_time"); s != "" {
+		if ct, err = strconv.ParseFloat(s, 64); err != nil {
+			return procs.Target{}, badInput("invalid create_time: must be a number")
+		}
+	}
+	return procs.Target{PID: pid, CreateTime: ct}, nil
 }
 
 // decodeBody reads exactly one JSON object into v (a pointer to a struct

@@ -46,9 +46,16 @@ type FreshSnapshotter interface {
 	FreshSnapshot(ctx context.Context) ([]procs.Process, time.Time, error)
 }
 
+// Subscriber is a core that tells of its actions: the event stream then
+// sends what an action changed at once rather than at its next tick.
+type Subscriber interface {
+	Subscribe(fn func(procs.Event)) (cancel func())
+}
+
 var (
 	_ Snapshotter      = (*procs.Service)(nil)
 	_ FreshSnapshotter = (*procs.Service)(nil)
+	_ Subscriber       = (*procs.Service)(nil)
 )
 
 // tickets holds SHA-256 hashes of outstanding tickets with their expiry.
@@ -206,16 +213,7 @@ func (h *Handler) eventsAuth(next http.HandlerFunc) http.Handler {
 			next(w, withEpoch(asReadOnly(r), readEpoch))
 			return
 		}
-		if h.authLim.blocked() {
-			retryAfter(w, 1)
-			h.writeError(w, errRateLimited)
-			return
-		}
-		h.observer().AuthFailed("invalid")
-		if logIt, sup := h.authLim.fail(); logIt {
-			h.log.Warn("event ticket refused", "remote", r.RemoteAddr, "suppressed_before", sup)
-		}
-		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "invalid, used or expired event ticket: POST /api/events/ticket for a new one"))
+		h.refuseAuth(w, r, "invalid event ticket", "invalid, used or expired event ticket: POST /api/events/ticket for a new one")
 	})
 }
 
@@ -373,11 +371,41 @@ func computeDelta(prev, cur []procs.Process) (added []procs.Process, removed []i
 	return added, removed, changed
 }
 
-// sseEvent formats one event; data is one line of JSON.
-func sseEvent(buf *bytes.Buffer, name string, id uint64, data []byte) {
-	fmt.Fprintf(buf, "event: %s\nid: %d\ndata: ", name, id)
+// sseEvent formats one event (without an id line when id is ""); data is
+// one line of JSON.
+func sseEvent(buf *bytes.Buffer, name, id string, data []byte) {
+	buf.WriteString("event: " + name + "\n")
+	if id != "" {
+		buf.WriteString("id: " + id + "\n")
+	}
+	buf.WriteString("data: ")
 	buf.Write(data)
 	buf.WriteString("\n\n")
+}
+
+// openStream takes an event-stream slot and starts the text/event-stream
+// answer. When every slot is taken it answers 503 too_many_streams and
+// returns false; otherwise the caller defers release.
+func (h *Handler) openStream(w http.ResponseWriter) (rc *http.ResponseController, release func(), ok bool) {
+	if !h.streams.acquire() {
+		retryAfter(w, 5)
+		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
+		return nil, nil, false
+	}
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	return http.NewResponseController(w), h.streams.release, true
+}
+
+// writeEvents writes b (whole events) to the stream within budget and
+// flushes it.
+func writeEvents(w http.ResponseWriter, rc *http.ResponseController, b []byte, budget time.Duration) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(budget))
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	return rc.Flush()
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
@@ -395,18 +423,6 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	if !h.streams.acquire() {
-		retryAfter(w, 5)
-		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
-		return
-	}
-	defer h.streams.release()
-
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-
 	// ?fresh=1: the first event comes from a snapshot newer than the
 	// core's cache (a Refresh while live), when the core can make one.
 	fresh, err := parseFresh(r.URL.Query().Get("fresh"))
@@ -414,6 +430,12 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
+	rc, release, ok := h.openStream(w)
+	if !ok {
+		return
+	}
+	defer release()
+
 	var (
 		prev      []procs.Process
 		prevTaken time.Time
@@ -442,7 +464,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		if sys != nil {
 			// The host figures change at every interval: "event: system",
 			// without an id (the id is the process stream's sequence).
-			fmt.Fprintf(&buf, "event: system\ndata: %s\n\n", sys)
+			sseEvent(&buf, "system", "", sys)
 		}
 		if !forceUp && prev != nil && taken.Equal(prevTaken) {
 			// The core's cached snapshot has not changed since the last
@@ -451,11 +473,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if sys == nil {
 				buf.WriteString(":\n\n")
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			return rc.Flush()
+			return writeEvents(w, rc, buf.Bytes(), max(eventWriteBudget, 2*interval))
 		}
 		seq++
 		ts := taken.Format(time.RFC3339Nano)
@@ -464,7 +482,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				return err
 			}
-			sseEvent(&buf, "snapshot", seq, b)
+			sseEvent(&buf, "snapshot", strconv.FormatUint(seq, 10), b)
 			return nil
 		}
 		if forceUp || prev == nil {
@@ -483,18 +501,28 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 					return err
 				}
 			} else {
-				sseEvent(&buf, "delta", seq, b)
+				sseEvent(&buf, "delta", strconv.FormatUint(seq, 10), b)
 			}
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(max(eventWriteBudget, 2*interval)))
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		if err := rc.Flush(); err != nil {
+		if err := writeEvents(w, rc, buf.Bytes(), max(eventWriteBudget, 2*interval)); err != nil {
 			return err
 		}
 		prev, prevTaken, forceUp = cur, taken, false
 		return nil
+	}
+
+	// An action (from any transport) is sent at once, at most one event
+	// a second: the core invalidated its snapshot, so the next one shows
+	// the change. Subscribed before the first snapshot: no action is
+	// missed in between.
+	acted := make(chan struct{}, 1)
+	if sub, ok := h.core.(Subscriber); ok {
+		defer sub.Subscribe(func(procs.Event) {
+			select {
+			case acted <- struct{}{}:
+			default:
+			}
+		})()
 	}
 
 	// retry: tells EventSource how long to wait before reconnecting.
@@ -508,6 +536,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 	defer unsub()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var later <-chan time.Time // an action came less than minInterval after the last event
 	replaced := tokenReplaced(r)
 	for {
 		select {
@@ -524,6 +553,15 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request) {
 		case <-replaced:
 			h.log.Info("event stream closed: the token it was opened with was replaced", "remote", r.RemoteAddr)
 			return
+		case <-acted:
+			if wait := minInterval - time.Since(lastRun); wait > 0 {
+				if later == nil {
+					later = time.After(wait)
+				}
+				continue
+			}
+		case <-later:
+			later = nil
 		case <-t.C:
 		}
 		// A client that fell behind (its reads blocked our writes past

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -161,11 +160,7 @@ func TestEventsStream(t *testing.T) {
 		append([]procs.Process{proc(1, "init", 0), proc(2, "a", 2), proc(7, "<img src=x>", 0)}, idle...),
 		append([]procs.Process{proc(1, "init", 0), proc(7, "<img src=x>", 0)}, idle...),
 	}}
-	srv := httptest.NewServer(nil)
-	defer srv.Close()
-	h := New(fc, Options{Token: "secret", ListenAddrs: []string{srv.Listener.Addr().String()}})
-	srv.Config.Handler = h
-	defer h.CloseStreams()
+	srv, h := serve(t, fc, "secret")
 
 	get := func(path string, hdr map[string]string, method string) *http.Response {
 		req, _ := http.NewRequest(method, srv.URL+path, nil)
@@ -276,7 +271,7 @@ func TestDeltaBytesQuietHost(t *testing.T) {
 	a, rm, ch := computeDelta(prev, cur)
 	d, _ := json.Marshal(Delta{Seq: 2, Base: 1, Time: time.Now().Format(time.RFC3339Nano), Count: len(cur), Added: a, Removed: rm, Changed: ch})
 	var ev bytes.Buffer
-	sseEvent(&ev, "delta", 2, d)
+	sseEvent(&ev, "delta", "2", d)
 	t.Logf("quiet 2,000-process host: full JSON list %d bytes, SSE delta event %d bytes (%d changed, %d added, %d removed): %.1f%%",
 		len(full), ev.Len(), len(ch), len(a), len(rm), 100*float64(ev.Len())/float64(len(full)))
 	if ev.Len()*20 > len(full) {
@@ -295,18 +290,8 @@ func TestEventsSkipUnchangedSnapshot(t *testing.T) {
 	a := append([]procs.Process{proc(1, "init", 0)}, idle...)
 	b := append([]procs.Process{proc(1, "init", 3)}, idle...)
 	fc := &fakeCore{snaps: [][]procs.Process{a, a, b}, taken: []time.Time{t0, t0, t0.Add(time.Second)}}
-	srv := httptest.NewServer(nil)
-	defer srv.Close()
-	h := New(fc, Options{Token: "secret", ListenAddrs: []string{srv.Listener.Addr().String()}})
-	srv.Config.Handler = h
-	defer h.CloseStreams()
-	req, _ := http.NewRequest("GET", srv.URL+"/api/events?interval=1", nil)
-	req.Header.Set("X-Auth-Token", "secret")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	srv, _ := serve(t, fc, "secret")
+	res := send(t, srv, "GET", "/api/events?interval=1", "secret")
 	sc := bufio.NewScanner(res.Body)
 	var lines []string
 	evs := 0

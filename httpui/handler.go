@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 )
@@ -38,9 +38,6 @@ type Options struct {
 	Logger       *slog.Logger
 	// MaxBody caps request bodies (default 64 KiB).
 	MaxBody int64
-	// ActionTimeout bounds one action (default 60s; a restart waits for
-	// systemd or for the process to stop).
-	ActionTimeout time.Duration
 	// Metrics, when set, is served on GET /metrics (either token, also as
 	// a Bearer authorization).
 	Metrics http.Handler
@@ -77,9 +74,6 @@ func New(core Core, opts Options) *Handler {
 	}
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 64 << 10
-	}
-	if opts.ActionTimeout <= 0 {
-		opts.ActionTimeout = 60 * time.Second
 	}
 	h := &Handler{
 		core:        core,
@@ -277,15 +271,15 @@ func (h *Handler) recoverPanic(w http.ResponseWriter, r *http.Request) {
 	h.writeError(w, httpErr(http.StatusInternalServerError, codeInternal, "internal error"))
 }
 
-// auth checks X-Auth-Token (never a query or body token). Failed attempts
-// draw from a global bucket; when it is empty, failures get 429 without
-// being logged. The valid token is never limited: a flood of bad tokens
-// must not lock the owner out. The comparison itself is bounded work (one
-// SHA-256 of at most maxTokenHeader bytes), so doing it first costs little.
+// auth checks X-Auth-Token (never a query or body token). The valid token
+// is never limited: a flood of bad tokens must not lock the owner out. The
+// comparison itself is bounded work (one SHA-256 of at most maxTokenHeader
+// bytes), so doing it first costs little.
 func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := r.Header.Get("X-Auth-Token")
 		if len(got) > maxTokenHeader {
+			h.auditAuthFailure(r, "token header too long")
 			h.writeError(w, httpErr(http.StatusBadRequest, codeInvalidArgument, "X-Auth-Token header too long"))
 			return
 		}
@@ -300,17 +294,64 @@ func (h *Handler) auth(next http.HandlerFunc) http.Handler {
 			h.readOnly(next, w, withEpoch(r, readEpoch))
 			return
 		}
-		if h.authLim.blocked() {
-			retryAfter(w, 1)
-			h.writeError(w, errRateLimited)
-			return
+		what := "wrong token"
+		if got == "" {
+			what = "missing token"
 		}
-		h.observer().AuthFailed("invalid")
-		if logIt, sup := h.authLim.fail(); logIt {
-			h.log.Warn("authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path, "token_present", got != "", "suppressed_before", sup)
-		}
-		h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "missing or invalid X-Auth-Token"))
+		h.refuseAuth(w, r, what, "missing or invalid X-Auth-Token")
 	})
+}
+
+// refuseAuth answers every failed authentication (token or ticket) in one
+// way: audited (as a summary line per window, by the core), then 401, or
+// 429 once failures have used the global bucket; logged at most 10 times
+// a minute. what is the reason; the credential itself is never logged.
+func (h *Handler) refuseAuth(w http.ResponseWriter, r *http.Request, what, answer string) {
+	h.auditAuthFailure(r, what)
+	if h.authLim.blocked() {
+		retryAfter(w, 1)
+		h.writeError(w, errRateLimited)
+		return
+	}
+	h.observer().AuthFailed("invalid")
+	if logIt, sup := h.authLim.fail(); logIt {
+		h.log.Warn("authentication failed", "reason", what, "remote", r.RemoteAddr, "path", r.URL.Path, "suppressed_before", sup)
+	}
+	h.writeError(w, httpErr(http.StatusUnauthorized, codeUnauthorized, "%s", answer))
+}
+
+// AuthAuditor is the part of the core that audits what the HTTP layer
+// refuses before the core: failed authentications and actions asked with
+// the read-only token (procs.Service). A Core without it (a test fake)
+// audits none.
+type AuthAuditor interface {
+	AuthFailed(transport, what, remote string)
+	ActionRefused(transport, what, remote string)
+}
+
+var _ AuthAuditor = (*procs.Service)(nil)
+
+// auditAuthFailure counts one failed authentication from r's peer address
+// (without the port: one client opens many connections).
+func (h *Handler) auditAuthFailure(r *http.Request, what string) {
+	if a, ok := h.core.(AuthAuditor); ok {
+		a.AuthFailed("http", what, peerHost(r))
+	}
+}
+
+// auditActionRefused counts one action refused for its credential.
+func (h *Handler) auditActionRefused(r *http.Request, what string) {
+	if a, ok := h.core.(AuthAuditor); ok {
+		a.ActionRefused("http", what, peerHost(r))
+	}
+}
+
+// peerHost is r's peer address without the port.
+func peerHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 func (h *Handler) authenticated(r *http.Request) {

@@ -66,6 +66,7 @@ func (h *Handler) readOnly(next http.HandlerFunc, w http.ResponseWriter, r *http
 		return
 	}
 	h.observer().AuthFailed("read_only")
+	h.auditActionRefused(r, "read-only token")
 	h.writeError(w, httpErr(http.StatusForbidden, codeReadOnlyToken,
 		"the read-only token cannot act: use the admin token (/etc/roy-procwatch/token) for %s %s", r.Method, r.URL.Path))
 }

@@ -16,10 +16,16 @@ import (
 // eventsServer is a real HTTP server over a fakeCore snapshot source.
 func eventsServer(t *testing.T, token string) (*httptest.Server, *Handler) {
 	t.Helper()
-	fc := &fakeCore{snaps: [][]procs.Process{{proc(1, "init", 0)}}}
+	return serve(t, &fakeCore{snaps: [][]procs.Process{{proc(1, "init", 0)}}}, token)
+}
+
+// serve is the handler over core on a real socket (a free port, allowed as
+// Host), with token; its event streams end at cleanup.
+func serve(t *testing.T, core Core, token string) (*httptest.Server, *Handler) {
+	t.Helper()
 	srv := httptest.NewServer(nil)
 	t.Cleanup(srv.Close)
-	h := New(fc, Options{Token: token, ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
+	h := New(core, Options{Token: token, ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
 	srv.Config.Handler = h
 	t.Cleanup(h.CloseStreams)
 	return srv, h

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/roy/roy-procwatch/daemon/procs"
 	"github.com/roy/roy-procwatch/daemon/units"
@@ -229,14 +228,8 @@ func writeUnitEvent(w http.ResponseWriter, rc *http.ResponseController, c units.
 		return err
 	}
 	var buf bytes.Buffer
-	buf.WriteString("event: unit\ndata: ")
-	buf.Write(b)
-	buf.WriteString("\n\n")
-	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	return rc.Flush()
+	sseEvent(&buf, "unit", "", b)
+	return writeEvents(w, rc, buf.Bytes(), eventWriteBudget)
 }
 
 // journalEvents follows a unit's journal: one "journal" event per entry,
@@ -254,12 +247,11 @@ func (h *Handler) journalEvents(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, err)
 		return
 	}
-	if !h.streams.acquire() {
-		retryAfter(w, 5)
-		h.writeError(w, httpErr(http.StatusServiceUnavailable, codeTooManyStreams, "too many event streams open"))
+	rc, release, ok := h.openStream(w)
+	if !ok {
 		return
 	}
-	defer h.streams.release()
+	defer release()
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	replaced := tokenReplaced(r) // a new token ends the streams of the old one
@@ -273,13 +265,7 @@ func (h *Handler) journalEvents(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	rc := http.NewResponseController(w)
-	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
-	fmt.Fprintf(w, "retry: 3000\n\n")
-	_ = rc.Flush()
+	_ = writeEvents(w, rc, []byte("retry: 3000\n\n"), eventWriteBudget)
 	var buf bytes.Buffer
 	err := u.Follow(ctx, q, func(e units.Entry) error {
 		b, err := json.Marshal(e)
@@ -287,21 +273,14 @@ func (h *Handler) journalEvents(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		buf.Reset()
-		buf.WriteString("event: journal\nid: ")
-		buf.WriteString(e.Cursor)
-		buf.WriteString("\ndata: ")
-		buf.Write(b)
-		buf.WriteString("\n\n")
-		_ = rc.SetWriteDeadline(time.Now().Add(eventWriteBudget))
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		return rc.Flush()
+		sseEvent(&buf, "journal", e.Cursor, b)
+		return writeEvents(w, rc, buf.Bytes(), eventWriteBudget)
 	})
 	if err != nil && ctx.Err() == nil {
 		h.log.Debug("journal stream ended", "err", err)
 		b, _ := json.Marshal(map[string]any{"error": err.Error(), "code": units.KindOf(err).Code()})
-		fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
-		_ = rc.Flush()
+		buf.Reset()
+		sseEvent(&buf, "error", "", b)
+		_ = writeEvents(w, rc, buf.Bytes(), eventWriteBudget)
 	}
 }

@@ -86,23 +86,16 @@ func parseSince(s string) (time.Time, error) {
 
 // GET /api/process/{pid}/history[?create_time=]
 func (h *Handler) processHistory(w http.ResponseWriter, r *http.Request) {
-	pid, err := pathPID(r)
+	tg, err := pathTarget(r)
 	if err != nil {
 		h.writeError(w, err)
 		return
-	}
-	var ct float64
-	if s := r.URL.Query().Get("create_time"); s != "" {
-		if ct, err = strconv.ParseFloat(s, 64); err != nil {
-			h.writeError(w, badInput("invalid create_time: must be a number"))
-			return
-		}
 	}
 	ho, ok := h.hostOverview(w)
 	if !ok {
 		return
 	}
-	series, err := ho.ProcessHistory(r.Context(), httpCaller(r), procs.Target{PID: pid, CreateTime: ct})
+	series, err := ho.ProcessHistory(r.Context(), httpCaller(r), tg)
 	if err != nil {
 		h.writeError(w, err)
 		return

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -194,18 +192,8 @@ func TestProcessHistoryAndExtras(t *testing.T) {
 // TestEventsCarrySystem: the stream sends "event: system" with the host
 // figures at each interval.
 func TestEventsCarrySystem(t *testing.T) {
-	srv := httptest.NewServer(nil)
-	defer srv.Close()
-	h := New(realCore(t), Options{Token: "secret", ListenAddrs: []string{srv.Listener.Addr().String()}, Logger: quiet()})
-	srv.Config.Handler = h
-	defer h.CloseStreams()
-	req, _ := http.NewRequest("GET", srv.URL+"/api/events?interval=1", nil)
-	req.Header.Set("X-Auth-Token", "secret")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	srv, _ := serve(t, realCore(t), "secret")
+	res := send(t, srv, "GET", "/api/events?interval=1", "secret")
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	systems := 0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"time"
 )
 
 // audit writes the one line of an action (from run only), allowed or not.
@@ -42,17 +41,4 @@ func (s *Service) record(level slog.Level, msg string, args ...any) {
 	if s.auditLog != nil {
 		s.auditLog.Log(context.Background(), level, msg, args...)
 	}
-}
-
-// AuditAuthFailures writes one summary line for the failed authentications
-// a transport saw (a missing or wrong token): the transport counts and
-// rate-limits them, the core keeps the one audit file. what names the
-// failure ("bad token"); remote says from where, as the transport knows it.
-// No token, right or wrong, is ever passed here.
-func (s *Service) AuditAuthFailures(transport, what, remote string, count int, window time.Duration) {
-	if count <= 0 {
-		return
-	}
-	s.record(slog.LevelWarn, "authentication refused", "caller", transport, "action", "authenticate",
-		"arg", what, "remote", remote, "count", count, "window", window.String(), "result", KindAccessDenied.String())
 }

@@ -2,7 +2,6 @@ package procs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -798,23 +797,8 @@ func bootTicks() uint64 {
 // itself there as PID 1 and ns_last_pid only moves inside.
 func TestStaleTargetNeverHitsNewProcess(t *testing.T) {
 	requireRoot(t)
-	if os.Getenv("PROCWATCH_IN_PIDNS") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestStaleTargetNeverHitsNewProcess$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "PROCWATCH_IN_PIDNS=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		switch {
-		case err != nil && !errors.As(err, &ee):
-			t.Skip("cannot start a PID namespace:", err)
-		case err != nil:
-			t.Fatalf("in a PID namespace: %v\n%s", err, out)
-		case strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("skipped in the PID namespace:\n%s", out)
-		case !strings.Contains(string(out), "--- PASS: TestStaleTargetNeverHitsNewProcess"):
-			t.Fatalf("no result from the PID namespace:\n%s", out)
-		}
-		t.Logf("in a PID namespace:\n%s", out)
+	if !testproc.InChild(t, "PROCWATCH_IN_PIDNS", "in a PID namespace",
+		&syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}) {
 		return
 	}
 	// Inside: PID 1 of a new namespace. Make every mount private first, so
@@ -989,23 +973,15 @@ func TestAuditFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit file mode %v, want 0600", fi.Mode().Perm())
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("audit file has %d lines, want 2:\n%s", len(lines), b)
+	recs, _ := testproc.JSONLines(t, path, 0)
+	if len(recs) != 2 {
+		t.Fatalf("audit file has %d lines, want 2: %v", len(recs), recs)
 	}
 	want := []struct {
 		pid    int
 		result string
 	}{{c.PID, "ok"}, {1, "AccessDenied"}}
-	for i, l := range lines {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("line %d is not JSON: %v: %s", i, err, l)
-		}
+	for i, rec := range recs {
 		if rec["action"] != "signal" || rec["arg"] != "CONT" || int(rec["pid"].(float64)) != want[i].pid || rec["result"] != want[i].result || rec["caller"] != "test" {
 			t.Errorf("line %d = %v, want signal CONT of %d with result %s", i, rec, want[i].pid, want[i].result)
 		}

@@ -234,22 +234,8 @@ func TestTargetByPIDFD(t *testing.T) {
 // own (re-running itself there), never touching the host's mounts.
 func TestListHonoursHidepid(t *testing.T) {
 	requireRoot(t)
-	if os.Getenv("PROCWATCH_IN_MNTNS") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestListHonoursHidepid$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "PROCWATCH_IN_MNTNS=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.CombinedOutput()
-		switch {
-		case err != nil && strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("skipped in the mount namespace:\n%s", out)
-		case err != nil:
-			t.Fatalf("in a mount namespace: %v\n%s", err, out)
-		case strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("skipped in the mount namespace:\n%s", out)
-		case !strings.Contains(string(out), "--- PASS: TestListHonoursHidepid"):
-			t.Fatalf("no result from the mount namespace:\n%s", out)
-		}
-		t.Logf("in a mount namespace:\n%s", out)
+	if !testproc.InChild(t, "PROCWATCH_IN_MNTNS", "in a mount namespace",
+		&syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}) {
 		return
 	}
 	// Inside a mount namespace whose mounts are private (Go made them so).

@@ -115,15 +115,7 @@ func listAll(t *testing.T, s *Service, c Caller) []Process {
 	return ps
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs root: not in -short mode (the package build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-}
+func requireRoot(t *testing.T) { t.Helper(); testproc.RequireRoot(t) }
 
 func wantKind(t *testing.T, what string, err error, sentinel *Error) {
 	t.Helper()

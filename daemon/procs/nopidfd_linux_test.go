@@ -6,9 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -42,17 +40,7 @@ func denyPidfdOpen() error {
 // refused; the core never falls back to kill(pid). The test re-runs itself
 // in a child process under a seccomp filter (filters cannot be removed).
 func TestNoPidfdNoFallback(t *testing.T) {
-	if os.Getenv("PROCWATCH_NO_PIDFD") == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestNoPidfdNoFallback$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "PROCWATCH_NO_PIDFD=1")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		out, err := cmd.CombinedOutput()
-		switch {
-		case strings.Contains(string(out), "--- SKIP"):
-			t.Skipf("skipped under seccomp:\n%s", out)
-		case err != nil || !strings.Contains(string(out), "--- PASS: TestNoPidfdNoFallback"):
-			t.Fatalf("under seccomp: %v\n%s", err, out)
-		}
+	if !testproc.InChild(t, "PROCWATCH_NO_PIDFD", "under seccomp", nil) {
 		return
 	}
 	if err := denyPidfdOpen(); err != nil {

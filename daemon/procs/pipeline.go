@@ -2,6 +2,7 @@ package procs
 
 import (
 	"context"
+	"time"
 )
 
 // One path for every action on a process: validate the input, pin the
@@ -19,6 +20,21 @@ const (
 	protectAll                      // PID 1, the daemon itself, kernel threads
 )
 
+// ActionTimeout is the deadline of an action other than a restart
+// (signal, renice, inspect), whichever transport asked: pinning,
+// authorization (an interactive polkit check included) and the act. A
+// restart has its own, longer one (restartDeadline). Transports set no
+// deadline of their own on an action.
+const ActionTimeout = 60 * time.Second
+
+// LongestAction is how long an action may take at most, whichever
+// transport asked: a restart's deadline (the stop timeout and systemd's
+// job) or ActionTimeout. A transport that must still answer then (the HTTP
+// server's write timeout) takes its limit from here.
+func (s *Service) LongestAction() time.Duration {
+	return max(ActionTimeout, s.restartDeadline())
+}
+
 // op is one action on one process.
 type op struct {
 	name    string // in the audit line: signal, renice, restart, inspect
@@ -26,6 +42,8 @@ type op struct {
 	ref     Target
 	arg     string // what was asked (signal name, nice), for the audit line
 	protect protection
+	// deadline bounds the whole action (0: ActionTimeout).
+	deadline time.Duration
 
 	// validate checks the input before anything is looked up (optional).
 	validate func() error
@@ -47,8 +65,16 @@ type op struct {
 
 // run executes o for c. Every exit (bad input, no such process, changed,
 // protected, refused, failed, done) writes exactly one audit line, unless
-// o.quiet says the call was not a privileged action.
+// o.quiet says the call was not a privileged action. The action runs under
+// the core's deadline, not the caller's: it is not cut short when the
+// caller goes away (a process stopped for a restart must be started
+// again), and no transport can make it shorter or longer.
 func (s *Service) run(ctx context.Context, c Caller, o op) error {
+	if o.deadline <= 0 {
+		o.deadline = ActionTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.deadline)
+	defer cancel()
 	var t *target
 	var refused error
 	result, ev, err := func() (string, *Event, error) {

@@ -2,12 +2,9 @@ package procs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,24 +32,14 @@ func (u units) StartTransient(context.Context, RelaunchSpec) (string, int, error
 // audit file written since offset, and the new offset.
 func auditLines(t *testing.T, path string, off int) ([]map[string]any, int) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs, end := testproc.JSONLines(t, path, off)
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(string(b[off:])), "\n") {
-		if l == "" {
-			continue
-		}
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(l), &rec); err != nil {
-			t.Fatalf("audit line is not JSON: %v: %s", err, l)
-		}
+	for _, rec := range recs {
 		if rec["msg"] == "action done" || rec["msg"] == "action refused or failed" {
 			out = append(out, rec)
 		}
 	}
-	return out, len(b)
+	return out, end
 }
 
 // deadPID is the PID of a process that has exited and been reaped.
@@ -171,18 +158,11 @@ func TestAuditAuthFailures(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	s.AuditAuthFailures("http", "bad token", "127.0.0.1", 30, time.Minute)
 	s.AuditAuthFailures("http", "bad token", "127.0.0.1", 0, time.Minute) // nothing to say
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	recs, _ := testproc.JSONLines(t, path, 0)
+	if len(recs) != 1 {
+		t.Fatalf("%d lines, want 1: %v", len(recs), recs)
 	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 1 {
-		t.Fatalf("%d lines, want 1:\n%s", len(lines), b)
-	}
-	var rec map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
-		t.Fatal(err)
-	}
+	rec := recs[0]
 	if rec["action"] != "authenticate" || rec["count"] != float64(30) || rec["result"] != "AccessDenied" || rec["caller"] != "http" {
 		t.Errorf("summary line %v", rec)
 	}

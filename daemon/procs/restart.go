@@ -61,13 +61,11 @@ type restartKey struct {
 // systemd is there, detached (setsid) otherwise. One restart of a process
 // runs at a time: the others asked meanwhile get ProcessChanged.
 func (s *Service) Restart(ctx context.Context, c Caller, ref Target) (RestartResult, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.restartDeadline())
-	defer cancel()
 	var res RestartResult
 	var unit string
 	var mainPID int
 	err := s.run(ctx, c, op{
-		name: "restart", polkit: ActionRestart, ref: ref, protect: protectAll,
+		name: "restart", polkit: ActionRestart, ref: ref, protect: protectAll, deadline: s.restartDeadline(),
 		prepare: func(ctx context.Context, t *target) (bool, error) {
 			if t.st.State == 'Z' {
 				return false, errf(KindNotRestartable, "process %d is a zombie: it has exited and waits for its parent", t.pid)

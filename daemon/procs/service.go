@@ -51,6 +51,10 @@ type Options struct {
 	// AuditMaxSize rotates the audit file to AuditFile.1 before it grows
 	// past this many bytes (0 = DefaultAuditMaxSize, < 0 = never).
 	AuditMaxSize int64
+	// RefusalWindow is how long refusals made by the transports before
+	// the core (failed authentications) are counted before their summary
+	// lines are written (0 = DefaultRefusalWindow).
+	RefusalWindow time.Duration
 }
 
 // Service is the core. It is safe for concurrent use.
@@ -70,11 +74,14 @@ type Service struct {
 	procMount  procMount     // hidepid= and gid= of ProcRoot
 	afterReads func(pid int) // tests: runs between the reads by path and their check
 
+	refusals refusals // summary lines of the transports' refusals
+
 	restartMu  sync.Mutex
 	restarting map[restartKey]bool // the restarts in progress
 
-	subMu sync.Mutex
-	subs  []func(Event)
+	subMu  sync.RWMutex // held for reading while the subscribers run
+	subs   map[uint64]func(Event)
+	nextID uint64
 }
 
 // New returns a Service reading opts.ProcRoot.
@@ -126,7 +133,10 @@ func New(opts Options) (*Service, error) {
 	if opts.Host != nil {
 		hv = &hostView{s: opts.Host}
 	}
-	return &Service{
+	if opts.RefusalWindow <= 0 {
+		opts.RefusalWindow = DefaultRefusalWindow
+	}
+	s := &Service{
 		host:           hv,
 		auditLog:       auditLog,
 		auditFile:      auditFile,
@@ -140,11 +150,15 @@ func New(opts Options) (*Service, error) {
 		onAction:       opts.OnAction,
 		restarting:     map[restartKey]bool{},
 		procMount:      readProcMount(opts.ProcRoot),
-	}, nil
+	}
+	s.refusals = refusals{window: opts.RefusalWindow, write: s.auditRefusals}
+	return s, nil
 }
 
-// Close releases the audit file and the /proc descriptors the inventory holds.
+// Close writes the pending refusal summaries and releases the audit file
+// and the /proc descriptors the inventory holds.
 func (s *Service) Close() error {
+	s.refusals.close()
 	s.inv.Close() // the /proc descriptors it holds between snapshots
 	if s.auditFile != nil {
 		return s.auditFile.Close()
@@ -155,20 +169,41 @@ func (s *Service) Close() error {
 // Signals returns the allowed signal names.
 func (s *Service) Signals() []string { return s.signals.Names() }
 
-// Subscribe registers fn to be called after each successful action. fn is
-// called synchronously from the acting goroutine and must not block.
-func (s *Service) Subscribe(fn func(Event)) {
+// Subscribe registers fn to be called after each successful action, until
+// the returned cancel is called (by a subscriber that goes away: a closed
+// D-Bus server, an ended event stream). fn is called synchronously from the
+// acting goroutine; it must not block, nor call Subscribe or a cancel.
+// cancel may be called more than once; fn is not called after cancel has
+// returned.
+func (s *Service) Subscribe(fn func(Event)) (cancel func()) {
 	s.subMu.Lock()
-	s.subs = append(s.subs, fn)
-	s.subMu.Unlock()
+	defer s.subMu.Unlock()
+	if s.subs == nil {
+		s.subs = map[uint64]func(Event){}
+	}
+	s.nextID++
+	id := s.nextID
+	s.subs[id] = fn
+	return func() {
+		s.subMu.Lock()
+		delete(s.subs, id)
+		s.subMu.Unlock()
+	}
+}
+
+// Subscribers is the number of subscriptions (a gauge; tests check that a
+// subscriber that went away left none behind).
+func (s *Service) Subscribers() int {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	return len(s.subs)
 }
 
 func (s *Service) emit(ev Event) {
 	s.inv.Invalidate()
-	s.subMu.Lock()
-	subs := append([]func(Event){}, s.subs...)
-	s.subMu.Unlock()
-	for _, fn := range subs {
+	s.subMu.RLock()
+	defer s.subMu.RUnlock()
+	for _, fn := range s.subs {
 		fn(ev)
 	}
 }

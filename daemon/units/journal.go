@@ -102,24 +102,23 @@ func (s *Service) Journal(ctx context.Context, q JournalQuery) ([]Entry, error) 
 				out = append(out, e)
 			}
 		}
-		for len(out) < q.Lines && ctx.Err() == nil {
-			n, err := j.Next()
-			if err != nil || n == 0 {
-				break
-			}
-			e, err := readEntry(j)
-			if err != nil {
-				continue
-			}
-			out = append(out, e)
-		}
+		out = readEntries(ctx, j, j.Next, out, q.Lines)
 		return out, ctx.Err()
 	}
 	if err := j.SeekTail(); err != nil {
 		return nil, failed("cannot read the journal", err)
 	}
-	for len(out) < q.Lines && ctx.Err() == nil {
-		n, err := j.Previous()
+	out = readEntries(ctx, j, j.Previous, out, q.Lines)
+	slices.Reverse(out)
+	return out, ctx.Err()
+}
+
+// readEntries appends to out the entries step (the journal's Next or
+// Previous) moves to, until out holds lines, the journal ends or ctx is
+// done. An entry that cannot be read is skipped.
+func readEntries(ctx context.Context, j *sdjournal.Journal, step func() (uint64, error), out []Entry, lines int) []Entry {
+	for len(out) < lines && ctx.Err() == nil {
+		n, err := step()
 		if err != nil || n == 0 {
 			break
 		}
@@ -129,8 +128,7 @@ func (s *Service) Journal(ctx context.Context, q JournalQuery) ([]Entry, error) 
 		}
 		out = append(out, e)
 	}
-	slices.Reverse(out)
-	return out, ctx.Err()
+	return out
 }
 
 // Follow calls fn with each new entry matching q (after q.Cursor when set,

@@ -1,7 +1,6 @@
 package procfs
 
 import (
-	"bufio"
 	"io"
 	"os/exec"
 	"slices"
@@ -94,23 +93,14 @@ func TestCmdCacheExec(t *testing.T) {
 	}
 	s := newInv(t)
 	cmd := exec.Command(sh, "-c", `read x; exec "$0" -c 'echo again; read y' second-image`)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := testproc.Start(t, cmd)
+	kid, in, outp := testproc.StartPiped(t, cmd)
 	if first := cmdCached(t, s, kid.PID); slices.Contains(first, "second-image") || !strings.Contains(strings.Join(first, " "), "read x") {
 		t.Fatalf("first image's command line %q", first)
 	}
 	if _, err := io.WriteString(in, "\n"); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := bufio.NewReader(outp).ReadString('\n'); l != "again\n" {
+	if l, _ := outp.ReadString('\n'); l != "again\n" {
 		t.Fatalf("second shell said %q", l)
 	}
 	p := find(t, listAll(t, s), kid.PID)
@@ -131,17 +121,7 @@ func TestCmdCacheRetitle(t *testing.T) {
 	}
 	s := newInv(t)
 	cmd := exec.Command(perl, "-e", `$| = 1; print "up\n"; <STDIN>; $0 = "retitled worker"; print "done\n"; <STDIN>`)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := testproc.Start(t, cmd)
-	out := bufio.NewReader(outp)
+	kid, in, out := testproc.StartPiped(t, cmd)
 	if l, _ := out.ReadString('\n'); l != "up\n" {
 		t.Fatalf("perl said %q", l)
 	}

@@ -143,17 +143,8 @@ func startSwapper(t *testing.T, what string, attr *syscall.SysProcAttr, extra []
 	cmd.Env = append(append(os.Environ(), testproc.HelperEnv+"=swap", "PROCWATCH_TEST_SWAP="+what), env...)
 	cmd.SysProcAttr = attr
 	cmd.ExtraFiles = extra
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := testproc.Start(t, cmd)
-	sw := &swapper{Child: c, in: in, out: bufio.NewReader(outp)}
-	t.Cleanup(func() { in.Close() })
+	c, in, out := testproc.StartPiped(t, cmd)
+	sw := &swapper{Child: c, in: in, out: out}
 	c.Line = sw.readLine(t)
 	return sw
 }
@@ -513,16 +504,7 @@ func TestExeCacheExec(t *testing.T) {
 	}
 	s := newInv(t)
 	cmd := exec.Command(a, "-c", `read x; exec "$0" -c 'echo again; read y'`, b)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := testproc.Start(t, cmd)
+	kid, in, outp := testproc.StartPiped(t, cmd)
 	testproc.Poll(t, 10*time.Second, "the first shell's exe to be cached", func() bool {
 		if p := find(t, listAll(t, s), kid.PID); p == nil || p.Exe != a {
 			return false
@@ -535,7 +517,7 @@ func TestExeCacheExec(t *testing.T) {
 	if _, err := io.WriteString(in, "\n"); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := bufio.NewReader(outp).ReadString('\n'); l != "again\n" {
+	if l, _ := outp.ReadString('\n'); l != "again\n" {
 		t.Fatalf("second shell said %q", l)
 	}
 	p := find(t, listAll(t, s), kid.PID)

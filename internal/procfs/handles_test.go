@@ -124,12 +124,7 @@ func TestStatHandleExec(t *testing.T) {
 	}
 	s := newInv(t)
 	cmd := exec.Command(sh, "-c", `read x; exec sleep 3600`)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	kid := testproc.Start(t, cmd)
+	kid, in, _ := testproc.StartPiped(t, cmd)
 	if p := find(t, listAll(t, s), kid.PID); p == nil || p.Name != "sh" {
 		t.Fatalf("before exec: %+v", p)
 	}
@@ -177,17 +172,7 @@ func TestStatHandleUIDChange(t *testing.T) {
 	s := newInv(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), testproc.HelperEnv+"=uidswitch")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := testproc.Start(t, cmd)
-	out := bufio.NewReader(outp)
+	kid, in, out := testproc.StartPiped(t, cmd)
 	if l, _ := out.ReadString('\n'); l != "up\n" {
 		t.Fatalf("helper said %q", l)
 	}

@@ -56,12 +56,4 @@ func find(t *testing.T, ps []Process, pid int) *Process {
 	return nil
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs root: not in -short mode (the package build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-}
+func requireRoot(t *testing.T) { t.Helper(); testproc.RequireRoot(t) }

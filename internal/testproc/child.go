@@ -190,3 +190,21 @@ func Sleeper(t testing.TB) *Child {
 	t.Helper()
 	return Start(t, exec.Command("sleep", "3600"))
 }
+
+// StartPiped starts cmd as a test child (see Start) with a pipe to its
+// stdin and one from its stdout. The stdin is closed at cleanup, before the
+// child is killed.
+func StartPiped(t testing.TB, cmd *exec.Cmd) (c *Child, stdin io.WriteCloser, stdout *bufio.Reader) {
+	t.Helper()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = Start(t, cmd)
+	t.Cleanup(func() { in.Close() })
+	return c, in, bufio.NewReader(out)
+}

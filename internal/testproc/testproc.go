@@ -11,6 +11,7 @@ package testproc
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -171,4 +172,53 @@ func BuildDaemon(bin string, extra ...string) error {
 	build := exec.Command(GoTool(), append(args, DaemonPackage)...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	return build.Run()
+}
+
+// RequireRoot skips the test unless it runs as root and not in -short
+// mode (the package build runs -short, unprivileged).
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs root: not in -short mode (the package build)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// InChild runs the calling top-level test again in a child copy of the
+// test binary, with env=1 in its environment and attr (new namespaces,
+// say; the child dies with the parent), and reports the child's outcome as
+// this test's: a skip, a failure or a pass, with the child's output. It
+// returns true in the child (env is set), which then does the test's
+// work, and false in the parent, which must return. where says where the
+// child runs, for the messages ("in a PID namespace").
+func InChild(t *testing.T, env, where string, attr *syscall.SysProcAttr) bool {
+	t.Helper()
+	if os.Getenv(env) != "" {
+		return true
+	}
+	name := t.Name()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"=1")
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
+	}
+	attr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr = attr
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	result := func(r string) bool { // go test -v's own line for this test
+		return bytes.Contains(append([]byte("\n"), out...), []byte("\n--- "+r+": "+name+" "))
+	}
+	switch {
+	case err != nil && !errors.As(err, &ee):
+		t.Skipf("cannot start the test %s: %v", where, err)
+	case result("SKIP"):
+		t.Skipf("skipped %s:\n%s", where, out)
+	case err != nil || !result("PASS"):
+		t.Fatalf("%s: %v\n%s", where, err, out)
+	}
+	t.Logf("%s:\n%s", where, out)
+	return false
 }

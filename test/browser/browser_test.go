@@ -409,6 +409,52 @@ func TestTokenMemoryAnd401(t *testing.T) {
 	}
 }
 
+// allowDownloads lets the page download into a new directory, returned.
+func allowDownloads(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+		})
+		return err
+	})))
+	return dir
+}
+
+// downloadedCSV waits (5 s at most) for the processes-*.csv the page
+// downloads into dir (what it is), and returns its records.
+func downloadedCSV(t *testing.T, dir, what string) [][]string {
+	t.Helper()
+	var file string
+	for i := 0; i < 100 && file == ""; i++ {
+		if m, _ := filepath.Glob(filepath.Join(dir, "processes-*.csv")); len(m) > 0 {
+			file = m[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if file == "" {
+		t.Fatalf("no %s downloaded", what)
+	}
+	time.Sleep(100 * time.Millisecond) // the download's last write
+	f, err := os.Open(file)
+	must(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	must(t, err)
+	return recs
+}
+
+// showRow searches the list for query and waits (5 s at most) for the row
+// of pid, what it is; it returns the row's selector.
+func showRow(t *testing.T, ctx context.Context, what, query string, pid int) string {
+	t.Helper()
+	search(t, ctx, query)
+	sel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, pid)
+	waitFor(t, ctx, what, fmt.Sprintf(`!!document.querySelector(%q)`, sel), 5*time.Second)
+	return sel
+}
+
 func TestSearchSortKeyboard(t *testing.T) {
 	ctx := newBrowser(t)
 	c := spawn(t, "sleep", childName("s"))
@@ -510,9 +556,7 @@ func TestStopRenice(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
 
 	// Renice through the dialog.
-	search(t, ctx, nice.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, nice.pid)
-	waitFor(t, ctx, "the nice child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the nice child", nice.name, nice.pid)
 	clickFor(t, ctx, rowSel+` button[data-act="renice"]`, "the renice dialog", `document.getElementById("nicedlg").open`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("nicevalue"), "7"), chromedp.Click(chromedp.ID("niceok"))))
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](fmt.Sprintf(`(() => { const c = document.querySelector(%q + " td.c-nice"); return c && c.textContent === "7" })()`, rowSel), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
@@ -538,9 +582,7 @@ func TestStopRenice(t *testing.T) {
 
 	// Terminate (SIGTERM) asks first, naming the process, its PID and user
 	// (issue 10 item 2), then ends it and the row goes.
-	search(t, ctx, stop.name)
-	rowSel = fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, stop.pid)
-	waitFor(t, ctx, "the stop child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel = showRow(t, ctx, "the stop child", stop.name, stop.pid)
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + ' button[data-act="TERM"]').textContent`, rowSel)); v != "Terminate" {
 		t.Errorf("the SIGTERM button says %q", v)
 	}
@@ -580,9 +622,7 @@ func TestDetailTreeThemeScreenshots(t *testing.T) {
 	shot(t, ctx, "main-light")
 
 	// Detail: the child's listening port.
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the listening child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the listening child", c.name, c.pid)
 	click(t, ctx, rowSel+" td.c-name")
 	want := fmt.Sprintf("127.0.0.1:%d", c.port)
 	waitFor(t, ctx, "the port in the detail", fmt.Sprintf(`document.getElementById("detail").open && [...document.querySelectorAll("#dbody table.dtable td")].some(td => td.textContent === %q) && document.getElementById("dbody").textContent.includes("LISTEN")`, want), 5*time.Second)
@@ -652,35 +692,13 @@ func TestCSVExport(t *testing.T) {
 	name := childName("c")
 	a := spawn(t, "sleep", name)
 	b := spawn(t, "sleep", name)
-	dir := t.TempDir()
 	openApp(t, ctx)
-	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
-		})
-		return err
-	})))
+	dir := allowDownloads(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
 	search(t, ctx, name)
 	waitFor(t, ctx, "two rows", `document.querySelectorAll("#rows tr.r").length === 2`, 5*time.Second)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("export-csv"))))
-	var file string
-	for i := 0; i < 100 && file == ""; i++ {
-		m, _ := filepath.Glob(filepath.Join(dir, "processes-*.csv"))
-		if len(m) > 0 {
-			file = m[0]
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if file == "" {
-		t.Fatal("no CSV downloaded")
-	}
-	time.Sleep(100 * time.Millisecond)
-	f, err := os.Open(file)
-	must(t, err)
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	must(t, err)
+	recs := downloadedCSV(t, dir, "the CSV")
 	if len(recs) != 3 || recs[0][0] != "pid" || recs[0][2] != "name" {
 		t.Fatalf("CSV = %v", recs)
 	}
@@ -697,9 +715,7 @@ func TestXSSProcessTitle(t *testing.T) {
 	c := spawn(t, "listen", xssName)
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	search(t, ctx, "img src")
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the hostile row", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the hostile row", "img src", c.pid)
 	if v := eval[string](t, ctx, fmt.Sprintf(`document.querySelector(%q + " td.c-cmdline").textContent`, rowSel)); !strings.HasPrefix(v, xssName) {
 		t.Errorf("cmdline cell = %q, want it to start with %q as text", v, xssName)
 	}
@@ -789,9 +805,7 @@ func TestKillConfirmAnd404(t *testing.T) {
 	c := spawn(t, "sleep", childName("k"))
 	openApp(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the child", c.name, c.pid)
 	// Select it with the keyboard and press k: a confirmation, cancelled.
 	must(t, chromedp.Do(ctx, chromedp.Focus(chromedp.ID("table")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent("k")))
 	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open && document.getElementById("confirmtext").textContent.includes("SIGKILL")`, 2*time.Second)

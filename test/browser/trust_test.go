@@ -9,20 +9,17 @@ package browser
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -165,9 +162,7 @@ func TestDetailScrollsAndLive(t *testing.T) {
 	c := spawn(t, "listen", childName("d"))
 	openApp(t, ctx)
 	startAuto(t, ctx, "1")
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the child", c.name, c.pid)
 	clickFor(t, ctx, rowSel+" td.c-name", "the detail", `document.getElementById("detail").open`, 5*time.Second)
 	waitFor(t, ctx, "the sections", `document.querySelectorAll("#dbody section.dsec").length >= 7 && document.querySelectorAll("#dnav button").length === document.querySelectorAll("#dbody section.dsec").length`, 5*time.Second)
 	if v := eval[string](t, ctx, `(b => b.scrollWidth + "/" + b.clientWidth)(document.getElementById("dbody"))`); func() bool {
@@ -341,12 +336,8 @@ func TestSearchPortsProtectedColumns(t *testing.T) {
 	ctx := newBrowser(t)
 	c := spawn(t, "listen", childName("p"))
 	z := spawn(t, "zombie", childName("z"))
-	dir := t.TempDir()
 	openApp(t, ctx)
-	must(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
-		return err
-	})))
+	dir := allowDownloads(t, ctx)
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("refresh"))))
 	port := strconv.Itoa(c.port)
 	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
@@ -359,22 +350,7 @@ func TestSearchPortsProtectedColumns(t *testing.T) {
 	}
 	// The server's CSV applies the same search.
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("export-server"))))
-	var file string
-	for i := 0; i < 100 && file == ""; i++ {
-		if m, _ := filepath.Glob(filepath.Join(dir, "processes-*.csv")); len(m) > 0 {
-			file = m[0]
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if file == "" {
-		t.Fatal("no server CSV downloaded")
-	}
-	time.Sleep(100 * time.Millisecond)
-	f, err := os.Open(file)
-	must(t, err)
-	recs, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	must(t, err)
+	recs := downloadedCSV(t, dir, "server CSV")
 	if len(recs) != 2 || recs[1][0] != strconv.Itoa(c.pid) {
 		t.Errorf("server CSV for port:%s = %v", port, recs)
 	}
@@ -431,9 +407,7 @@ func TestRestartFollowsNewPID(t *testing.T) {
 	ctx := newBrowser(t)
 	c := spawn(t, "sleep", childName("r"))
 	openApp(t, ctx)
-	search(t, ctx, c.name)
-	rowSel := fmt.Sprintf(`#rows tr.r[data-pid="%d"]`, c.pid)
-	waitFor(t, ctx, "the child", fmt.Sprintf(`!!document.querySelector(%q)`, rowSel), 5*time.Second)
+	rowSel := showRow(t, ctx, "the child", c.name, c.pid)
 	clickFor(t, ctx, rowSel+" td.c-name", "the detail", `document.getElementById("detail").open && document.querySelector('#dactions button[data-act="restart"]')`, 5*time.Second)
 	click(t, ctx, `#dactions button[data-act="restart"]`)
 	waitFor(t, ctx, "the confirmation", `document.getElementById("confirmdlg").open`, 3*time.Second)

@@ -5,7 +5,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,19 +27,7 @@ func installRelaunchProbe(t *testing.T) string {
 	if ct.exists(dst) {
 		return dst
 	}
-	bin := filepath.Join(t.TempDir(), "relaunchprobe")
-	build := exec.Command("go", "build", "-tags", "e2e", "-o", bin, "./relaunchprobe")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the relaunch probe: %v %s", err, out)
-	}
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(ct.dir, dst), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	installProbe(t, "./relaunchprobe", dst)
 	return dst
 }
 

@@ -562,28 +562,7 @@ func cleanupServiceUnits(t *testing.T) {
 // readmeServicesExamples returns the bash blocks of README.md's "### Services".
 func readmeServicesExamples(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
-	}
-	text := string(b)
-	i := strings.Index(text, "### Services\n")
-	if i < 0 {
-		t.Fatal(`README.md has no "### Services" section`)
-	}
-	text = text[i+len("### Services\n"):]
-	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
-		text = text[:j[0]]
-	}
-	var blocks []string
-	for _, m := range regexp.MustCompile("(?ms)^([ \t]*)```bash\n(.*?)^[ \t]*```").FindAllStringSubmatch(text, -1) {
-		var lines []string
-		for _, l := range strings.Split(m[2], "\n") {
-			lines = append(lines, strings.TrimPrefix(l, m[1]))
-		}
-		blocks = append(blocks, strings.TrimSpace(strings.Join(lines, "\n")))
-	}
-	return blocks
+	return readmeBashBlocks(t, "### Services")
 }
 
 // S9: README's services examples run as written, nginx.service standing for

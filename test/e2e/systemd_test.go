@@ -415,16 +415,24 @@ curl -sS --fail-with-body -X POST -H "Content-Type: application/json" -H "X-Auth
 // section, unindented, in order.
 func readmeCurlExamples(t *testing.T) []string {
 	t.Helper()
+	return readmeBashBlocks(t, "### curl examples")
+}
+
+// readmeBashBlocks returns the bash blocks of the README.md section under
+// heading (up to the next heading), unindented, in order. A README without
+// it fails the test: its examples must run.
+func readmeBashBlocks(t *testing.T, heading string) []string {
+	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
-		t.Skipf("no README.md: %v", err)
+		t.Fatalf("README.md: %v", err)
 	}
 	text := string(b)
-	i := strings.Index(text, "### curl examples")
+	i := strings.Index(text, heading+"\n")
 	if i < 0 {
-		t.Skip(`README.md has no "### curl examples" section`)
+		t.Fatalf("README.md has no %q section", heading)
 	}
-	text = text[i+len("### curl examples"):]
+	text = text[i+len(heading)+1:]
 	if j := regexp.MustCompile(`(?m)^##`).FindStringIndex(text); j != nil {
 		text = text[:j[0]]
 	}
@@ -566,23 +574,30 @@ func checkSandbox(t *testing.T) {
 	}
 }
 
-// checkSandboxProbe runs test/e2e/sandboxprobe as ExecStart= of a copy of
-// the installed roy-procwatch.service (same sandbox, oneshot) and checks
-// that every attempt fails with the expected errno.
-func checkSandboxProbe(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "probe")
-	build := exec.Command("go", "build", "-tags", "e2e", "-o", bin, "./sandboxprobe")
+// installProbe builds the Go program pkg (a directory of test/e2e), static,
+// and installs it in the container at dst.
+func installProbe(t *testing.T, pkg, dst string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	build := exec.Command("go", "build", "-tags", "e2e", "-o", bin, pkg)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the probe: %v %s", err, out)
+		t.Fatalf("building %s: %v %s", pkg, err, out)
 	}
 	b, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(ct.dir, "usr/local/sbin/roy-e2e-probe"), b, 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(ct.dir, dst), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkSandboxProbe runs test/e2e/sandboxprobe as ExecStart= of a copy of
+// the installed roy-procwatch.service (same sandbox, oneshot) and checks
+// that every attempt fails with the expected errno.
+func checkSandboxProbe(t *testing.T) {
+	installProbe(t, "./sandboxprobe", "/usr/local/sbin/roy-e2e-probe")
 	defer ct.run(20*time.Second, "rm -f /run/systemd/system/roy-e2e-probe.service /usr/local/sbin/roy-e2e-probe /run/roy-e2e-probe.out; systemctl daemon-reload")
 	ct.must(t, `sed -e 's|^ExecStart=.*|ExecStart=/usr/local/sbin/roy-e2e-probe|' -e 's|^Type=.*|Type=oneshot|' \
     -e '/^\(BusName\|WatchdogSec\|Restart\|Requires\|After\|NotifyAccess\)=/d' \

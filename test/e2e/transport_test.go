@@ -3,15 +3,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
-	"io"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/roy/roy-procwatch/internal/testproc"
 )
 
 // checkConnectionFlood (issue 8 item 4): on the packaged socket-activated
@@ -32,7 +30,7 @@ func checkConnectionFlood(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			holdConnection(ctx, &answered, &reconnects)
+			testproc.HoldConnection(ctx, addr, &answered, &reconnects)
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }()
@@ -46,39 +44,5 @@ func checkConnectionFlood(t *testing.T) {
 			t.Errorf("valid-token request %d during the flood: %d %v after %v %.200s", i, code, err, took, b)
 		}
 		time.Sleep(300 * time.Millisecond)
-	}
-}
-
-// holdConnection keeps a keep-alive connection with no token: GET
-// /api/health every second; dropped, it reconnects at once.
-func holdConnection(ctx context.Context, answered, reconnects *atomic.Int64) {
-	req := "GET /api/health HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
-	for ctx.Err() == nil {
-		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		br := bufio.NewReader(c)
-		for ctx.Err() == nil {
-			if _, err := io.WriteString(c, req); err != nil {
-				break
-			}
-			res, err := http.ReadResponse(br, nil)
-			if err != nil {
-				break
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			answered.Add(1)
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-		stop()
-		c.Close()
-		reconnects.Add(1)
 	}
 }
