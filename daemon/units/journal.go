@@ -15,8 +15,10 @@ import (
 // mode before the context is checked again.
 const journalWait = 250 * time.Millisecond
 
-// checkQuery validates q and fills its defaults.
-func (q *JournalQuery) check() error {
+// Validate checks q and fills its defaults (Lines 0 → DefaultEntries).
+// Journal and Follow call it; a transport that must refuse bad input
+// before its own checks (D-Bus, before asking polkit) calls it too.
+func (q *JournalQuery) Validate() error {
 	if q.Lines == 0 {
 		q.Lines = DefaultEntries
 	}
@@ -83,7 +85,7 @@ func (s *Service) Journal(ctx context.Context, q JournalQuery) ([]Entry, error) 
 	if !s.available {
 		return nil, ErrNoSystemd
 	}
-	if err := q.check(); err != nil {
+	if err := q.Validate(); err != nil {
 		return nil, err
 	}
 	j, err := openJournal(q)
@@ -141,7 +143,7 @@ func (s *Service) Follow(ctx context.Context, q JournalQuery, fn func(Entry) err
 	if q.Lines == 0 {
 		q.Lines = 1
 	}
-	if err := q.check(); err != nil {
+	if err := q.Validate(); err != nil {
 		return err
 	}
 	j, err := openJournal(q)

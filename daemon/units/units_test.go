@@ -89,12 +89,12 @@ func TestMessageCap(t *testing.T) {
 
 func TestJournalQueryCheck(t *testing.T) {
 	for _, q := range []JournalQuery{{}, {Unit: "a.service", PID: 1}, {Unit: "a.service", Lines: 1001}, {Unit: "a.service", Lines: -1}, {Unit: "bad"}, {PID: -3}, {Unit: "a.service", Cursor: strings.Repeat("c", 600)}} {
-		if err := q.check(); KindOf(err) != KindInvalidArgument {
+		if err := q.Validate(); KindOf(err) != KindInvalidArgument {
 			t.Errorf("%+v: %v, want invalid argument", q, err)
 		}
 	}
 	q := JournalQuery{Unit: "a.service"}
-	if err := q.check(); err != nil || q.Lines != DefaultEntries {
+	if err := q.Validate(); err != nil || q.Lines != DefaultEntries {
 		t.Fatalf("defaults: %v %d", err, q.Lines)
 	}
 }
