@@ -2,7 +2,6 @@ package dbusiface
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 
 	"github.com/godbus/dbus/v5"
@@ -124,11 +123,7 @@ func (m *manager) ListServices(sender dbus.Sender, msg dbus.Message, pattern, st
 		if u == nil {
 			return toDBusUnitError(units.ErrNoSystemd)
 		}
-		o := units.ListOptions{Pattern: pattern, State: state}
-		if strings.Contains(pattern, ".") {
-			o.Types = []string{"all"}
-		}
-		list, err := u.List(ctx, o)
+		list, err := u.List(ctx, units.ListOptions{Pattern: pattern, State: state})
 		if err != nil {
 			return toDBusUnitError(err)
 		}

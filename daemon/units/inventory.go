@@ -54,7 +54,10 @@ func (s *Service) invalidate(name string) {
 // normalize validates opts and returns the systemd patterns and states.
 func (o ListOptions) normalize() (patterns, states, types []string, err error) {
 	types = o.Types
-	if len(types) == 0 {
+	switch {
+	case len(types) == 0 && strings.Contains(o.Pattern, "."):
+		types = nil // no type asked: the pattern's suffix ("*.timer") selects it
+	case len(types) == 0:
 		types = []string{"service"}
 	}
 	for _, t := range types {

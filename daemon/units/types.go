@@ -51,7 +51,8 @@ type Detail struct {
 // ListOptions select units.
 type ListOptions struct {
 	// Types are unit types ("service", "socket", "timer", "target", …);
-	// empty means services only.
+	// empty means services only, unless Pattern has a type suffix
+	// ("*.timer"), which then selects the type.
 	Types []string
 	// State matches the load, active or sub state (systemctl --state=).
 	State string

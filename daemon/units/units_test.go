@@ -52,6 +52,14 @@ func TestListOptionsNormalize(t *testing.T) {
 	if err != nil || strings.Join(p, ",") != "ng*.socket,ng*.timer" {
 		t.Fatalf("types: %v %v", p, err)
 	}
+	p, _, ty, err = ListOptions{Pattern: "*.timer"}.normalize()
+	if err != nil || strings.Join(p, ",") != "*.timer" || ty != nil {
+		t.Fatalf("suffix without types: %v %v %v", p, ty, err)
+	}
+	p, _, ty, err = ListOptions{Types: []string{"service"}, Pattern: "*.timer"}.normalize()
+	if err != nil || strings.Join(p, ",") != "*.timer" || strings.Join(ty, ",") != "service" {
+		t.Fatalf("suffix with types: %v %v %v", p, ty, err)
+	}
 	p, _, ty, err = ListOptions{Types: []string{"all"}}.normalize()
 	if err != nil || strings.Join(p, ",") != "*" || ty != nil {
 		t.Fatalf("all: %v %v %v", p, ty, err)
