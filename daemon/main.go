@@ -155,7 +155,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var h *httpui.Handler
 	met = metrics.New(metrics.Options{
 		Snapshot:        core,
-		Units:           core,
 		Version:         version,
 		MaxListenSeries: cfg.MetricsMaxListenSeries,
 		Top:             cfg.MetricsTop,

@@ -93,6 +93,12 @@ func (h *Handler) writeError(w http.ResponseWriter, err error) {
 	default:
 		h.log.Error("request failed", "err", err)
 	}
+	if status == 0 || code == "" {
+		// A core kind missing from the tables above: a defect here, not
+		// the caller's; WriteHeader(0) would panic.
+		status, code = http.StatusInternalServerError, codeInternal
+		h.log.Error("request failed: unmapped error kind", "err", err)
+	}
 	switch status {
 	case http.StatusUnauthorized, http.StatusMisdirectedRequest, http.StatusTooManyRequests, http.StatusRequestEntityTooLarge:
 		// Nothing more is expected on this connection: free its slot.

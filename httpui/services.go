@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -179,10 +178,6 @@ func (h *Handler) processJournal(w http.ResponseWriter, r *http.Request) {
 	}
 	u := h.unitsOrError(w)
 	if u == nil {
-		return
-	}
-	if pid <= 0 {
-		h.writeError(w, &procs.Error{Kind: procs.KindInvalidArgument, Msg: fmt.Sprintf("invalid pid %d: must be positive", pid)})
 		return
 	}
 	q.PID = pid

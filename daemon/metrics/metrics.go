@@ -30,12 +30,6 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context) ([]procs.Process, time.Time, error)
 }
 
-// UnitResolver names the systemd unit of a process ("" for none). It is
-// asked only for the bounded set of labelled processes.
-type UnitResolver interface {
-	UnitOf(pid int) string
-}
-
 // Source is one concern's metrics (host figures, units, …) gathered from a
 // context that carries the collector's time budget. An error is counted in
 // roy_procwatch_scrape_errors_total and the metrics sent before it are
@@ -48,7 +42,6 @@ type Source interface {
 // Options configure the metrics.
 type Options struct {
 	Snapshot Snapshotter
-	Units    UnitResolver // nil: listeners and top processes get unit=""
 	Version  string
 	// MaxListenSeries caps roy_procwatch_listen_info (default 1000);
 	// listeners beyond it are counted in
@@ -131,9 +124,9 @@ func New(o Options) *Metrics {
 		}, func() float64 { return float64(o.SSEClients()) }))
 	}
 	if o.Snapshot != nil {
-		views := []snapshotView{processView{}, &listenView{units: o.Units, max: o.MaxListenSeries}}
+		views := []snapshotView{processView{}, &listenView{max: o.MaxListenSeries}}
 		if o.Top > 0 {
-			views = append(views, &topView{units: o.Units, n: o.Top})
+			views = append(views, &topView{n: o.Top})
 		}
 		m.Add("processes", &snapshotSource{snap: o.Snapshot, views: views})
 	}

@@ -27,10 +27,6 @@ func (f fixed) Snapshot(context.Context) ([]procs.Process, time.Time, error) {
 	return f, time.Unix(1700000000, 0), nil
 }
 
-type unitMap map[int]string
-
-func (u unitMap) UnitOf(pid int) string { return u[pid] }
-
 func port(proto, local, status string, remote *string) procs.Port {
 	_, p, _ := net.SplitHostPort(local)
 	n, _ := strconv.Atoi(p)
@@ -50,23 +46,22 @@ func scrape(t *testing.T, m *Metrics) string {
 func TestListenersDedupCapAndUnits(t *testing.T) {
 	peer := "10.0.0.1:5555"
 	snap := fixed{
-		{PID: 10, Name: "nginx", Status: "sleeping", Username: "root", Threads: 1, OpenFilesCount: 5, Ports: []procs.Port{
+		{PID: 10, Name: "nginx", Unit: "nginx.service", Status: "sleeping", Username: "root", Threads: 1, OpenFilesCount: 5, Ports: []procs.Port{
 			port("tcp", "0.0.0.0:80", "LISTEN", nil),
 			port("tcp", "[::]:80", "LISTEN", nil),
 			port("tcp", "10.0.0.2:80", "ESTABLISHED", &peer), // not a listener
 		}},
 		// A worker sharing the same sockets: the same series.
-		{PID: 11, Name: "nginx", Status: "sleeping", Username: "www-data", Threads: 1, OpenFilesCount: 3, Ports: []procs.Port{
+		{PID: 11, Name: "nginx", Unit: "nginx.service", Status: "sleeping", Username: "www-data", Threads: 1, OpenFilesCount: 3, Ports: []procs.Port{
 			port("tcp", "0.0.0.0:80", "LISTEN", nil),
 		}},
-		{PID: 20, Name: "dnsmasq", Status: "running", Username: "", UID: 4242, Threads: 2, Ports: []procs.Port{
+		{PID: 20, Name: "dnsmasq", Unit: "dnsmasq.service", Status: "running", Username: "", UID: 4242, Threads: 2, Ports: []procs.Port{
 			port("udp", "127.0.0.1:53", "NONE", nil),
 			port("udp", "127.0.0.1:40000", "NONE", &peer), // connected: a client
 		}},
 		{PID: 30, Name: "zombie", Status: "zombie", Username: "root"},
 	}
-	units := unitMap{10: "nginx.service", 11: "nginx.service", 20: "dnsmasq.service"}
-	m := New(Options{Snapshot: snap, Units: units, MaxListenSeries: 2})
+	m := New(Options{Snapshot: snap, MaxListenSeries: 2})
 	text := scrape(t, m)
 	for _, want := range []string{
 		`roy_procwatch_listen_info{address="127.0.0.1",comm="dnsmasq",port="53",proto="udp",unit="dnsmasq.service"} 1`,
@@ -105,10 +100,10 @@ func TestListenersDedupCapAndUnits(t *testing.T) {
 func TestTopN(t *testing.T) {
 	snap := fixed{
 		{PID: 1, Name: "a", CPUPercent: 150, MemoryRSS: 1 << 20},
-		{PID: 2, Name: "b", CPUPercent: 1, MemoryRSS: 900 << 20},
+		{PID: 2, Name: "b", Unit: "db.service", CPUPercent: 1, MemoryRSS: 900 << 20},
 		{PID: 3, Name: "c", CPUPercent: 0, MemoryRSS: 2 << 20},
 	}
-	m := New(Options{Snapshot: snap, Units: unitMap{2: "db.service"}, Top: 1})
+	m := New(Options{Snapshot: snap, Top: 1})
 	text := scrape(t, m)
 	for _, want := range []string{
 		`roy_procwatch_top_process_cpu_usage_ratio{comm="a",pid="1",unit=""} 1.5`,
@@ -193,7 +188,7 @@ func TestRealCore(t *testing.T) {
 	}
 	defer l.Close()
 	lport := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	m = New(Options{Snapshot: core, Units: core, Version: "9.9", SSEClients: func() int { return 3 }})
+	m = New(Options{Snapshot: core, Version: "9.9", SSEClients: func() int { return 3 }})
 	m.ObserveRequest("GET /metrics", 200)
 	m.ObserveRequest("", 421)
 	m.AuthFailed("invalid")

@@ -126,7 +126,6 @@ type listenKey struct {
 
 // listenView: who listens on what.
 type listenView struct {
-	units   UnitResolver
 	max     int
 	dropped atomic.Uint64
 }
@@ -150,31 +149,26 @@ func listening(pt *procs.Port) bool {
 // listenersOf lists the distinct listen_info label sets of a snapshot,
 // sorted by port, protocol, address, unit and comm (so that the cap always
 // keeps the same ones).
-func listenersOf(ctx context.Context, ps []procs.Process, units UnitResolver) ([]listenKey, error) {
+func listenersOf(ctx context.Context, ps []procs.Process) ([]listenKey, error) {
 	seen := map[listenKey]struct{}{}
 	var out []listenKey
 	for i := range ps {
 		p := &ps[i]
-		unit, resolved := "", false
+		if len(p.Ports) > 0 {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+		}
 		for j := range p.Ports {
 			pt := &p.Ports[j]
 			if !listening(pt) {
 				continue
 			}
-			if !resolved {
-				if err := ctx.Err(); err != nil {
-					return out, err
-				}
-				if units != nil {
-					unit = units.UnitOf(p.PID)
-				}
-				resolved = true
-			}
 			addr := pt.Local
 			if ap, err := netip.ParseAddrPort(pt.Local); err == nil {
 				addr = ap.Addr().String()
 			}
-			k := listenKey{proto: pt.Type, address: addr, port: pt.LocalPort, unit: unit, comm: p.Name}
+			k := listenKey{proto: pt.Type, address: addr, port: pt.LocalPort, unit: p.Unit, comm: p.Name}
 			if _, dup := seen[k]; !dup {
 				seen[k] = struct{}{}
 				out = append(out, k)
@@ -189,7 +183,7 @@ func listenersOf(ctx context.Context, ps []procs.Process, units UnitResolver) ([
 }
 
 func (s *listenView) collect(ctx context.Context, ps []procs.Process, _ time.Time, ch chan<- prometheus.Metric) error {
-	keys, err := listenersOf(ctx, ps, s.units)
+	keys, err := listenersOf(ctx, ps)
 	if err != nil {
 		return err
 	}
@@ -234,8 +228,7 @@ var (
 
 // topView: the N busiest processes by CPU and the N largest by RSS.
 type topView struct {
-	units UnitResolver
-	n     int
+	n int
 }
 
 func (s *topView) Describe(ch chan<- *prometheus.Desc) {
@@ -274,10 +267,7 @@ func (s *topView) collect(ctx context.Context, ps []procs.Process, _ time.Time, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		unit := ""
-		if s.units != nil {
-			unit = s.units.UnitOf(p.PID)
-		}
+		unit := p.Unit
 		pid := strconv.Itoa(p.PID)
 		ch <- prometheus.MustNewConstMetric(topCPUDesc, prometheus.GaugeValue, p.CPUPercent/100, pid, p.Name, unit)
 		ch <- prometheus.MustNewConstMetric(topRSSDesc, prometheus.GaugeValue, float64(p.MemoryRSS), pid, p.Name, unit)

@@ -28,11 +28,11 @@ func (q *JournalQuery) Validate() error {
 	if len(q.Cursor) > 512 {
 		return errf(KindInvalidArgument, "invalid cursor: too long")
 	}
-	if (q.Unit == "") == (q.PID == 0) {
-		return errf(KindInvalidArgument, "give a unit or a PID")
+	if q.Unit != "" && q.PID != 0 {
+		return errf(KindInvalidArgument, "give a unit or a PID, not both")
 	}
-	if q.PID < 0 {
-		return errf(KindInvalidArgument, "invalid pid %d", q.PID)
+	if q.Unit == "" && q.PID <= 0 {
+		return errf(KindInvalidArgument, "invalid pid %d: must be positive", q.PID)
 	}
 	if q.Unit != "" {
 		if _, err := ValidateName(q.Unit); err != nil {

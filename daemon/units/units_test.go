@@ -96,7 +96,7 @@ func TestMessageCap(t *testing.T) {
 }
 
 func TestJournalQueryCheck(t *testing.T) {
-	for _, q := range []JournalQuery{{}, {Unit: "a.service", PID: 1}, {Unit: "a.service", Lines: 1001}, {Unit: "a.service", Lines: -1}, {Unit: "bad"}, {PID: -3}, {Unit: "a.service", Cursor: strings.Repeat("c", 600)}} {
+	for _, q := range []JournalQuery{{}, {Unit: "a.service", PID: 1}, {Unit: "a.service", Lines: 1001}, {Unit: "a.service", Lines: -1}, {Unit: "bad"}, {PID: -3}, {PID: 0}, {Unit: "a.service", Cursor: strings.Repeat("c", 600)}} {
 		if err := q.Validate(); KindOf(err) != KindInvalidArgument {
 			t.Errorf("%+v: %v, want invalid argument", q, err)
 		}

@@ -104,30 +104,18 @@ func startDaemon(w *workload, bin, dir, ttl string, conns int) (*daemonProc, err
 func (d *daemonProc) pid() int { return d.cmd.Process.Pid }
 
 // list GETs /api/processes and returns the body and the wall time.
-func (d *daemonProc) list() ([]byte, time.Duration, error) {
-	req, _ := http.NewRequest(http.MethodGet, d.base+"/api/processes", nil)
-	req.Header.Set("X-Auth-Token", d.token)
-	t0 := time.Now()
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, resp.Body)
-	resp.Body.Close()
-	el := time.Since(t0)
-	if err != nil {
-		return nil, 0, err
-	}
-	if resp.StatusCode != 200 {
-		return nil, 0, fmt.Errorf("GET /api/processes: %s: %s", resp.Status, buf.Bytes())
-	}
-	return buf.Bytes(), el, nil
-}
+func (d *daemonProc) list() ([]byte, time.Duration, error) { return d.get("/api/processes") }
 
 // metrics GETs /metrics and returns the body and the wall time.
-func (d *daemonProc) metrics() ([]byte, time.Duration, error) {
-	req, _ := http.NewRequest(http.MethodGet, d.base+"/metrics", nil)
+func (d *daemonProc) metrics() ([]byte, time.Duration, error) { return d.get("/metrics") }
+
+// get GETs path with the token and returns the body and the wall time
+// (request sent to body fully read); a non-200 answer is an error.
+func (d *daemonProc) get(path string) ([]byte, time.Duration, error) {
+	req, err := http.NewRequest(http.MethodGet, d.base+path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
 	req.Header.Set("X-Auth-Token", d.token)
 	t0 := time.Now()
 	resp, err := d.client.Do(req)
@@ -142,7 +130,7 @@ func (d *daemonProc) metrics() ([]byte, time.Duration, error) {
 		return nil, 0, err
 	}
 	if resp.StatusCode != 200 {
-		return nil, 0, fmt.Errorf("GET /metrics: %s: %s", resp.Status, buf.Bytes())
+		return nil, 0, fmt.Errorf("GET %s: %s: %s", path, resp.Status, buf.Bytes())
 	}
 	return buf.Bytes(), el, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"time"
 	"unsafe"
@@ -25,24 +24,6 @@ type hostReport struct {
 	samplingCPU        time.Duration
 	samplingWall       time.Duration
 	pointBytes, ringKB int
-}
-
-// get GETs path and returns the body and the wall time.
-func (d *daemonProc) get(path string) ([]byte, time.Duration, error) {
-	req, _ := http.NewRequest(http.MethodGet, d.base+path, nil)
-	req.Header.Set("X-Auth-Token", d.token)
-	t0 := time.Now()
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	el := time.Since(t0)
-	if err == nil && resp.StatusCode != 200 {
-		err = fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
-	}
-	return b, el, err
 }
 
 func (r *report) hostBench(w *workload, dir string) error {
